@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make rehearse` and `make test`. Each builds .venv from
+# pyproject.toml first if it is missing or older than pyproject.toml.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: rehearse test lint check qr bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## The main job: the seed event, offline, no token needed.
+rehearse: $(STAMP)
+	$(BIN)/python -m bot check
+
+## The whole test suite.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## Style and types, as CI checks them.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## Validate an event file: make check EVENT=prompts/events/my-event.yaml
+check: $(STAMP)
+	$(BIN)/python -m bot check $(EVENT)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache rehearsal-output qr-codes

@@ -1,0 +1,127 @@
+"""The composition root: the one place that wires settings, storage, services and handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import BotCommand, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import BaseRequest
+
+import handlers
+from bot.clock import SystemClock
+from bot.commands import commands_for
+from bot.config import Settings
+from bot.event import Event
+from bot.eventfile import load_event
+from bot.i18n import Catalogue
+from bot.models import Role
+from bot.ports import Clock
+from bot.services import Services
+from bot.services.access import AccessService
+from bot.services.checkin import CheckInService
+from bot.services.privacy import PrivacyService
+from handlers.context import BotData, Context
+from storage.db import Database
+from storage.unit_of_work import SqliteUnitOfWork
+
+log = logging.getLogger(__name__)
+
+App = Application[Any, Context, Any, Any, BotData, Any]
+
+
+class MissingTokenError(Exception):
+    """`run` needs a token; the command line turns this into one clear sentence."""
+
+
+@dataclass
+class Resources:
+    """What `post_init` opens and `post_shutdown` closes."""
+
+    db: Database | None = None
+
+
+def build_services(
+    event: Event, db: Database, clock: Clock, texts: Catalogue, organiser_ids: frozenset[int]
+) -> Services:
+    uow = SqliteUnitOfWork(db)
+    return Services(
+        event=event,
+        texts=texts,
+        clock=clock,
+        access=AccessService(
+            event, uow, clock, organiser_ids=organiser_ids, ui_languages=texts.languages
+        ),
+        checkin=CheckInService(
+            event, uow, clock, consent_version=texts.raw("da", "consent.version")
+        ),
+        privacy=PrivacyService(uow),
+    )
+
+
+def build_application(
+    settings: Settings,
+    *,
+    event: Event | None = None,
+    clock: Clock | None = None,
+    request_factory: Callable[[], BaseRequest] | None = None,
+) -> App:
+    """Everything the live bot, the rehearsal and the tests run.
+
+    `request_factory` replaces PTB's HTTP transport (tests and the rehearsal pass the fake Bot
+    API's in-process request); otherwise the Bot API server of the settings is used.
+    """
+    if settings.telegram_bot_token is None:
+        raise MissingTokenError
+    event = event if event is not None else load_event(settings.event_file)
+    clock = clock if clock is not None else SystemClock()
+    texts = Catalogue.load(default=event.default_language)
+    resources = Resources()
+
+    async def post_init(app: App) -> None:
+        resources.db = await Database.open(settings.database_path)
+        app.bot_data.services = build_services(
+            event, resources.db, clock, texts, settings.organizer_ids
+        )
+        await _register_commands(app, texts)
+        log.info("ready: event %s, %d sites", event.key, len(event.sites))
+
+    async def post_shutdown(app: App) -> None:
+        if resources.db is not None:
+            await resources.db.close()
+
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_api_file_url)
+        .context_types(ContextTypes(context=Context, bot_data=BotData))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                tzinfo=event.tz,
+            )
+        )
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+    )
+    if request_factory is not None:
+        builder = builder.request(request_factory()).get_updates_request(request_factory())
+    app: App = builder.build()
+    handlers.register(app)
+    return app
+
+
+async def _register_commands(app: App, texts: Catalogue) -> None:
+    """The participant commands in every language; the default scope gets the default one."""
+    specs = commands_for(Role.PARTICIPANT)
+    for lang in texts.languages:
+        commands = [BotCommand(c.name, texts.plain(lang, c.description_key)) for c in specs]
+        await app.bot.set_my_commands(commands, language_code=lang)
+        if lang == texts.default:
+            await app.bot.set_my_commands(commands)

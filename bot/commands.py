@@ -1,0 +1,34 @@
+"""The bot's commands and who may use them: one list that drives /help and setMyCommands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.models import Role
+
+_RANK = {Role.PARTICIPANT: 0, Role.FACILITATOR: 1, Role.ORGANISER: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    role: Role  # the least role that may use it
+
+    @property
+    def description_key(self) -> str:
+        return f"commands.{self.name}"
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("start", Role.PARTICIPANT),
+    CommandSpec("checkin", Role.PARTICIPANT),
+    CommandSpec("where", Role.PARTICIPANT),
+    CommandSpec("switch", Role.PARTICIPANT),
+    CommandSpec("language", Role.PARTICIPANT),
+    CommandSpec("forget", Role.PARTICIPANT),
+    CommandSpec("help", Role.PARTICIPANT),
+)
+
+
+def commands_for(role: Role) -> list[CommandSpec]:
+    return [c for c in COMMANDS if _RANK[c.role] <= _RANK[role]]

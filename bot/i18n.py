@@ -1,0 +1,91 @@
+"""The message catalogue: every user-visible sentence, by key, in each language.
+
+Sentences live in `prompts/messages/<lang>.yaml`. Placeholders use `str.format` syntax and are
+HTML-escaped when filled (messages are sent with HTML parse mode), so user text can never
+inject markup; pass `Markup(...)` for a value that is already safe HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import string
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+import yaml
+
+
+class Markup(str):
+    """A string that is already safe HTML and must not be escaped again."""
+
+    __slots__ = ()
+
+
+class CatalogueError(Exception):
+    pass
+
+
+def _flatten(prefix: str, node: Any, out: dict[str, str]) -> None:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), value, out)
+    elif isinstance(node, str):
+        out[prefix] = node.strip("\n") if node.endswith("\n") else node
+    else:
+        raise CatalogueError(f"{prefix}: expected text, found {type(node).__name__}")
+
+
+def placeholders(text: str) -> frozenset[str]:
+    return frozenset(
+        name.split(".")[0].split("[")[0]
+        for _, name, _, _ in string.Formatter().parse(text)
+        if name
+    )
+
+
+class Catalogue:
+    def __init__(self, messages: Mapping[str, Mapping[str, str]], default: str) -> None:
+        if default not in messages:
+            raise CatalogueError(f"no messages for the default language {default!r}")
+        self._messages = messages
+        self.default = default
+
+    @classmethod
+    def load(cls, default: str = "da") -> Catalogue:
+        folder = resources.files("prompts") / "messages"
+        messages: dict[str, dict[str, str]] = {}
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(".yaml"):
+                flat: dict[str, str] = {}
+                _flatten("", yaml.safe_load(entry.read_text(encoding="utf-8")), flat)
+                messages[entry.name.removesuffix(".yaml")] = flat
+        return cls(messages, default)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        # The default first: it is the one offered first in /language.
+        rest = sorted(lang for lang in self._messages if lang != self.default)
+        return (self.default, *rest)
+
+    def keys(self, language: str) -> frozenset[str]:
+        return frozenset(self._messages[language])
+
+    def raw(self, language: str, key: str) -> str:
+        table = self._messages.get(language) or self._messages[self.default]
+        try:
+            return table[key]
+        except KeyError:
+            return self._messages[self.default][key]
+
+    def __call__(self, language: str, key: str, /, **params: object) -> str:
+        """The sentence `key` in `language`, placeholders filled and escaped for HTML."""
+        safe = {
+            name: value if isinstance(value, Markup) else html.escape(str(value), quote=False)
+            for name, value in params.items()
+        }
+        return self.raw(language, key).format_map(safe)
+
+    def plain(self, language: str, key: str, /, **params: object) -> str:
+        """For places Telegram does not parse as HTML: button labels, command descriptions."""
+        return self.raw(language, key).format_map({k: str(v) for k, v in params.items()})

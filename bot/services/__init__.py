@@ -1,0 +1,22 @@
+"""Use cases without Telegram or SQL; `Services` is what the composition root gives handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.event import Event
+from bot.i18n import Catalogue
+from bot.ports import Clock
+from bot.services.access import AccessService
+from bot.services.checkin import CheckInService
+from bot.services.privacy import PrivacyService
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    event: Event
+    texts: Catalogue
+    clock: Clock
+    access: AccessService
+    checkin: CheckInService
+    privacy: PrivacyService

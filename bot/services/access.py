@@ -1,0 +1,120 @@
+"""Who may do what, and in which language to speak to them.
+
+Rights come from three places: `ORGANIZER_IDS` in the settings, the facilitators listed in the
+event file (by id or @username, recorded when they first write), and secret role codes.
+They are looked up at the moment of every privileged action, never taken from button data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.event import Event
+from bot.models import Role, UserRef
+from bot.ports import Clock, UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class Rights:
+    organiser: bool
+    facilitator_sites: frozenset[str]
+
+    @property
+    def role(self) -> Role:
+        """The highest role, which decides what /help shows."""
+        if self.organiser:
+            return Role.ORGANISER
+        if self.facilitator_sites:
+            return Role.FACILITATOR
+        return Role.PARTICIPANT
+
+    def may_facilitate(self, site_key: str) -> bool:
+        return self.organiser or site_key in self.facilitator_sites
+
+
+class AccessService:
+    def __init__(
+        self,
+        event: Event,
+        uow: UnitOfWork,
+        clock: Clock,
+        *,
+        organiser_ids: frozenset[int],
+        ui_languages: tuple[str, ...],
+    ) -> None:
+        self._event = event
+        self._uow = uow
+        self._clock = clock
+        self._organiser_ids = organiser_ids
+        self._ui_languages = ui_languages
+        # People whose listed roles are already recorded; saves a write on every update.
+        self._noted: set[int] = set()
+
+    async def note_contact(self, user: UserRef) -> list[Role]:
+        """Record the roles the event file gives this person, the first time they write.
+
+        Returns the roles that were new, so the caller can tell the person.
+        """
+        if user.user_id in self._noted:
+            return []
+        listed = [
+            site.key
+            for site in self._event.sites
+            if user.user_id in site.facilitator_ids
+            or (user.username is not None and user.username.lower() in site.facilitator_usernames)
+        ]
+        new: list[Role] = []
+        if listed:
+            now = self._clock.now()
+            async with self._uow.transaction():
+                await self._uow.participants.upsert(
+                    user.user_id, user.chat_id, user.display_name, now
+                )
+                for site_key in listed:
+                    if await self._uow.roles.grant(
+                        self._event.key,
+                        user.user_id,
+                        Role.FACILITATOR,
+                        site_key,
+                        "event_file",
+                        now,
+                    ):
+                        new.append(Role.FACILITATOR)
+        self._noted.add(user.user_id)
+        return new
+
+    async def rights(self, user: UserRef) -> Rights:
+        async with self._uow.transaction():
+            grants = await self._uow.roles.of_user(self._event.key, user.user_id)
+        organiser = user.user_id in self._organiser_ids or any(
+            g.role is Role.ORGANISER for g in grants
+        )
+        sites = frozenset(
+            g.site_key for g in grants if g.role is Role.FACILITATOR and g.site_key is not None
+        )
+        return Rights(organiser=organiser, facilitator_sites=sites)
+
+    async def language(self, user: UserRef) -> str:
+        """The person's choice, else their Telegram language if we speak it, else the event's."""
+        async with self._uow.transaction():
+            participant = await self._uow.participants.get(user.user_id)
+        if participant is not None and participant.language in self._ui_languages:
+            return participant.language
+        return self.fallback_language(user)
+
+    def fallback_language(self, user: UserRef) -> str:
+        code = (user.telegram_language or "").split("-")[0].lower()
+        if code in self._ui_languages:
+            return code
+        default = self._event.default_language
+        return default if default in self._ui_languages else self._ui_languages[0]
+
+    async def set_language(self, user: UserRef, language: str) -> bool:
+        if language not in self._ui_languages:
+            return False
+        async with self._uow.transaction():
+            await self._uow.participants.upsert(
+                user.user_id, user.chat_id, user.display_name, self._clock.now()
+            )
+            await self._uow.participants.set_language(user.user_id, language)
+        return True

@@ -1,0 +1,274 @@
+"""Check-in: from a scanned code to a participant placed at a site and table, with consent.
+
+Every method takes the person as a `UserRef`, runs in one storage transaction and answers with
+an outcome record; the Telegram handlers turn outcomes into messages and buttons.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from bot.event import Event, Site
+from bot.models import CheckIn, Role, UserRef
+from bot.ports import Clock, UnitOfWork
+
+# What Telegram accepts as a deep-link payload; anything else cannot have come from a QR code.
+_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class NeedCode:
+    """Nothing to go on: explain how to check in."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownCode:
+    malformed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RoleGranted:
+    role: Role
+    site_key: str | None
+    new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NeedConsent:
+    site_key: str
+    group_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChooseTable:
+    site_key: str
+    current_group_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedIn:
+    site_key: str
+    group_key: str | None
+    already: bool = False  # nothing changed: the same code scanned twice
+    moved_from: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmMove:
+    from_site_key: str
+    to_site_key: str
+    to_group_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StayedAt:
+    site_key: str
+    group_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Declined:
+    """Consent refused: nothing about the event is kept."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stale:
+    """A button that no longer fits the person's state (pressed twice, or long after)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotCheckedIn:
+    """The action needs a completed check-in."""
+
+
+Outcome = (
+    NeedCode
+    | UnknownCode
+    | RoleGranted
+    | NeedConsent
+    | ChooseTable
+    | CheckedIn
+    | ConfirmMove
+    | StayedAt
+    | Declined
+    | Stale
+    | NotCheckedIn
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Whereabouts:
+    checkin: CheckIn | None
+    consented: bool
+
+    @property
+    def complete(self) -> bool:
+        return self.checkin is not None and self.consented
+
+
+class CheckInService:
+    def __init__(self, event: Event, uow: UnitOfWork, clock: Clock, consent_version: str) -> None:
+        self._event = event
+        self._uow = uow
+        self._clock = clock
+        self._consent_version = consent_version
+
+    @property
+    def event(self) -> Event:
+        return self._event
+
+    async def start(self, user: UserRef, code: str | None) -> Outcome:
+        """`/start [code]` and `/checkin code`."""
+        now = self._clock.now()
+        key = self._event.key
+        async with self._uow.transaction():
+            await self._uow.participants.upsert(user.user_id, user.chat_id, user.display_name, now)
+            current = await self._uow.checkins.get(key, user.user_id)
+            consented = await self._uow.participants.active_consent(user.user_id, key) is not None
+            if code is None:
+                if current is not None and consented:
+                    return CheckedIn(current.site_key, current.group_key, already=True)
+                return NeedCode()
+            code = code.strip()
+            if not _PAYLOAD.match(code):
+                return UnknownCode(malformed=True)
+            target = self._event.resolve_code(code)
+            if target is None:
+                return UnknownCode(malformed=False)
+            if target.role != "participant":
+                role = Role(target.role)
+                new = await self._uow.roles.grant(
+                    key, user.user_id, role, target.site_key, "code", now
+                )
+                return RoleGranted(role, target.site_key, new)
+            assert target.site_key is not None  # noqa: S101 - participant codes name a site
+            site_key, group_key = target.site_key, target.group_key
+
+            if current is None or not consented or current.site_key == site_key:
+                # A first check-in, one not yet confirmed by consent, or a table card of the
+                # same site: place the person directly (a table card moves them to its table).
+                keep_group = (
+                    current.group_key if current and current.site_key == site_key else None
+                )
+                placed = CheckIn(
+                    event_key=key,
+                    user_id=user.user_id,
+                    site_key=site_key,
+                    group_key=group_key or keep_group,
+                    checked_in_at=current.checked_in_at if current else now,
+                    updated_at=now,
+                )
+                if not consented:
+                    await self._uow.checkins.save(placed)
+                    return NeedConsent(site_key, placed.group_key)
+                already = current is not None and (
+                    current.group_key == placed.group_key and current.pending_site_key is None
+                )
+                if not already:
+                    await self._uow.checkins.save(placed)
+                return self._placed(placed, already=already)
+
+            # Checked in elsewhere: moving loses nothing, but ask, since a wrong scan is likelier
+            # than a change of city in the middle of a workshop.
+            await self._uow.checkins.save(
+                replace(
+                    current, pending_site_key=site_key, pending_group_key=group_key, updated_at=now
+                )
+            )
+            return ConfirmMove(current.site_key, site_key, group_key)
+
+    async def consent(self, user: UserRef) -> Outcome:
+        now = self._clock.now()
+        key = self._event.key
+        async with self._uow.transaction():
+            current = await self._uow.checkins.get(key, user.user_id)
+            if current is None:
+                return NeedCode()
+            if await self._uow.participants.active_consent(user.user_id, key) is not None:
+                return Stale()
+            await self._uow.participants.record_consent(
+                user.user_id, key, self._consent_version, now
+            )
+            return self._placed(current, already=False)
+
+    async def decline(self, user: UserRef) -> Outcome:
+        key = self._event.key
+        async with self._uow.transaction():
+            current = await self._uow.checkins.get(key, user.user_id)
+            if await self._uow.participants.active_consent(user.user_id, key) is not None:
+                return Stale()
+            if current is not None:
+                await self._uow.checkins.delete(key, user.user_id)
+            return Declined()
+
+    async def choose_table(self, user: UserRef, group_key: str) -> Outcome:
+        now = self._clock.now()
+        key = self._event.key
+        async with self._uow.transaction():
+            current = await self._uow.checkins.get(key, user.user_id)
+            consented = await self._uow.participants.active_consent(user.user_id, key)
+            if current is None or consented is None:
+                return NotCheckedIn()
+            site = self._site(current.site_key)
+            if site.group(group_key) is None:
+                # A button from another site's keyboard, or forged: never trusted as is.
+                return Stale()
+            already = current.group_key == group_key
+            if not already:
+                await self._uow.checkins.save(
+                    replace(current, group_key=group_key, updated_at=now)
+                )
+            return CheckedIn(current.site_key, group_key, already=already)
+
+    async def answer_move(self, user: UserRef, *, accept: bool) -> Outcome:
+        now = self._clock.now()
+        key = self._event.key
+        async with self._uow.transaction():
+            current = await self._uow.checkins.get(key, user.user_id)
+            if current is None or current.pending_site_key is None:
+                return Stale()
+            if not accept:
+                await self._uow.checkins.save(
+                    replace(current, pending_site_key=None, pending_group_key=None, updated_at=now)
+                )
+                return StayedAt(current.site_key, current.group_key)
+            moved = CheckIn(
+                event_key=key,
+                user_id=user.user_id,
+                site_key=current.pending_site_key,
+                group_key=current.pending_group_key,
+                checked_in_at=now,
+                updated_at=now,
+            )
+            await self._uow.checkins.save(moved)
+            placed = self._placed(moved, already=False)
+            if isinstance(placed, CheckedIn):
+                return replace(placed, moved_from=current.site_key)
+            return placed
+
+    async def switch(self, user: UserRef) -> Outcome:
+        where = await self.where(user)
+        if not where.complete or where.checkin is None:
+            return NotCheckedIn()
+        return ChooseTable(where.checkin.site_key, where.checkin.group_key)
+
+    async def where(self, user: UserRef) -> Whereabouts:
+        key = self._event.key
+        async with self._uow.transaction():
+            current = await self._uow.checkins.get(key, user.user_id)
+            consent = await self._uow.participants.active_consent(user.user_id, key)
+        return Whereabouts(current, consent is not None)
+
+    def _placed(self, checkin: CheckIn, *, already: bool) -> Outcome:
+        site = self._site(checkin.site_key)
+        if checkin.group_key is None and site.groups:
+            return ChooseTable(site.key, None)
+        return CheckedIn(checkin.site_key, checkin.group_key, already=already)
+
+    def _site(self, key: str) -> Site:
+        site = self._event.site(key)
+        if site is None:
+            # Only possible when the event file changed under a running database.
+            raise LookupError(f"site {key!r} is not in the event file any more")
+        return site

@@ -1,0 +1,337 @@
+"""Participants' journey in a private chat: check in, consent, table, language, help."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, Update
+
+from bot.commands import commands_for
+from bot.event import Event
+from bot.i18n import Catalogue
+from bot.models import Role, UserRef
+from bot.services import Services
+from bot.services.agenda import position
+from bot.services.checkin import (
+    CheckedIn,
+    ChooseTable,
+    ConfirmMove,
+    Declined,
+    NeedCode,
+    NeedConsent,
+    NotCheckedIn,
+    Outcome,
+    RoleGranted,
+    Stale,
+    StayedAt,
+    UnknownCode,
+)
+from handlers import keyboards
+from handlers.common import answer_button, language_of, reply, user_ref
+from handlers.context import Context
+
+
+def _place(event: Event, lang: str, site_key: str, group_key: str | None) -> tuple[str, str]:
+    site = event.site(site_key)
+    if site is None:
+        return site_key, group_key or ""
+    group = site.group(group_key) if group_key else None
+    default = event.default_language
+    return site.name.get(lang, default), group.name.get(lang, default) if group else ""
+
+
+def _programme_line(services: Services, lang: str, site_key: str) -> str:
+    event, texts = services.event, services.texts
+    where = position(event, site_key, services.clock.now())
+    default = event.default_language
+    if where.upcoming is not None:
+        start = event.start_of(where.upcoming)
+        return texts(
+            lang,
+            "agenda.next",
+            time=f"{start:%H:%M}",
+            title=where.upcoming.title.get(lang, default),
+        )
+    if where.over:
+        return texts(lang, "agenda.over")
+    assert where.current is not None  # noqa: S101 - not over and nothing upcoming
+    return texts(lang, "agenda.now", title=where.current.title.get(lang, default))
+
+
+def render(
+    services: Services, lang: str, outcome: Outcome
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One outcome of the check-in service → the text and buttons the person sees."""
+    event, texts = services.event, services.texts
+    default = event.default_language
+    match outcome:
+        case NeedCode():
+            return texts(lang, "checkin.need_code", event=event.title.get(lang, default)), None
+        case UnknownCode(malformed=True):
+            return texts(lang, "checkin.malformed_code"), None
+        case UnknownCode():
+            return texts(lang, "checkin.unknown_code"), None
+        case RoleGranted(role=Role.ORGANISER, new=new):
+            key = "role.organiser_new" if new else "role.organiser_already"
+            return texts(lang, key, event=event.title.get(lang, default)), None
+        case RoleGranted(site_key=site_key, new=new):
+            site_name, _ = _place(event, lang, site_key or "", None)
+            key = "role.facilitator_new" if new else "role.facilitator_already"
+            return texts(lang, key, site=site_name), None
+        case NeedConsent(site_key=site_key):
+            site_name, _ = _place(event, lang, site_key, None)
+            text = texts(
+                lang,
+                "checkin.consent",
+                event=event.title.get(lang, default),
+                site=site_name,
+            )
+            return text, keyboards.consent(texts, lang)
+        case ChooseTable(site_key=site_key, current_group_key=current):
+            site = event.site(site_key)
+            assert site is not None  # noqa: S101 - the service only names known sites
+            site_name, _ = _place(event, lang, site_key, None)
+            return (
+                texts(lang, "checkin.choose_table", site=site_name),
+                keyboards.tables(site, lang, default, current),
+            )
+        case CheckedIn(site_key=site_key, group_key=group_key, already=already, moved_from=moved):
+            site = event.site(site_key)
+            site_name, table = _place(event, lang, site_key, group_key)
+            angle = site.angle.get(lang, default) if site else ""
+            if already:
+                key = "checkin.already_table" if table else "checkin.already"
+            elif moved:
+                key = "checkin.moved_table" if table else "checkin.moved"
+            else:
+                key = "checkin.done_table" if table else "checkin.done"
+            text = texts(
+                lang,
+                key,
+                site=site_name,
+                table=table,
+                angle=angle,
+                question=event.question.get(lang, default),
+            )
+            return f"{text}\n\n{_programme_line(services, lang, site_key)}", None
+        case ConfirmMove(from_site_key=from_key, to_site_key=to_key):
+            from_name, _ = _place(event, lang, from_key, None)
+            to_name, _ = _place(event, lang, to_key, None)
+            return (
+                texts(lang, "checkin.confirm_move", from_site=from_name, to_site=to_name),
+                keyboards.move(texts, lang),
+            )
+        case StayedAt(site_key=site_key, group_key=group_key):
+            site_name, table = _place(event, lang, site_key, group_key)
+            return texts(lang, "checkin.stayed", site=site_name), None
+        case Declined():
+            return texts(lang, "checkin.declined"), None
+        case NotCheckedIn():
+            return texts(lang, "checkin.not_checked_in"), None
+        case Stale():
+            return texts(lang, "buttons.stale"), None
+    raise AssertionError(f"unrendered outcome {outcome!r}")  # pragma: no cover
+
+
+async def _send_outcome(update: Update, context: Context, user: UserRef, outcome: Outcome) -> None:
+    lang = await language_of(context, user)
+    text, keyboard = render(context.services, lang, outcome)
+    if update.callback_query is not None and isinstance(outcome, Stale):
+        await unknown_button(update, context)
+    elif update.callback_query is not None:
+        await answer_button(update, text, keyboard)
+    else:
+        await reply(update, text, keyboard)
+
+
+async def start_command(update: Update, context: Context) -> None:
+    """`/start` and `/start <code>` (the deep link in a QR code) and `/checkin <code>`."""
+    user = user_ref(update)
+    if user is None:
+        return
+    args = context.args or []
+    code = args[0] if args else None
+    if len(args) > 1 or (code is not None and len(code) > 64):
+        outcome: Outcome = UnknownCode(malformed=True)
+    else:
+        outcome = await context.services.checkin.start(user, code)
+    await _send_outcome(update, context, user, outcome)
+
+
+async def checkin_command(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    if user is None:
+        return
+    if not context.args:
+        lang = await language_of(context, user)
+        await reply(update, context.services.texts(lang, "checkin.usage"))
+        return
+    await start_command(update, context)
+
+
+async def consent_button(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    button = keyboards.parse(update.callback_query.data if update.callback_query else None)
+    if user is None or button is None:
+        await unknown_button(update, context)
+        return
+    checkin = context.services.checkin
+    if button.argument == "yes":
+        outcome = await checkin.consent(user)
+    elif button.argument == "no":
+        outcome = await checkin.decline(user)
+    else:
+        outcome = Stale()
+    await _send_outcome(update, context, user, outcome)
+
+
+async def table_button(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    button = keyboards.parse(update.callback_query.data if update.callback_query else None)
+    if user is None or button is None:
+        await unknown_button(update, context)
+        return
+    outcome = await context.services.checkin.choose_table(user, button.argument)
+    await _send_outcome(update, context, user, outcome)
+
+
+async def move_button(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    button = keyboards.parse(update.callback_query.data if update.callback_query else None)
+    if user is None or button is None:
+        await unknown_button(update, context)
+        return
+    if button.argument not in {"yes", "no"}:
+        outcome: Outcome = Stale()
+    else:
+        outcome = await context.services.checkin.answer_move(user, accept=button.argument == "yes")
+    await _send_outcome(update, context, user, outcome)
+
+
+async def where_command(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    if user is None:
+        return
+    services = context.services
+    lang = await language_of(context, user)
+    where = await services.checkin.where(user)
+    if where.checkin is None:
+        await reply(update, services.texts(lang, "where.nowhere"))
+        return
+    if not where.consented:
+        await reply(update, services.texts(lang, "where.no_consent"))
+        return
+    site = services.event.site(where.checkin.site_key)
+    site_name, table = _place(
+        services.event, lang, where.checkin.site_key, where.checkin.group_key
+    )
+    venue = site.venue.get(lang, services.event.default_language) if site else ""
+    key = "where.at_table" if table else "where.at"
+    text = services.texts(lang, key, site=site_name, venue=venue, table=table)
+    await reply(update, f"{text}\n\n{_programme_line(services, lang, where.checkin.site_key)}")
+
+
+async def switch_command(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    if user is None:
+        return
+    await _send_outcome(update, context, user, await context.services.checkin.switch(user))
+
+
+async def language_command(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    if user is None:
+        return
+    texts = context.services.texts
+    lang = await language_of(context, user)
+    if context.args:
+        choice = context.args[0].lower()[:8]
+        if await context.services.access.set_language(user, choice):
+            await reply(update, texts(choice, "language.set"))
+            return
+    await reply(update, texts(lang, "language.choose"), keyboards.languages(texts))
+
+
+async def language_button(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    button = keyboards.parse(update.callback_query.data if update.callback_query else None)
+    if user is None or button is None:
+        await unknown_button(update, context)
+        return
+    texts = context.services.texts
+    if await context.services.access.set_language(user, button.argument):
+        await answer_button(update, texts(button.argument, "language.set"))
+    else:
+        await answer_button(update, texts(await language_of(context, user), "buttons.stale"))
+
+
+async def forget_command(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    if user is None:
+        return
+    lang = await language_of(context, user)
+    texts = context.services.texts
+    await reply(update, texts(lang, "forget.confirm"), keyboards.forget(texts, lang))
+
+
+async def forget_button(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    button = keyboards.parse(update.callback_query.data if update.callback_query else None)
+    if user is None or button is None or button.argument not in {"yes", "no"}:
+        await unknown_button(update, context)
+        return
+    # Ask for the language before erasing: afterwards the chosen one is gone too.
+    lang = await language_of(context, user)
+    if button.argument == "yes":
+        await context.services.privacy.forget(user)
+        await answer_button(update, context.services.texts(lang, "forget.done"))
+    else:
+        await answer_button(update, context.services.texts(lang, "forget.kept"))
+
+
+async def help_command(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    if user is None:
+        return
+    services = context.services
+    lang = await language_of(context, user)
+    rights = await services.access.rights(user)
+    await reply(update, help_text(services.texts, lang, rights.role))
+
+
+def help_text(texts: Catalogue, lang: str, role: Role) -> str:
+    lines = [texts(lang, f"help.{role.value}")]
+    lines += [f"/{c.name} — {texts(lang, c.description_key)}" for c in commands_for(role)]
+    return "\n".join(lines)
+
+
+async def unknown_button(update: Update, context: Context) -> None:
+    """Any button data this version did not make: forged, or from an old message."""
+    query = update.callback_query
+    user = user_ref(update)
+    if query is None:
+        return
+    if user is None:
+        await query.answer()
+        return
+    # A pop-up, not an edit: the message under the button may still hold valid buttons.
+    lang = await language_of(context, user)
+    await query.answer(context.services.texts.plain(lang, "buttons.stale"), show_alert=True)
+
+
+async def unknown_command(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    if user is None:
+        return
+    lang = await language_of(context, user)
+    await reply(update, context.services.texts(lang, "fallback.unknown_command"))
+
+
+async def other_message(update: Update, context: Context) -> None:
+    """Messages no other handler took. Until inputs are collected, say so honestly."""
+    user = user_ref(update)
+    if user is None:
+        return
+    services = context.services
+    lang = await language_of(context, user)
+    where = await services.checkin.where(user)
+    key = "fallback.checked_in" if where.complete else "fallback.not_checked_in"
+    await reply(update, services.texts(lang, key))

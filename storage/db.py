@@ -1,0 +1,124 @@
+"""The SQLite connection: PRAGMAs, forward-only migrations and serialised transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or migrated; the message says what to do."""
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) for every shipped migration, in order."""
+    found: list[tuple[int, str, str]] = []
+    for entry in resources.files("storage.migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [v for v, _, _ in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise DatabaseError(f"migrations must be numbered 0001, 0002, … without gaps: {versions}")
+    return found
+
+
+class Database:
+    """One connection to one SQLite file.
+
+    Coroutines sharing an aiosqlite connection share its transaction, so every unit of work
+    takes `_lock` first: transactions run one after another, never interleaved.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Database:
+        target = str(path)
+        if target != ":memory:":
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = await aiosqlite.connect(target, isolation_level=None, timeout=5.0)
+        except Exception as exc:  # sqlite3.OperationalError and OSError alike
+            raise DatabaseError(f"cannot open the database at {target}: {exc}") from exc
+        conn.row_factory = aiosqlite.Row
+        db = cls(conn, target)
+        try:
+            # WAL lets exports read while the bot writes; NORMAL is durable across application
+            # crashes (only a power cut may lose the last transactions); foreign keys so that
+            # erasing a participant cascades.
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await conn.execute("PRAGMA busy_timeout = 5000")
+            await db.migrate()
+        except DatabaseError:
+            await conn.close()
+            raise
+        except Exception as exc:  # sqlite3.DatabaseError: not a database, locked, read-only …
+            await conn.close()
+            raise DatabaseError(f"cannot use the database at {target}: {exc}") from exc
+        return db
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        return self._conn
+
+    async def user_version(self) -> int:
+        async with self._conn.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def migrate(self) -> int:
+        """Apply the migrations newer than the database; safe to run any number of times."""
+        async with self._lock:
+            current = await self.user_version()
+            shipped = migrations()
+            if current > len(shipped):
+                raise DatabaseError(
+                    f"the database is at schema version {current}, newer than this program "
+                    f"({len(shipped)}); use a newer Samtidig or another DATABASE_PATH"
+                )
+            for version, name, sql in shipped[current:]:
+                log.info("applying migration %s", name)
+                # One script, one transaction: a failing migration leaves no half-done schema.
+                try:
+                    await self._conn.executescript(
+                        f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
+                    )
+                except Exception as exc:
+                    if self._conn.in_transaction:
+                        await self._conn.rollback()
+                    raise DatabaseError(f"migration {name} failed: {exc}") from exc
+            return await self.user_version()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.rollback()
+                raise
+            else:
+                await self._conn.commit()

@@ -1,0 +1,86 @@
+"""Participants and their consents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from bot.models import Consent, Participant
+from storage.timestamps import from_db, maybe_from_db, to_db
+
+
+def _participant(row: aiosqlite.Row) -> Participant:
+    return Participant(
+        user_id=row["user_id"],
+        chat_id=row["chat_id"],
+        display_name=row["display_name"],
+        language=row["language"],
+        created_at=from_db(row["created_at"]),
+    )
+
+
+class SqliteParticipantRepo:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def get(self, user_id: int) -> Participant | None:
+        async with self._conn.execute(
+            "SELECT * FROM participants WHERE user_id = ?", (user_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return _participant(row) if row else None
+
+    async def upsert(
+        self, user_id: int, chat_id: int, display_name: str, now: datetime
+    ) -> Participant:
+        await self._conn.execute(
+            """
+            INSERT INTO participants (user_id, chat_id, display_name, created_at)
+            VALUES (?, ?, ?, ?)
+            ON CONFLICT (user_id) DO UPDATE
+               SET chat_id = excluded.chat_id, display_name = excluded.display_name
+            """,
+            (user_id, chat_id, display_name, to_db(now)),
+        )
+        found = await self.get(user_id)
+        assert found is not None  # noqa: S101 - just written in this transaction
+        return found
+
+    async def set_language(self, user_id: int, language: str | None) -> None:
+        await self._conn.execute(
+            "UPDATE participants SET language = ? WHERE user_id = ?", (language, user_id)
+        )
+
+    async def delete(self, user_id: int) -> bool:
+        cur = await self._conn.execute("DELETE FROM participants WHERE user_id = ?", (user_id,))
+        return cur.rowcount > 0
+
+    async def active_consent(self, user_id: int, event_key: str) -> Consent | None:
+        async with self._conn.execute(
+            """
+            SELECT * FROM consents
+             WHERE user_id = ? AND event_key = ? AND withdrawn_at IS NULL
+             ORDER BY id DESC LIMIT 1
+            """,
+            (user_id, event_key),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return Consent(
+            user_id=row["user_id"],
+            event_key=row["event_key"],
+            version=row["version"],
+            given_at=from_db(row["given_at"]),
+            withdrawn_at=maybe_from_db(row["withdrawn_at"]),
+        )
+
+    async def record_consent(
+        self, user_id: int, event_key: str, version: str, now: datetime
+    ) -> Consent:
+        await self._conn.execute(
+            "INSERT INTO consents (user_id, event_key, version, given_at) VALUES (?, ?, ?, ?)",
+            (user_id, event_key, version, to_db(now)),
+        )
+        return Consent(user_id=user_id, event_key=event_key, version=version, given_at=now)

@@ -1,0 +1,105 @@
+"""The command line: `check`, `qr`, and the settings it reads."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from bot.__main__ import main
+from bot.config import Settings
+from bot.eventfile import SEED_EVENT
+from bot.logs import RedactFilter
+
+
+def test_check_prints_both_sites_timelines_and_exits_0(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "Aalborg" in out
+    assert "København" in out
+    assert out.count("13:00") >= 2
+    assert out.count("16:00") >= 2
+    assert "OK" in out
+
+
+def test_check_reports_file_line_and_field_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    text = SEED_EVENT.read_text(encoding="utf-8").replace(
+        "timezone: Europe/Copenhagen", "timezone: Europe/Aalborg"
+    )
+    broken.write_text(text, encoding="utf-8")
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if "Europe/Aalborg" in s)
+    assert main(["check", str(broken)]) == 1
+    err = capsys.readouterr().err
+    assert f"{broken}:{line}:" in err
+    assert "timezone" in err
+    assert "Traceback" not in err
+
+
+def test_qr_writes_a_png_and_an_svg_card_per_site_and_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "cards"
+    assert main(["qr", "--bot-username", "@samtidig_bot", "--out", str(out)]) == 0
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert "aalborg.png" in pngs
+    assert "aalborg-t2.png" in pngs
+    assert "kobenhavn-t4.png" in pngs
+    assert len(pngs) == 2 + 8  # two sites, four tables each
+    assert len(list(out.glob("*.svg"))) == len(pngs)
+    with Image.open(out / "aalborg-t2.png") as image:
+        assert image.width >= 400
+        # The name is printed under the code: the strip below it has dark pixels.
+        strip = image.convert("L").crop((0, image.height - 140, image.width, image.height))
+        assert strip.getextrema()[0] < 100
+    svg = (out / "aalborg-t2.svg").read_text(encoding="utf-8")
+    assert "Aalborg · Bord 2" in svg
+    assert "aalborg-t2" in svg
+
+
+def test_qr_cards_encode_the_deep_link() -> None:
+    from bot.eventfile import load_event
+    from bot.qrcards import cards
+
+    found = {card.code: card.link for card in cards(load_event(SEED_EVENT), "samtidig_bot", "da")}
+    assert found["aalborg-t2"] == "https://t.me/samtidig_bot?start=aalborg-t2"
+
+
+def test_settings_read_the_environment_with_the_documented_names(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "1:abc")
+    monkeypatch.setenv("TELEGRAM_API_BASE_URL", "http://127.0.0.1:8081/bot{token}/x")
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "db.sqlite3"))
+    monkeypatch.setenv("ORGANIZER_IDS", "12, 34,56")
+    monkeypatch.setenv("EVENT_FILE", "")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.telegram_bot_token is not None
+    assert settings.telegram_bot_token.get_secret_value() == "1:abc"
+    assert "1:abc" not in repr(settings)
+    assert settings.telegram_api_base_url == "http://127.0.0.1:8081/bot{token}/x"
+    assert settings.organizer_ids == frozenset({12, 34, 56})
+    assert settings.event_file == Path(str(SEED_EVENT))
+    assert settings.log_level == "DEBUG"
+
+
+def test_the_token_is_redacted_from_every_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test.redact")
+    secret = "123:SECRET-abc"
+    redact = RedactFilter([secret])
+    logger.addFilter(redact)
+    try:
+        with caplog.at_level(logging.INFO, logger="test.redact"):
+            logger.info("POST https://api.telegram.org/bot%s/getMe", secret)
+    finally:
+        logger.removeFilter(redact)
+    assert secret not in caplog.text
+    assert "[REDACTED]" in caplog.text
