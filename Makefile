@@ -13,9 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## The main job: the seed event, offline, no token needed.
+## The main job: the seed event rehearsed offline with 75 simulated participants, no token.
 rehearse: $(STAMP)
-	$(BIN)/python -m bot check
+	$(BIN)/python -m bot rehearse
 
 ## The whole test suite.
 test: $(STAMP)

@@ -42,6 +42,35 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path, nargs="?", help="event file (default: the seed event)")
     check.add_argument("--lang", help="language of the summary (default: the event's first)")
 
+    rehearse = sub.add_parser(
+        "rehearse",
+        help="run the whole event offline, accelerated, with simulated participants",
+        description="Run the event with the real bot against a built-in fake Telegram: "
+        "simulated participants check in, receive the programme and answer; one facilitator "
+        "per site delays once and broadcasts once. Prints each site's timeline in event time "
+        "and a summary, and writes the database, timeline.txt and summary.json under --out. "
+        "Needs no token and no network.",
+    )
+    rehearse.add_argument(
+        "event", type=Path, nargs="?", help="event file (default: EVENT_FILE or the seed event)"
+    )
+    rehearse.add_argument(
+        "--participants", type=_positive, default=75, help="simulated participants (default 75)"
+    )
+    rehearse.add_argument(
+        "--speed",
+        type=float,
+        default=0.0,
+        help="event seconds per real second, e.g. 120; 0 (default) runs as fast as it can",
+    )
+    rehearse.add_argument(
+        "--out",
+        type=Path,
+        default=Path("rehearsal-output"),
+        help="folder for the database and reports (default: %(default)s)",
+    )
+    rehearse.add_argument("--seed", type=int, default=2018, help="random seed (default 2018)")
+
     qr = sub.add_parser(
         "qr",
         help="write printable QR check-in cards (PNG and SVG)",
@@ -57,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if not 1 <= number <= 100_000:
+        raise argparse.ArgumentTypeError("give a number from 1 to 100000")
+    return number
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -66,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _qr(args)
         if args.command == "run":
             return _run(args)
+        if args.command == "rehearse":
+            return _rehearse(args)
     except EventFileError as exc:
         print(f"The event file has {len(exc.problems)} problem(s):", file=sys.stderr)
         print(str(exc), file=sys.stderr)
@@ -93,6 +131,33 @@ def _settings() -> Settings:
         )
         print(f"The settings are not valid: {problems}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
+
+
+def _rehearse(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from bot import logs
+    from bot.sandbox.rehearsal import rehearse
+
+    settings = _settings()
+    # The timeline is the output; the bot's own INFO lines would drown it.
+    logs.configure("WARNING", [])
+    logging.getLogger("bot.services.delivery").setLevel(logging.ERROR)
+    event_file = args.event or settings.event_file
+    print(f"Rehearsing {event_file} with {args.participants} simulated participants…", flush=True)
+    result = asyncio.run(
+        rehearse(
+            event_file,
+            participants=args.participants,
+            speed=args.speed,
+            out=args.out,
+            seed=args.seed,
+        )
+    )
+    print(result.text)
+    print(f"Database and reports in {result.out}/")
+    return EXIT_OK
 
 
 def _qr(args: argparse.Namespace) -> int:

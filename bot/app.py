@@ -20,12 +20,17 @@ from bot.event import Event
 from bot.eventfile import load_event
 from bot.i18n import Catalogue
 from bot.models import Role
-from bot.ports import Clock
+from bot.ports import Clock, Sender
 from bot.services import Services
 from bot.services.access import AccessService
+from bot.services.agenda import AgendaEngine
+from bot.services.broadcast import BroadcastService
 from bot.services.checkin import CheckInService
+from bot.services.delivery import DeliveryWorker, RateLimiter
 from bot.services.privacy import PrivacyService
+from handlers import jobs
 from handlers.context import BotData, Context
+from handlers.notifier import TelegramSender
 from storage.db import Database
 from storage.unit_of_work import SqliteUnitOfWork
 
@@ -46,9 +51,20 @@ class Resources:
 
 
 def build_services(
-    event: Event, db: Database, clock: Clock, texts: Catalogue, organiser_ids: frozenset[int]
+    event: Event,
+    db: Database,
+    clock: Clock,
+    texts: Catalogue,
+    organiser_ids: frozenset[int],
+    sender: Sender,
+    limiter: RateLimiter | None = None,
 ) -> Services:
     uow = SqliteUnitOfWork(db)
+    delivery = DeliveryWorker(uow, sender, clock, limiter)
+    agenda = AgendaEngine(event, uow, clock, texts)
+    agenda.on_queued(delivery.notify)
+    broadcast = BroadcastService(event, uow, clock, texts)
+    broadcast.on_queued(delivery.notify)
     return Services(
         event=event,
         texts=texts,
@@ -57,9 +73,12 @@ def build_services(
             event, uow, clock, organiser_ids=organiser_ids, ui_languages=texts.languages
         ),
         checkin=CheckInService(
-            event, uow, clock, consent_version=texts.raw("da", "consent.version")
+            event, uow, clock, consent_version=texts.raw(texts.default, "consent.version")
         ),
         privacy=PrivacyService(uow),
+        agenda=agenda,
+        broadcast=broadcast,
+        delivery=delivery,
     )
 
 
@@ -69,11 +88,15 @@ def build_application(
     event: Event | None = None,
     clock: Clock | None = None,
     request_factory: Callable[[], BaseRequest] | None = None,
+    limiter: RateLimiter | None = None,
+    start_jobs: bool = True,
 ) -> App:
     """Everything the live bot, the rehearsal and the tests run.
 
     `request_factory` replaces PTB's HTTP transport (tests and the rehearsal pass the fake Bot
     API's in-process request); otherwise the Bot API server of the settings is used.
+    `start_jobs=False` leaves the agenda's wake-ups to the caller (the rehearsal and tests tick
+    the engine themselves on a simulated clock).
     """
     if settings.telegram_bot_token is None:
         raise MissingTokenError
@@ -84,13 +107,31 @@ def build_application(
 
     async def post_init(app: App) -> None:
         resources.db = await Database.open(settings.database_path)
-        app.bot_data.services = build_services(
-            event, resources.db, clock, texts, settings.organizer_ids
+        services = build_services(
+            event,
+            resources.db,
+            clock,
+            texts,
+            settings.organizer_ids,
+            TelegramSender(app.bot),
+            limiter,
         )
+        app.bot_data.services = services
         await _register_commands(app, texts)
+        recovered = await services.delivery.recover()
+        if recovered:
+            log.warning(
+                "%d messages were being sent when the bot stopped: marked unknown", recovered
+            )
+        await services.delivery.start()
+        if app.job_queue is not None and start_jobs:
+            jobs.start(app.job_queue)
         log.info("ready: event %s, %d sites", event.key, len(event.sites))
 
     async def post_shutdown(app: App) -> None:
+        services = app.bot_data.services_or_none
+        if services is not None:
+            await services.delivery.stop()
         if resources.db is not None:
             await resources.db.close()
 

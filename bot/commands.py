@@ -26,7 +26,16 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("switch", Role.PARTICIPANT),
     CommandSpec("language", Role.PARTICIPANT),
     CommandSpec("forget", Role.PARTICIPANT),
+    CommandSpec("agenda", Role.PARTICIPANT),
     CommandSpec("help", Role.PARTICIPANT),
+    CommandSpec("now", Role.FACILITATOR),
+    CommandSpec("next", Role.FACILITATOR),
+    CommandSpec("delay", Role.FACILITATOR),
+    CommandSpec("pause", Role.FACILITATOR),
+    CommandSpec("resume", Role.FACILITATOR),
+    CommandSpec("prompt", Role.FACILITATOR),
+    CommandSpec("close", Role.FACILITATOR),
+    CommandSpec("broadcast", Role.FACILITATOR),
 )
 
 

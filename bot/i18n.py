@@ -8,12 +8,35 @@ inject markup; pass `Markup(...)` for a value that is already safe HTML.
 from __future__ import annotations
 
 import html
+import re
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
 import yaml
+
+# Telegram's limit for one message, counted on the text as shown (after HTML parsing).
+MESSAGE_LIMIT = 4096
+_TAG = re.compile(r"<[^>]+>")
+_MARKER = " […]"
+
+
+def visible_length(html_text: str) -> int:
+    """Length of an HTML message as Telegram counts it: without tags, entities decoded."""
+    return len(html.unescape(_TAG.sub("", html_text)))
+
+
+def pick_language(
+    chosen: str | None, telegram: str | None, available: Sequence[str], default: str
+) -> str:
+    """The person's choice, else their Telegram language if we speak it, else the event's."""
+    if chosen in available:
+        return chosen  # type: ignore[return-value]  # `in` has just checked it is a str
+    code = (telegram or "").split("-")[0].lower()
+    if code in available:
+        return code
+    return default if default in available else available[0]
 
 
 class Markup(str):
@@ -84,8 +107,31 @@ class Catalogue:
             name: value if isinstance(value, Markup) else html.escape(str(value), quote=False)
             for name, value in params.items()
         }
-        return self.raw(language, key).format_map(safe)
+        # Stripped: an optional placeholder left empty (a break without text) leaves no gap.
+        return self.raw(language, key).format_map(safe).strip()
 
     def plain(self, language: str, key: str, /, **params: object) -> str:
         """For places Telegram does not parse as HTML: button labels, command descriptions."""
         return self.raw(language, key).format_map({k: str(v) for k, v in params.items()})
+
+    def fit(
+        self,
+        language: str,
+        key: str,
+        /,
+        *,
+        budget: str = "text",
+        limit: int = MESSAGE_LIMIT,
+        **params: object,
+    ) -> str:
+        """Like calling the catalogue, but a message over Telegram's limit is shortened by
+        cutting the `budget` placeholder (a long text from an event file or a participant),
+        with a visible marker, instead of being rejected by Telegram."""
+        text = self(language, key, **params)
+        excess = visible_length(text) - limit
+        if excess <= 0:
+            return text
+        value = str(params.get(budget, ""))
+        keep = max(0, len(value) - excess - len(_MARKER))
+        shortened = {**params, budget: value[:keep].rstrip() + _MARKER}
+        return self(language, key, **shortened)

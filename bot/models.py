@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Role(StrEnum):
@@ -32,6 +34,8 @@ class Participant:
     display_name: str
     language: str | None  # set only when the person chose one with /language
     created_at: datetime
+    # Telegram answered Forbidden (they blocked the bot): messages to them are not attempted.
+    unreachable_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +74,159 @@ class RoleGrant:
     site_key: str | None  # None for organisers: they act on every site
     granted_at: datetime
     via: str  # "code", "event_file" or "settings"
+
+
+class DeliveryStatus(StrEnum):
+    """Where an outbox row stands. Only PENDING rows are ever sent."""
+
+    PENDING = "pending"
+    SENDING = "sending"  # handed to Telegram; if a crash leaves it here, the outcome is unknown
+    SENT = "sent"
+    FAILED = "failed"  # Telegram refused it for good, or retries ran out
+    UNREACHABLE = "unreachable"  # the person blocked the bot, or the chat is gone
+    UNKNOWN = "unknown"  # Telegram may or may not have it; reported, never sent again
+
+
+DELIVERY_KINDS = frozenset({"push", "reminder", "broadcast", "notice", "relay"})
+
+Buttons = tuple[tuple[tuple[str, str], ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """What one outbox row sends: HTML already rendered and escaped, and inline buttons as
+    rows of (label, callback data)."""
+
+    text: str
+    buttons: Buttons = ()
+    silent: bool = False
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = {"text": self.text}
+        if self.buttons:
+            data["buttons"] = [[list(button) for button in row] for row in self.buttons]
+        if self.silent:
+            data["silent"] = True
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str) -> OutboxMessage:
+        data = json.loads(raw)
+        if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+            raise TypeError("an outbox payload is a JSON object with a text")
+        buttons = tuple(
+            tuple((str(label), str(callback)) for label, callback in row)
+            for row in data.get("buttons", ())
+        )
+        return cls(text=data["text"], buttons=buttons, silent=bool(data.get("silent", False)))
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A message to enqueue. `key` names the decision (e.g. `push:<event>:<site>:<item>:<user>`)
+    so that taking the same decision twice queues it once."""
+
+    key: str
+    event_key: str | None
+    chat_id: int
+    user_id: int | None  # the participant whose private chat this is, if it is one
+    kind: str
+    message: OutboxMessage
+    priority: int = 0  # lower is sooner
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            raise ValueError("an outbox key cannot be empty")
+        if self.kind not in DELIVERY_KINDS:
+            raise ValueError(f"unknown delivery kind {self.kind!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    key: str
+    event_key: str | None
+    chat_id: int
+    user_id: int | None
+    kind: str
+    message: OutboxMessage
+    status: DeliveryStatus
+    attempts: int
+    not_before: datetime | None
+    created_at: datetime
+    sent_at: datetime | None
+    telegram_message_id: int | None
+    error: str | None
+    priority: int
+
+
+# -- the agenda's state ---------------------------------------------------------------------
+
+
+class ShiftReason(StrEnum):
+    DELAY = "delay"
+    NEXT = "next"
+    RESUME = "resume"
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """The remaining programme of a site moved by `seconds`, from `from_item_key` on."""
+
+    id: int
+    site_key: str
+    from_item_key: str
+    seconds: int
+    reason: ShiftReason
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AdhocPrompt:
+    id: int
+    site_key: str
+    group_key: str | None  # None: the whole site
+    text: str
+    opened_at: datetime
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteAgendaState:
+    """Everything the database knows about one site's programme."""
+
+    site_key: str
+    shifts: tuple[Shift, ...] = ()
+    paused_at: datetime | None = None
+    fired: frozenset[tuple[str, str]] = frozenset()  # (item key, "start" | "reminder")
+    adhoc: tuple[AdhocPrompt, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A checked-in, consenting, reachable participant, with what rendering needs."""
+
+    user_id: int
+    chat_id: int
+    group_key: str | None
+    language: str | None  # chosen with /language
+    telegram_language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteCounts:
+    checked_in: int
+    unreachable: int
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    id: int
+    event_key: str
+    site_key: str | None  # None: every site
+    text: str
+    created_by: int
+    created_at: datetime
+    sent_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    recipients: int | None = None

@@ -7,7 +7,22 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
-from bot.models import CheckIn, Consent, Participant, Role, RoleGrant
+from bot.models import (
+    Broadcast,
+    CheckIn,
+    Consent,
+    DeliveryStatus,
+    NewDelivery,
+    OutboxMessage,
+    OutboxRow,
+    Participant,
+    Recipient,
+    Role,
+    RoleGrant,
+    ShiftReason,
+    SiteAgendaState,
+    SiteCounts,
+)
 
 
 class Clock(Protocol):
@@ -20,7 +35,12 @@ class ParticipantRepo(Protocol):
     async def get(self, user_id: int) -> Participant | None: ...
 
     async def upsert(
-        self, user_id: int, chat_id: int, display_name: str, now: datetime
+        self,
+        user_id: int,
+        chat_id: int,
+        display_name: str,
+        now: datetime,
+        telegram_language: str | None = None,
     ) -> Participant: ...
 
     async def set_language(self, user_id: int, language: str | None) -> None: ...
@@ -34,6 +54,14 @@ class ParticipantRepo(Protocol):
     async def record_consent(
         self, user_id: int, event_key: str, version: str, now: datetime
     ) -> Consent: ...
+
+    async def mark_unreachable(self, user_id: int, now: datetime) -> None:
+        """Telegram answered Forbidden: later messages to this person are not attempted."""
+        ...
+
+    async def mark_reachable(self, user_id: int) -> None:
+        """The person wrote to the bot again, so it may write to them again."""
+        ...
 
 
 class CheckInRepo(Protocol):
@@ -62,6 +90,142 @@ class RoleRepo(Protocol):
     async def of_user(self, event_key: str, user_id: int) -> Sequence[RoleGrant]: ...
 
 
+class OutboxRepo(Protocol):
+    """Messages the bot sends on its own initiative, recorded before they are sent."""
+
+    async def enqueue(self, items: Sequence[NewDelivery], now: datetime) -> int:
+        """Queue the messages whose key is new; return how many were actually queued."""
+        ...
+
+    async def next_pending(self, now: datetime, limit: int) -> list[OutboxRow]:
+        """Pending rows that are due, by priority then id."""
+        ...
+
+    async def next_per_chat(self, now: datetime, limit: int) -> list[OutboxRow]:
+        """The earliest pending row of each chat, when it is due, by priority then id.
+
+        A chat's later rows wait behind its earliest one (even one in backoff), so that one
+        chat's messages arrive in order while other chats are not held up.
+        """
+        ...
+
+    async def mark_sending(self, row_id: int, now: datetime) -> bool:
+        """Claim a pending row for one attempt; False if it is no longer pending."""
+        ...
+
+    async def mark_sent(self, row_id: int, message_id: int, now: datetime) -> None: ...
+
+    async def mark_pending_retry(self, row_id: int, not_before: datetime, error: str) -> None:
+        """Back to pending, not to be tried before `not_before`."""
+        ...
+
+    async def mark_failed(self, row_id: int, error: str) -> None: ...
+
+    async def mark_unreachable(self, row_id: int, error: str) -> None: ...
+
+    async def mark_unknown(self, row_id: int, error: str) -> None: ...
+
+    async def recover_after_restart(self, now: datetime) -> int:
+        """Rows a crash left in 'sending' become 'unknown'; return how many."""
+        ...
+
+    async def counts(self) -> dict[DeliveryStatus, int]: ...
+
+    async def next_due_at(self, after: datetime | None = None) -> datetime | None:
+        """The earliest `not_before` among pending rows (later than `after`, if given): when
+        the worker has to look again."""
+        ...
+
+    async def by_key(self, key: str) -> OutboxRow | None: ...
+
+
+class Sender(Protocol):
+    """Sends one outbox message to Telegram; the only outbound path for outbox rows.
+
+    Raises the exceptions of `bot.services.delivery` (RetryLater, Unreachable, Rejected,
+    TransientFailure, OutcomeUnknown) so that the worker decides without knowing Telegram.
+    """
+
+    async def send(self, chat_id: int, message: OutboxMessage) -> int:
+        """Send and return Telegram's message id."""
+        ...
+
+
+class AgendaRepo(Protocol):
+    """The agenda's state per site, and who receives what the agenda sends."""
+
+    async def state(self, event_key: str, site_key: str) -> SiteAgendaState: ...
+
+    async def add_shift(
+        self,
+        event_key: str,
+        site_key: str,
+        from_item_key: str,
+        seconds: int,
+        reason: ShiftReason,
+        by: int | None,
+        now: datetime,
+    ) -> int: ...
+
+    async def pause(
+        self, event_key: str, site_key: str, by: int | None, now: datetime
+    ) -> bool: ...
+
+    async def unpause(self, event_key: str, site_key: str) -> None: ...
+
+    async def mark_fired(
+        self,
+        event_key: str,
+        site_key: str,
+        item_key: str,
+        what: str,
+        outcome: str,
+        now: datetime,
+    ) -> bool: ...
+
+    async def fired_outcomes(
+        self, event_key: str, site_key: str
+    ) -> dict[tuple[str, str], str]: ...
+
+    async def open_adhoc(
+        self,
+        event_key: str,
+        site_key: str,
+        group_key: str | None,
+        text: str,
+        by: int | None,
+        now: datetime,
+    ) -> int: ...
+
+    async def close_adhoc(self, event_key: str, site_key: str, now: datetime) -> int: ...
+
+    async def recipients(
+        self, event_key: str, site_key: str, group_key: str | None = None
+    ) -> Sequence[Recipient]: ...
+
+    async def unanswered(
+        self, event_key: str, site_key: str, item_key: str
+    ) -> Sequence[Recipient]: ...
+
+    async def site_counts(self, event_key: str, site_key: str) -> SiteCounts: ...
+
+    async def delivery_counts(self, key_prefix: str) -> dict[str, int]: ...
+
+    async def facilitator_chats(self, event_key: str, site_key: str) -> list[int]: ...
+
+
+class BroadcastRepo(Protocol):
+    async def draft(
+        self, event_key: str, site_key: str | None, text: str, by: int, now: datetime
+    ) -> Broadcast: ...
+
+    async def get(self, broadcast_id: int) -> Broadcast | None: ...
+
+    async def mark_sent(self, broadcast_id: int, recipients: int, now: datetime) -> bool: ...
+
+    async def mark_cancelled(self, broadcast_id: int, now: datetime) -> bool: ...
+
+
 class UnitOfWork(Protocol):
     """One storage transaction; the repositories are only used inside `transaction()`."""
 
@@ -73,5 +237,14 @@ class UnitOfWork(Protocol):
 
     @property
     def roles(self) -> RoleRepo: ...
+
+    @property
+    def agenda(self) -> AgendaRepo: ...
+
+    @property
+    def broadcasts(self) -> BroadcastRepo: ...
+
+    @property
+    def outbox(self) -> OutboxRepo: ...
 
     def transaction(self) -> AbstractAsyncContextManager[None]: ...

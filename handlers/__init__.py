@@ -14,7 +14,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import participant
+from handlers import facilitator, participant
 from handlers.errors import error_handler
 from handlers.gate import note_contact
 
@@ -35,8 +35,19 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler("where", participant.where_command, filters=PRIVATE),
             CommandHandler("switch", participant.switch_command, filters=PRIVATE),
             CommandHandler("language", participant.language_command, filters=PRIVATE),
+            CommandHandler("agenda", participant.agenda_command, filters=PRIVATE),
             CommandHandler("forget", participant.forget_command, filters=PRIVATE),
             CommandHandler("help", participant.help_command, filters=PRIVATE),
+            # Facilitators' and organisers' commands: each checks the role itself, at the
+            # moment of use, and refuses politely.
+            CommandHandler("now", facilitator.now_command, filters=PRIVATE),
+            CommandHandler("next", facilitator.next_command, filters=PRIVATE),
+            CommandHandler("delay", facilitator.delay_command, filters=PRIVATE),
+            CommandHandler("pause", facilitator.pause_command, filters=PRIVATE),
+            CommandHandler("resume", facilitator.resume_command, filters=PRIVATE),
+            CommandHandler("prompt", facilitator.prompt_command, filters=PRIVATE),
+            CommandHandler("close", facilitator.close_command, filters=PRIVATE),
+            CommandHandler("broadcast", facilitator.broadcast_command, filters=PRIVATE),
             # Buttons: each pattern names one action of `handlers.keyboards`; anything else is
             # old or forged and gets a polite "no longer valid".
             CallbackQueryHandler(participant.consent_button, pattern=r"^v1:consent:"),
@@ -44,6 +55,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(participant.move_button, pattern=r"^v1:move:"),
             CallbackQueryHandler(participant.language_button, pattern=r"^v1:lang:"),
             CallbackQueryHandler(participant.forget_button, pattern=r"^v1:forget:"),
+            CallbackQueryHandler(facilitator.broadcast_button, pattern=r"^v1:bcast:"),
             CallbackQueryHandler(participant.unknown_button),
             # Last: stray commands, then everything else in a private chat.
             MessageHandler(filters.COMMAND & PRIVATE, participant.unknown_command),

@@ -25,6 +25,10 @@ class BotData:
     def services(self, value: Services) -> None:
         self._services = value
 
+    @property
+    def services_or_none(self) -> Services | None:
+        return self._services
+
 
 class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
     @property

@@ -112,3 +112,20 @@ def forget(texts: Catalogue, lang: str) -> InlineKeyboardMarkup:
             ],
         ]
     )
+
+
+def broadcast(texts: Catalogue, lang: str, broadcast_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    texts.plain(lang, "buttons.broadcast_send"),
+                    callback_data=data("bcast", f"send-{broadcast_id}"),
+                ),
+                InlineKeyboardButton(
+                    texts.plain(lang, "buttons.broadcast_cancel"),
+                    callback_data=data("bcast", f"cancel-{broadcast_id}"),
+                ),
+            ]
+        ]
+    )

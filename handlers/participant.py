@@ -9,7 +9,6 @@ from bot.event import Event
 from bot.i18n import Catalogue
 from bot.models import Role, UserRef
 from bot.services import Services
-from bot.services.agenda import position
 from bot.services.checkin import (
     CheckedIn,
     ChooseTable,
@@ -24,7 +23,7 @@ from bot.services.checkin import (
     StayedAt,
     UnknownCode,
 )
-from handlers import keyboards
+from handlers import keyboards, views
 from handlers.common import answer_button, language_of, reply, user_ref
 from handlers.context import Context
 
@@ -36,24 +35,6 @@ def _place(event: Event, lang: str, site_key: str, group_key: str | None) -> tup
     group = site.group(group_key) if group_key else None
     default = event.default_language
     return site.name.get(lang, default), group.name.get(lang, default) if group else ""
-
-
-def _programme_line(services: Services, lang: str, site_key: str) -> str:
-    event, texts = services.event, services.texts
-    where = position(event, site_key, services.clock.now())
-    default = event.default_language
-    if where.upcoming is not None:
-        start = event.start_of(where.upcoming)
-        return texts(
-            lang,
-            "agenda.next",
-            time=f"{start:%H:%M}",
-            title=where.upcoming.title.get(lang, default),
-        )
-    if where.over:
-        return texts(lang, "agenda.over")
-    assert where.current is not None  # noqa: S101 - not over and nothing upcoming
-    return texts(lang, "agenda.now", title=where.current.title.get(lang, default))
 
 
 def render(
@@ -111,7 +92,7 @@ def render(
                 angle=angle,
                 question=event.question.get(lang, default),
             )
-            return f"{text}\n\n{_programme_line(services, lang, site_key)}", None
+            return text, None
         case ConfirmMove(from_site_key=from_key, to_site_key=to_key):
             from_name, _ = _place(event, lang, from_key, None)
             to_name, _ = _place(event, lang, to_key, None)
@@ -132,14 +113,21 @@ def render(
 
 
 async def _send_outcome(update: Update, context: Context, user: UserRef, outcome: Outcome) -> None:
+    services = context.services
     lang = await language_of(context, user)
-    text, keyboard = render(context.services, lang, outcome)
+    text, keyboard = render(services, lang, outcome)
+    if isinstance(outcome, CheckedIn):
+        plan = await services.agenda.plan(outcome.site_key)
+        text += "\n\n" + views.programme_line(services, lang, plan, services.clock.now())
     if update.callback_query is not None and isinstance(outcome, Stale):
         await unknown_button(update, context)
     elif update.callback_query is not None:
         await answer_button(update, text, keyboard)
     else:
         await reply(update, text, keyboard)
+    if isinstance(outcome, CheckedIn) and not outcome.already:
+        # A late joiner receives the item that is on now, after the confirmation.
+        await services.agenda.catch_up(user.user_id)
 
 
 async def start_command(update: Update, context: Context) -> None:
@@ -226,7 +214,37 @@ async def where_command(update: Update, context: Context) -> None:
     venue = site.venue.get(lang, services.event.default_language) if site else ""
     key = "where.at_table" if table else "where.at"
     text = services.texts(lang, key, site=site_name, venue=venue, table=table)
-    await reply(update, f"{text}\n\n{_programme_line(services, lang, where.checkin.site_key)}")
+    plan = await services.agenda.plan(where.checkin.site_key)
+    line = views.programme_line(services, lang, plan, services.clock.now())
+    await reply(update, f"{text}\n\n{line}")
+
+
+async def agenda_command(update: Update, context: Context) -> None:
+    """The programme of the person's site, the current item marked, times as delayed."""
+    user = user_ref(update)
+    if user is None:
+        return
+    services = context.services
+    lang = await language_of(context, user)
+    site_key = await _own_site(context, user)
+    wanted = (context.args or [""])[0].lower()
+    if services.event.site(wanted) is not None:
+        site_key = wanted
+    if site_key is None:
+        await reply(update, services.texts(lang, "checkin.not_checked_in"))
+        return
+    plan = await services.agenda.plan(site_key)
+    await reply(update, views.programme(services, lang, plan, services.clock.now()))
+
+
+async def _own_site(context: Context, user: UserRef) -> str | None:
+    where = await context.services.checkin.where(user)
+    if where.complete and where.checkin is not None:
+        return where.checkin.site_key
+    rights = await context.services.access.rights(user)
+    if rights.facilitator_sites:
+        return sorted(rights.facilitator_sites)[0]
+    return None
 
 
 async def switch_command(update: Update, context: Context) -> None:

@@ -17,6 +17,7 @@ def _participant(row: aiosqlite.Row) -> Participant:
         display_name=row["display_name"],
         language=row["language"],
         created_at=from_db(row["created_at"]),
+        unreachable_at=maybe_from_db(row["unreachable_at"]),
     )
 
 
@@ -32,16 +33,25 @@ class SqliteParticipantRepo:
         return _participant(row) if row else None
 
     async def upsert(
-        self, user_id: int, chat_id: int, display_name: str, now: datetime
+        self,
+        user_id: int,
+        chat_id: int,
+        display_name: str,
+        now: datetime,
+        telegram_language: str | None = None,
     ) -> Participant:
+        # Writing to the bot proves it is not blocked (any more): clear unreachable_at.
         await self._conn.execute(
             """
-            INSERT INTO participants (user_id, chat_id, display_name, created_at)
-            VALUES (?, ?, ?, ?)
+            INSERT INTO participants (user_id, chat_id, display_name, created_at,
+                                      telegram_language)
+            VALUES (?, ?, ?, ?, ?)
             ON CONFLICT (user_id) DO UPDATE
-               SET chat_id = excluded.chat_id, display_name = excluded.display_name
+               SET chat_id = excluded.chat_id, display_name = excluded.display_name,
+                   telegram_language = COALESCE(excluded.telegram_language, telegram_language),
+                   unreachable_at = NULL
             """,
-            (user_id, chat_id, display_name, to_db(now)),
+            (user_id, chat_id, display_name, to_db(now), telegram_language),
         )
         found = await self.get(user_id)
         assert found is not None  # noqa: S101 - just written in this transaction
@@ -55,6 +65,19 @@ class SqliteParticipantRepo:
     async def delete(self, user_id: int) -> bool:
         cur = await self._conn.execute("DELETE FROM participants WHERE user_id = ?", (user_id,))
         return cur.rowcount > 0
+
+    async def mark_unreachable(self, user_id: int, now: datetime) -> None:
+        # COALESCE keeps the first time: when they blocked the bot, not when we last noticed.
+        await self._conn.execute(
+            "UPDATE participants SET unreachable_at = COALESCE(unreachable_at, ?)"
+            " WHERE user_id = ?",
+            (to_db(now), user_id),
+        )
+
+    async def mark_reachable(self, user_id: int) -> None:
+        await self._conn.execute(
+            "UPDATE participants SET unreachable_at = NULL WHERE user_id = ?", (user_id,)
+        )
 
     async def active_consent(self, user_id: int, event_key: str) -> Consent | None:
         async with self._conn.execute(

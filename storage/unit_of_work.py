@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from storage.agenda import SqliteAgendaRepo
+from storage.broadcasts import SqliteBroadcastRepo
 from storage.checkins import SqliteCheckInRepo
 from storage.db import Database
+from storage.outbox import SqliteOutboxRepo
 from storage.participants import SqliteParticipantRepo
 from storage.roles import SqliteRoleRepo
 
@@ -17,6 +20,9 @@ class SqliteUnitOfWork:
         self.participants = SqliteParticipantRepo(db.conn)
         self.checkins = SqliteCheckInRepo(db.conn)
         self.roles = SqliteRoleRepo(db.conn)
+        self.outbox = SqliteOutboxRepo(db.conn)
+        self.agenda = SqliteAgendaRepo(db.conn)
+        self.broadcasts = SqliteBroadcastRepo(db.conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:

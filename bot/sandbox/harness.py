@@ -20,6 +20,11 @@ from bot.event import Event
 from bot.ports import Clock
 from bot.sandbox.fake_api import FakeBotApi
 from bot.sandbox.request import FakeRequest
+from bot.services.delivery import RateLimiter
+
+
+def unthrottled() -> RateLimiter:
+    return RateLimiter(per_second=100_000, per_chat_interval=0, per_group_per_minute=100_000)
 
 
 class BotHarness:
@@ -38,15 +43,26 @@ class BotHarness:
         api: FakeBotApi | None = None,
         event: Event | None = None,
         clock: Clock | None = None,
+        limiter: RateLimiter | None = None,
     ) -> AsyncIterator[BotHarness]:
         """Build, initialise and (on exit) shut down the application, as `run_polling` would,
-        but without the polling loop: the caller decides when updates are delivered."""
+        but without the polling loop and the JobQueue: the caller decides when updates are
+        delivered and when the agenda engine looks at its (simulated) clock.
+
+        Telegram's limits are real-time limits; on a simulated clock they would only slow the
+        run down, so by default the delivery worker is not throttled here (the delivery tests
+        and benchmarks measure the real limits)."""
         if api is None:
             token = settings.telegram_bot_token
             api = FakeBotApi(token.get_secret_value()) if token else FakeBotApi()
         fake = api
         app = build_application(
-            settings, event=event, clock=clock, request_factory=lambda: FakeRequest(fake)
+            settings,
+            event=event,
+            clock=clock,
+            request_factory=lambda: FakeRequest(fake),
+            limiter=limiter or unthrottled(),
+            start_jobs=False,
         )
         await app.initialize()
         try:
@@ -69,6 +85,14 @@ class BotHarness:
                 self._offset = update.update_id + 1
                 await self.app.process_update(update)
                 handled += 1
+
+    async def settle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - a horizon
+        """Process waiting updates, let the agenda act on the clock, and send what it queued."""
+        services = self.app.bot_data.services
+        await self.deliver()
+        await services.agenda.tick()
+        if not await services.delivery.drain(timeout):
+            raise TimeoutError("the outbox did not drain")
 
     async def process(self, update: Update) -> None:
         await self.app.process_update(update)

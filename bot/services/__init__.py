@@ -8,7 +8,10 @@ from bot.event import Event
 from bot.i18n import Catalogue
 from bot.ports import Clock
 from bot.services.access import AccessService
+from bot.services.agenda import AgendaEngine
+from bot.services.broadcast import BroadcastService
 from bot.services.checkin import CheckInService
+from bot.services.delivery import DeliveryWorker
 from bot.services.privacy import PrivacyService
 
 
@@ -20,3 +23,6 @@ class Services:
     access: AccessService
     checkin: CheckInService
     privacy: PrivacyService
+    agenda: AgendaEngine
+    broadcast: BroadcastService
+    delivery: DeliveryWorker

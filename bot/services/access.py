@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.event import Event
+from bot.i18n import pick_language
 from bot.models import Role, UserRef
 from bot.ports import Clock, UnitOfWork
 
@@ -68,7 +69,7 @@ class AccessService:
             now = self._clock.now()
             async with self._uow.transaction():
                 await self._uow.participants.upsert(
-                    user.user_id, user.chat_id, user.display_name, now
+                    user.user_id, user.chat_id, user.display_name, now, user.telegram_language
                 )
                 for site_key in listed:
                     if await self._uow.roles.grant(
@@ -98,23 +99,26 @@ class AccessService:
         """The person's choice, else their Telegram language if we speak it, else the event's."""
         async with self._uow.transaction():
             participant = await self._uow.participants.get(user.user_id)
-        if participant is not None and participant.language in self._ui_languages:
-            return participant.language
-        return self.fallback_language(user)
+        chosen = participant.language if participant is not None else None
+        return pick_language(
+            chosen, user.telegram_language, self._ui_languages, self._event.default_language
+        )
 
     def fallback_language(self, user: UserRef) -> str:
-        code = (user.telegram_language or "").split("-")[0].lower()
-        if code in self._ui_languages:
-            return code
-        default = self._event.default_language
-        return default if default in self._ui_languages else self._ui_languages[0]
+        return pick_language(
+            None, user.telegram_language, self._ui_languages, self._event.default_language
+        )
 
     async def set_language(self, user: UserRef, language: str) -> bool:
         if language not in self._ui_languages:
             return False
         async with self._uow.transaction():
             await self._uow.participants.upsert(
-                user.user_id, user.chat_id, user.display_name, self._clock.now()
+                user.user_id,
+                user.chat_id,
+                user.display_name,
+                self._clock.now(),
+                user.telegram_language,
             )
             await self._uow.participants.set_language(user.user_id, language)
         return True

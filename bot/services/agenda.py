@@ -1,31 +1,484 @@
-"""The programme as planned in the event file: what is on now and what comes next at a site."""
+"""The agenda engine: one run-of-show drives every site.
+
+Given a Clock, it reads the event file and the agenda state in the database and answers what
+is current and what is due, per site; `tick()` acts on what is due by writing outbox rows in
+the same transaction that records the decision, so that a restart neither repeats nor skips a
+push. The JobQueue only wakes it (`next_wake()` says when); nothing about the programme lives
+in memory.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from bot.event import AgendaItem, Event
+from bot.event import AgendaItem, AgendaKind, Event, Site
+from bot.i18n import Catalogue, pick_language
+from bot.models import NewDelivery, OutboxMessage, Recipient, ShiftReason
+from bot.ports import Clock, UnitOfWork
+from bot.services.plan import Plan, Slot
+
+log = logging.getLogger(__name__)
+
+START, REMINDER = "start", "reminder"
+SENT, MISSED = "sent", "missed"
+
+
+@dataclass
+class TickReport:
+    started: list[tuple[str, str]] = field(default_factory=list)  # (site, item)
+    reminded: list[tuple[str, str]] = field(default_factory=list)
+    missed: list[tuple[str, str]] = field(default_factory=list)
+    queued: int = 0
 
 
 @dataclass(frozen=True, slots=True)
-class Position:
-    current: AgendaItem | None
-    upcoming: AgendaItem | None
+class Shifted:
+    site_key: str
+    seconds: int
+    next_item: AgendaItem
+    next_start: datetime
+    notified: int
 
-    @property
-    def over(self) -> bool:
-        return self.upcoming is None and (
-            self.current is None or self.current.kind.value == "close"
+
+@dataclass(frozen=True, slots=True)
+class Advanced:
+    site_key: str
+    item: AgendaItem
+    notified: int
+
+
+@dataclass(frozen=True, slots=True)
+class NothingAhead:
+    site_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class PauseChanged:
+    site_key: str
+    paused: bool
+    changed: bool  # False: it already was
+    seconds: int = 0  # on resume: how long the pause lasted
+
+
+@dataclass(frozen=True, slots=True)
+class AdhocOpened:
+    site_key: str
+    group_key: str | None
+    prompt_id: int
+    notified: int
+
+
+@dataclass(frozen=True, slots=True)
+class SiteStatus:
+    site_key: str
+    current: Slot | None
+    upcoming: Slot | None
+    paused: bool
+    checked_in: int
+    delivered: dict[str, int]  # outbox status → rows for the current item at this site
+    unreachable: int
+
+
+class AgendaEngine:
+    def __init__(
+        self,
+        event: Event,
+        uow: UnitOfWork,
+        clock: Clock,
+        texts: Catalogue,
+        *,
+        grace: timedelta | None = None,
+    ) -> None:
+        self._event = event
+        self._uow = uow
+        self._clock = clock
+        self._texts = texts
+        self._grace = grace if grace is not None else timedelta(minutes=event.event.grace_minutes)
+        self._on_queued: Callable[[], None] = lambda: None
+
+    def on_queued(self, callback: Callable[[], None]) -> None:
+        """Called after a transaction that queued messages committed (wakes the worker)."""
+        self._on_queued = callback
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def plan(self, site_key: str) -> Plan:
+        async with self._uow.transaction():
+            state = await self._uow.agenda.state(self._event.key, site_key)
+        return Plan(self._event, state)
+
+    async def next_wake(self) -> datetime | None:
+        now = self._clock.now()
+        moments = [
+            moment
+            for site in self._event.sites
+            if (moment := (await self.plan(site.key)).next_wake(now)) is not None
+        ]
+        return min(moments) if moments else None
+
+    async def status(self, site_key: str) -> SiteStatus:
+        now = self._clock.now()
+        plan = await self.plan(site_key)
+        current = plan.current(now)
+        async with self._uow.transaction():
+            counts = await self._uow.agenda.site_counts(self._event.key, site_key)
+            delivered = (
+                await self._uow.agenda.delivery_counts(self._push_prefix(site_key, current.item))
+                if current is not None
+                else {}
+            )
+        return SiteStatus(
+            site_key=site_key,
+            current=current,
+            upcoming=plan.upcoming(now),
+            paused=plan.paused,
+            checked_in=counts.checked_in,
+            delivered=delivered,
+            unreachable=counts.unreachable,
         )
 
+    # -- acting on what is due -----------------------------------------------------------------
 
-def position(event: Event, site_key: str, now: datetime) -> Position:
-    """Where the site's programme stands at `now` (an aware datetime)."""
-    current: AgendaItem | None = None
-    for item in event.timeline(site_key):
-        if event.start_of(item) <= now:
-            current = item
-        else:
-            return Position(current, item)
-    return Position(current, None)
+    async def tick(self) -> TickReport:
+        """Push every item and reminder that has come due, at every site."""
+        report = TickReport()
+        for site in self._event.sites:
+            await self._tick_site(site, report)
+        if report.queued:
+            self._on_queued()
+        if report.started or report.missed:
+            log.info(
+                "agenda: started %s, reminded %s, missed %s, %d messages queued",
+                report.started,
+                report.reminded,
+                report.missed,
+                report.queued,
+            )
+        return report
+
+    async def _tick_site(self, site: Site, report: TickReport) -> None:
+        key = self._event.key
+        async with self._uow.transaction():
+            now = self._clock.now()
+            plan = Plan(self._event, await self._uow.agenda.state(key, site.key))
+            handled_now: set[str] = set()
+            for slot in plan.due_starts(now):
+                item_key = slot.item.key
+                if now - slot.start > self._grace:
+                    await self._uow.agenda.mark_fired(key, site.key, item_key, START, MISSED, now)
+                    report.queued += await self._report_missed(site, slot, now)
+                    report.missed.append((site.key, item_key))
+                    handled_now.add(item_key)
+                    continue
+                recipients = await self._uow.agenda.recipients(key, site.key)
+                report.queued += await self._push(plan, slot, recipients, now)
+                await self._uow.agenda.mark_fired(key, site.key, item_key, START, SENT, now)
+                await self._uow.agenda.close_adhoc(key, site.key, now)
+                report.started.append((site.key, item_key))
+                handled_now.add(item_key)
+            for slot in plan.slots:
+                reminder_at = slot.reminder_at
+                item_key = slot.item.key
+                if reminder_at is None or reminder_at > now or plan.fired(item_key, REMINDER):
+                    continue
+                if not (plan.fired(item_key) or item_key in handled_now):
+                    continue
+                outcomes = await self._uow.agenda.fired_outcomes(key, site.key)
+                if outcomes.get((item_key, START)) != SENT or (
+                    slot.end is not None and now >= slot.end
+                ):
+                    # The prompt never reached anyone, or has closed: a reminder would confuse.
+                    await self._uow.agenda.mark_fired(
+                        key, site.key, item_key, REMINDER, MISSED, now
+                    )
+                    continue
+                recipients = await self._uow.agenda.unanswered(key, site.key, item_key)
+                report.queued += await self._remind(site.key, slot, recipients, now)
+                await self._uow.agenda.mark_fired(key, site.key, item_key, REMINDER, SENT, now)
+                report.reminded.append((site.key, item_key))
+
+    async def catch_up(self, user_id: int) -> int:
+        """A participant who checks in late receives the current item (and an open ad-hoc
+        prompt) straight away; the same outbox keys make this idempotent."""
+        key = self._event.key
+        queued = 0
+        async with self._uow.transaction():
+            checkin = await self._uow.checkins.get(key, user_id)
+            if checkin is None:
+                return 0
+            now = self._clock.now()
+            plan = Plan(self._event, await self._uow.agenda.state(key, checkin.site_key))
+            recipients = [
+                r
+                for r in await self._uow.agenda.recipients(key, checkin.site_key)
+                if r.user_id == user_id
+            ]
+            if not recipients:
+                return 0
+            current = plan.current(now)
+            if (
+                current is not None
+                and plan.fired(current.item.key)
+                and current.item.kind is not AgendaKind.CLOSE
+            ):
+                outcomes = await self._uow.agenda.fired_outcomes(key, checkin.site_key)
+                if outcomes.get((current.item.key, START)) == SENT:
+                    queued += await self._push(plan, current, recipients, now)
+            open_prompt = plan.open_prompt(now, checkin.group_key)
+            if open_prompt is not None and open_prompt.adhoc_id is not None:
+                adhoc = next(a for a in plan.state.adhoc if a.id == open_prompt.adhoc_id)
+                queued += await self._enqueue_adhoc(
+                    checkin.site_key, adhoc.id, adhoc.text, recipients, now
+                )
+        if queued:
+            self._on_queued()
+        return queued
+
+    # -- facilitator controls ------------------------------------------------------------------
+
+    async def delay(self, site_key: str, minutes: int, by: int | None) -> Shifted | NothingAhead:
+        """Move the site's remaining items by `minutes` (negative: earlier, never before now)
+        and tell its participants the new time."""
+        async with self._uow.transaction():
+            now = self._clock.now()
+            plan = Plan(self._event, await self._uow.agenda.state(self._event.key, site_key))
+            upcoming = plan.upcoming(now)
+            if upcoming is None:
+                return NothingAhead(site_key)
+            seconds = max(minutes * 60, int((now - upcoming.start).total_seconds()))
+            shift_id = await self._uow.agenda.add_shift(
+                self._event.key, site_key, upcoming.item.key, seconds, ShiftReason.DELAY, by, now
+            )
+            new_start = upcoming.start + timedelta(seconds=seconds)
+            recipients = await self._uow.agenda.recipients(self._event.key, site_key)
+            notified = await self._notify_shift(
+                shift_id, site_key, seconds, upcoming.item, new_start, recipients, now
+            )
+        self._on_queued()
+        return Shifted(site_key, seconds, upcoming.item, new_start, notified)
+
+    async def advance(self, site_key: str, by: int | None) -> Advanced | NothingAhead:
+        """Start the site's next item now (the rest of the programme moves with it)."""
+        async with self._uow.transaction():
+            now = self._clock.now()
+            state = await self._uow.agenda.state(self._event.key, site_key)
+            plan = Plan(self._event, state)
+            upcoming = plan.upcoming(now)
+            if upcoming is None:
+                return NothingAhead(site_key)
+            seconds = int((now - upcoming.start).total_seconds())
+            await self._uow.agenda.add_shift(
+                self._event.key, site_key, upcoming.item.key, seconds, ShiftReason.NEXT, by, now
+            )
+            if state.paused_at is not None:
+                # Starting the next item by hand ends a pause.
+                await self._uow.agenda.unpause(self._event.key, site_key)
+        report = await self._tick_one(site_key)
+        return Advanced(site_key, upcoming.item, report.queued)
+
+    async def pause(self, site_key: str, by: int | None) -> PauseChanged:
+        async with self._uow.transaction():
+            changed = await self._uow.agenda.pause(
+                self._event.key, site_key, by, self._clock.now()
+            )
+        return PauseChanged(site_key, paused=True, changed=changed)
+
+    async def resume(self, site_key: str, by: int | None) -> PauseChanged:
+        """End a pause. An item that was to start during the pause starts now, and the rest of
+        the programme moves with it; items still ahead keep their times."""
+        async with self._uow.transaction():
+            now = self._clock.now()
+            state = await self._uow.agenda.state(self._event.key, site_key)
+            if state.paused_at is None:
+                return PauseChanged(site_key, paused=False, changed=False)
+            lasted = max(0, int((now - state.paused_at).total_seconds()))
+            plan = Plan(self._event, state)
+            first = next((s for s in plan.slots if not plan.fired(s.item.key)), None)
+            if first is not None and first.start < now:
+                held = int((now - max(first.start, state.paused_at)).total_seconds())
+                await self._uow.agenda.add_shift(
+                    self._event.key, site_key, first.item.key, held, ShiftReason.RESUME, by, now
+                )
+            await self._uow.agenda.unpause(self._event.key, site_key)
+        await self._tick_one(site_key)
+        return PauseChanged(site_key, paused=False, changed=True, seconds=lasted)
+
+    async def _tick_one(self, site_key: str) -> TickReport:
+        site = self._event.site(site_key)
+        if site is None:
+            raise LookupError(f"no site {site_key!r} in the event")
+        report = TickReport()
+        await self._tick_site(site, report)
+        if report.queued:
+            self._on_queued()
+        return report
+
+    async def open_adhoc(
+        self, site_key: str, group_key: str | None, text: str, by: int | None
+    ) -> AdhocOpened:
+        async with self._uow.transaction():
+            now = self._clock.now()
+            prompt_id = await self._uow.agenda.open_adhoc(
+                self._event.key, site_key, group_key, text, by, now
+            )
+            recipients = await self._uow.agenda.recipients(self._event.key, site_key, group_key)
+            notified = await self._enqueue_adhoc(site_key, prompt_id, text, recipients, now)
+        self._on_queued()
+        return AdhocOpened(site_key, group_key, prompt_id, notified)
+
+    async def close_adhoc(self, site_key: str) -> int:
+        async with self._uow.transaction():
+            return await self._uow.agenda.close_adhoc(self._event.key, site_key, self._clock.now())
+
+    # -- rendering and queueing ----------------------------------------------------------------
+
+    def language(self, recipient: Recipient) -> str:
+        return pick_language(
+            recipient.language,
+            recipient.telegram_language,
+            self._texts.languages,
+            self._event.default_language,
+        )
+
+    def render_item(self, plan: Plan, slot: Slot, lang: str, group_key: str | None) -> str:
+        item = slot.item
+        default = self._event.default_language
+        tz = self._event.tz
+        until = f"{slot.end.astimezone(tz):%H:%M}" if slot.end else ""
+        return self._texts.fit(
+            lang,
+            f"push.{item.kind.value}",
+            time=f"{slot.start.astimezone(tz):%H:%M}",
+            until=until,
+            title=item.title.get(lang, default),
+            text=item.text_for(lang, default, plan.site_key, group_key),
+        )
+
+    def _push_prefix(self, site_key: str, item: AgendaItem) -> str:
+        return f"push:{self._event.key}:{site_key}:{item.key}:"
+
+    async def _push(
+        self, plan: Plan, slot: Slot, recipients: Sequence[Recipient], now: datetime
+    ) -> int:
+        prefix = self._push_prefix(plan.site_key, slot.item)
+        deliveries = [
+            NewDelivery(
+                key=f"{prefix}{r.user_id}",
+                event_key=self._event.key,
+                chat_id=r.chat_id,
+                user_id=r.user_id,
+                kind="push",
+                message=OutboxMessage(self.render_item(plan, slot, self.language(r), r.group_key)),
+            )
+            for r in recipients
+        ]
+        return await self._uow.outbox.enqueue(deliveries, now)
+
+    async def _remind(
+        self, site_key: str, slot: Slot, recipients: Sequence[Recipient], now: datetime
+    ) -> int:
+        default = self._event.default_language
+        minutes = slot.item.remind_before or 0
+        deliveries = [
+            NewDelivery(
+                key=f"reminder:{self._event.key}:{site_key}:{slot.item.key}:{r.user_id}",
+                event_key=self._event.key,
+                chat_id=r.chat_id,
+                user_id=r.user_id,
+                kind="reminder",
+                message=OutboxMessage(
+                    self._texts(
+                        self.language(r),
+                        "push.reminder",
+                        minutes=minutes,
+                        title=slot.item.title.get(self.language(r), default),
+                    )
+                ),
+            )
+            for r in recipients
+        ]
+        return await self._uow.outbox.enqueue(deliveries, now)
+
+    async def _enqueue_adhoc(
+        self,
+        site_key: str,
+        prompt_id: int,
+        text: str,
+        recipients: Sequence[Recipient],
+        now: datetime,
+    ) -> int:
+        deliveries = [
+            NewDelivery(
+                key=f"adhoc:{self._event.key}:{prompt_id}:{r.user_id}",
+                event_key=self._event.key,
+                chat_id=r.chat_id,
+                user_id=r.user_id,
+                kind="push",
+                message=OutboxMessage(self._texts.fit(self.language(r), "push.adhoc", text=text)),
+            )
+            for r in recipients
+        ]
+        return await self._uow.outbox.enqueue(deliveries, now)
+
+    async def _notify_shift(
+        self,
+        shift_id: int,
+        site_key: str,
+        seconds: int,
+        item: AgendaItem,
+        start: datetime,
+        recipients: Sequence[Recipient],
+        now: datetime,
+    ) -> int:
+        default = self._event.default_language
+        minutes = round(abs(seconds) / 60)
+        key = "agenda.delayed" if seconds >= 0 else "agenda.brought_forward"
+        deliveries = [
+            NewDelivery(
+                key=f"shift:{self._event.key}:{shift_id}:{r.user_id}",
+                event_key=self._event.key,
+                chat_id=r.chat_id,
+                user_id=r.user_id,
+                kind="notice",
+                message=OutboxMessage(
+                    self._texts(
+                        self.language(r),
+                        key,
+                        minutes=minutes,
+                        title=item.title.get(self.language(r), default),
+                        time=f"{start.astimezone(self._event.tz):%H:%M}",
+                    )
+                ),
+            )
+            for r in recipients
+        ]
+        return await self._uow.outbox.enqueue(deliveries, now)
+
+    async def _report_missed(self, site: Site, slot: Slot, now: datetime) -> int:
+        """Tell the site's facilitators that an item passed while the bot was down."""
+        chats = await self._uow.agenda.facilitator_chats(self._event.key, site.key)
+        if site.facilitator_chat is not None:
+            chats = [*chats, site.facilitator_chat]
+        lang = self._event.default_language
+        text = self._texts(
+            lang,
+            "agenda.missed",
+            title=slot.item.title.get(lang, lang),
+            time=f"{slot.start.astimezone(self._event.tz):%H:%M}",
+        )
+        deliveries = [
+            NewDelivery(
+                key=f"missed:{self._event.key}:{site.key}:{slot.item.key}:{chat}",
+                event_key=self._event.key,
+                chat_id=chat,
+                user_id=None,
+                kind="notice",
+                message=OutboxMessage(text),
+                priority=-1,
+            )
+            for chat in chats
+        ]
+        return await self._uow.outbox.enqueue(deliveries, now)

@@ -123,7 +123,9 @@ class CheckInService:
         now = self._clock.now()
         key = self._event.key
         async with self._uow.transaction():
-            await self._uow.participants.upsert(user.user_id, user.chat_id, user.display_name, now)
+            await self._uow.participants.upsert(
+                user.user_id, user.chat_id, user.display_name, now, user.telegram_language
+            )
             current = await self._uow.checkins.get(key, user.user_id)
             consented = await self._uow.participants.active_consent(user.user_id, key) is not None
             if code is None:

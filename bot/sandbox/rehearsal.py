@@ -1,0 +1,450 @@
+"""The offline rehearsal: the whole event, accelerated, against the fake Bot API.
+
+The real handlers, services and storage run on a simulated clock. Simulated participants
+spread over the sites and tables check in (some late, some in English), answer the prompts
+they receive with sample texts from `prompts/answers/`, and one facilitator per site delays
+the programme once and broadcasts once. What the bot sent, when (in event time) and to how
+many is then read back from the database and printed per site.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import SecretStr
+
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.event import AgendaKind, Event
+from bot.eventfile import load_event
+from bot.sandbox.fake_api import FakeBotApi, FakeUser
+from bot.sandbox.harness import BotHarness
+from storage import reports
+from storage.db import Database
+
+TOKEN = "424242:REHEARSAL-sandbox"  # noqa: S105 - the sandbox's own token, reaches nothing
+STEP = timedelta(seconds=30)
+BEFORE_START = timedelta(minutes=30)
+AFTER_CLOSE = timedelta(minutes=5)
+FACILITATOR_IDS = 90_000
+PARTICIPANT_IDS = 10_000
+
+
+@dataclass
+class Person:
+    user: FakeUser
+    site_key: str
+    group_key: str | None
+    language: str
+    checks_in_at: datetime
+    by_table_card: bool
+    late: bool
+
+
+@dataclass
+class Result:
+    text: str
+    summary: dict[str, object]
+    out: Path
+    wall_seconds: float
+
+
+@dataclass
+class _Plan:
+    """What the simulation will do, and when (event time)."""
+
+    actions: list[tuple[datetime, int, Callable[[], Awaitable[None]]]] = field(
+        default_factory=list
+    )
+    counter: int = 0
+
+    def at(self, when: datetime, action: Callable[[], Awaitable[None]]) -> None:
+        self.counter += 1  # keeps actions at the same instant in the order they were planned
+        self.actions.append((when, self.counter, action))
+
+    def due(self, now: datetime) -> list[Callable[[], Awaitable[None]]]:
+        ready = sorted((a for a in self.actions if a[0] <= now), key=lambda a: (a[0], a[1]))
+        self.actions = [a for a in self.actions if a[0] > now]
+        return [action for _, _, action in ready]
+
+
+def _sample_texts(language: str) -> dict[str, list[str]]:
+    path = resources.files("prompts") / "answers" / f"{language}.yaml"
+    if not path.is_file():
+        path = resources.files("prompts") / "answers" / "da.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {key: [str(v) for v in values] for key, values in data.items()}
+
+
+async def rehearse(
+    event_file: Path,
+    *,
+    participants: int = 75,
+    speed: float = 0.0,
+    out: Path = Path("rehearsal-output"),
+    seed: int = 2018,
+) -> Result:
+    """Run the event; `speed` 0 runs as fast as possible, N runs N event seconds a second."""
+    started = time.perf_counter()
+    event = load_event(event_file)
+    database = _fresh_database(out)
+
+    first = min(event.start_of(item) for item in event.agenda)
+    last = max(event.start_of(item) for item in event.agenda)
+    clock = ManualClock(first - BEFORE_START)
+    api = FakeBotApi(TOKEN, clock=lambda: clock.now().timestamp())
+    settings = Settings(
+        _env_file=None,
+        telegram_bot_token=SecretStr(TOKEN),
+        database_path=database,
+        event_file=event_file,
+    )
+    rng = random.Random(seed)  # noqa: S311 - a simulation, not cryptography
+    samples = {lang: _sample_texts(lang) for lang in ("da", "en")}
+    answers: Counter[tuple[str, str]] = Counter()  # (site, item) → messages written
+    answerers: defaultdict[tuple[str, str], set[int]] = defaultdict(set)
+
+    async with BotHarness.running(settings, api=api, event=event, clock=clock) as harness:
+        plan = _Plan()
+        people = _people(event, participants, rng, first, api)
+        for person in people:
+            plan.at(person.checks_in_at, _check_in(harness, person))
+        _facilitators(event, plan, harness, api, first, rng, samples)
+
+        seen: set[int] = set()
+        end = last + AFTER_CLOSE
+        by_id = {p.user.id: p for p in people}
+        while clock.now() < end:
+            tick_started = time.perf_counter()
+            clock.advance(STEP)
+            for action in plan.due(clock.now()):
+                await action()
+            await harness.settle(timeout=60)
+            # Participants answer the prompts that reached them.
+            for row_id, key, user_id in harness.query(
+                "SELECT id, key, user_id FROM outbox WHERE kind = 'push' AND status = 'sent'"
+                " AND user_id IS NOT NULL"
+            ):
+                if row_id in seen or user_id not in by_id:
+                    continue
+                seen.add(row_id)
+                await _plan_answers(
+                    harness,
+                    event,
+                    plan,
+                    by_id[user_id],
+                    key,
+                    clock.now(),
+                    rng,
+                    samples,
+                    answers,
+                    answerers,
+                )
+            if speed > 0:
+                pause = STEP.total_seconds() / speed - (time.perf_counter() - tick_started)
+                if pause > 0:
+                    await asyncio.sleep(pause)
+
+        text, summary = await _report(
+            event, harness, people, answers, answerers, first - BEFORE_START, end
+        )
+    wall = time.perf_counter() - started
+    text += (
+        f"\n  wall time: {wall:.1f} s for {_duration(end - first + BEFORE_START)} of event time\n"
+    )
+    summary["wall_seconds"] = round(wall, 2)
+    (out / "timeline.txt").write_text(text, encoding="utf-8")
+    (out / "summary.json").write_text(
+        json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    return Result(text, summary, out, wall)
+
+
+def _fresh_database(out: Path) -> Path:
+    """A new database every time: a rehearsal starts from nothing."""
+    out.mkdir(parents=True, exist_ok=True)
+    database = out / "rehearsal.sqlite3"
+    for suffix in ("", "-wal", "-shm"):
+        database.with_name(database.name + suffix).unlink(missing_ok=True)
+    return database
+
+
+def _people(
+    event: Event, count: int, rng: random.Random, first: datetime, api: FakeBotApi
+) -> list[Person]:
+    people: list[Person] = []
+    english = "en" in event.languages
+    for i in range(count):
+        site = event.sites[i % len(event.sites)]
+        group = rng.choice(site.groups) if site.groups else None
+        late = rng.random() < 0.15
+        offset = (
+            timedelta(minutes=rng.uniform(10, 75))
+            if late
+            else timedelta(minutes=rng.uniform(-25, 4))
+        )
+        language = "en" if english and rng.random() < 0.15 else event.default_language
+        user = api.user(PARTICIPANT_IDS + i, f"Deltager {i + 1}", language_code=language)
+        people.append(
+            Person(
+                user=user,
+                site_key=site.key,
+                group_key=group.key if group else None,
+                language=language,
+                checks_in_at=first + offset,
+                by_table_card=group is not None and rng.random() < 0.75,
+                late=late,
+            )
+        )
+    return people
+
+
+def _check_in(harness: BotHarness, person: Person) -> Callable[[], Awaitable[None]]:
+    async def act() -> None:
+        event = harness.app.bot_data.services.event
+        site = event.site(person.site_key)
+        assert site is not None  # noqa: S101 - people are placed at the event's sites
+        group = site.group(person.group_key) if person.group_key else None
+        code = group.code if group and person.by_table_card else site.code
+        person.user.send(f"/start {code}")
+        await harness.deliver()
+        await _press_first(harness, person.user)  # consent: "yes" is the first button
+        if group is not None and not person.by_table_card:
+            label = group.name.get(person.language, event.default_language)
+            person.user.press_button(person.user.last(), label)
+            await harness.deliver()
+
+    return act
+
+
+async def _press_first(harness: BotHarness, user: FakeUser) -> None:
+    message = user.last()
+    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+    if rows:
+        user.press(message, rows[0][0]["callback_data"])
+        await harness.deliver()
+
+
+def _facilitators(
+    event: Event,
+    plan: _Plan,
+    harness: BotHarness,
+    api: FakeBotApi,
+    first: datetime,
+    rng: random.Random,
+    samples: dict[str, dict[str, list[str]]],
+) -> None:
+    for index, site in enumerate(event.sites):
+        if site.facilitator_code is None:
+            continue
+        host = api.user(FACILITATOR_IDS + index, f"Vært {site.key}", language_code="da")
+        code = site.facilitator_code
+
+        async def join(host: FakeUser = host, code: str = code) -> None:
+            host.send(f"/start {code}")
+            await harness.deliver()
+
+        plan.at(first - BEFORE_START + timedelta(minutes=1), join)
+        timeline = event.timeline(site.key)
+        prompts = [i for i in timeline if i.kind is AgendaKind.PROMPT]
+        breaks = [i for i in timeline if i.kind is AgendaKind.BREAK]
+        if prompts:
+            # The room runs late during the first group work: five more minutes.
+            when = event.start_of(prompts[0]) + timedelta(minutes=10 + 5 * index)
+            plan.at(when, _say(harness, host, "/delay 5"))
+        moment = event.start_of(breaks[0]) if breaks else first + timedelta(hours=1)
+        text = rng.choice(samples["da"].get("broadcasts", ["…"]))
+        plan.at(moment + timedelta(minutes=2 + index), _broadcast(harness, host, text))
+
+
+def _say(harness: BotHarness, user: FakeUser, text: str) -> Callable[[], Awaitable[None]]:
+    async def act() -> None:
+        user.send(text)
+        await harness.deliver()
+
+    return act
+
+
+def _broadcast(harness: BotHarness, host: FakeUser, text: str) -> Callable[[], Awaitable[None]]:
+    async def act() -> None:
+        host.send(f"/broadcast {text}")
+        await harness.deliver()
+        await _press_first(harness, host)  # "Send" is the first button under the preview
+
+    return act
+
+
+async def _plan_answers(
+    harness: BotHarness,
+    event: Event,
+    plan: _Plan,
+    person: Person,
+    key: str,
+    now: datetime,
+    rng: random.Random,
+    samples: dict[str, dict[str, list[str]]],
+    answers: Counter[tuple[str, str]],
+    answerers: defaultdict[tuple[str, str], set[int]],
+) -> None:
+    parts = key.split(":")
+    if parts[0] != "push" or len(parts) < 5:
+        return
+    item = event.item(parts[3])
+    if item is None or item.kind is not AgendaKind.PROMPT or rng.random() > 0.85:
+        return
+    slot = (await harness.app.bot_data.services.agenda.plan(person.site_key)).slot(item.key)
+    closes = slot.end if slot and slot.end else now + timedelta(minutes=20)
+    room = max(1.0, (closes - now).total_seconds() / 60 - 1)
+    for _ in range(rng.choice((1, 1, 1, 2, 2, 3))):
+        when = now + timedelta(minutes=rng.uniform(1, room))
+        text = rng.choice(samples[person.language]["answers"])
+
+        async def write(
+            text: str = text,
+            site: str = person.site_key,
+            item_key: str = item.key,
+            user: FakeUser = person.user,
+        ) -> None:
+            user.send(text)
+            answers[(site, item_key)] += 1
+            answerers[(site, item_key)].add(user.id)
+
+        plan.at(when, write)
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+async def _report(
+    event: Event,
+    harness: BotHarness,
+    people: list[Person],
+    answers: Counter[tuple[str, str]],
+    answerers: defaultdict[tuple[str, str], set[int]],
+    opened: datetime,
+    end: datetime,
+) -> tuple[str, dict[str, object]]:
+    tz, lang = event.tz, event.default_language
+    db = await Database.open(harness.database_path)
+    try:
+        groups = [g async for g in reports.sent_by_site(db.conn, event.key)]
+        moments = [m async for m in reports.check_in_moments(db.conn, event.key)]
+        totals = await reports.delivery_totals(db.conn, event.key)
+        changes = await reports.shifts(db.conn, event.key)
+    finally:
+        await db.close()
+
+    def hhmm(moment: datetime | None) -> str:
+        return f"{moment.astimezone(tz):%H:%M}" if moment else "--:--"
+
+    title = event.title.get(lang, lang)
+    lines = [
+        f"Rehearsal of {title} ({event.key}), {event.event.date:%Y-%m-%d}, times in "
+        f"{event.event.timezone}",
+        "",
+    ]
+    summary_sites: dict[str, dict[str, object]] = {}
+    for site in event.sites:
+        site_people = [p for p in people if p.site_key == site.key]
+        arrived = [m for m in moments if m.site_key == site.key]
+        start = event.start_of(event.timeline(site.key)[0])
+        on_time = sum(1 for m in arrived if m.checked_in_at <= start)
+        late = [hhmm(m.checked_in_at) for m in arrived if m.checked_in_at > start]
+        lines.append(f"== {site.name.get(lang, lang)} — {site.venue.get(lang, lang)} ==")
+        lines.append(
+            f"  {hhmm(arrived[0].checked_in_at if arrived else None)}  check-in   "
+            f"{len(arrived)} of {len(site_people)} simulated participants checked in; "
+            f"{on_time} before the start" + (f", late: {', '.join(late)}" if late else "")
+        )
+        # (when, order at the same minute, line): a change comes before the notice about it.
+        events: list[tuple[datetime, int, str]] = []
+        for group in (g for g in groups if g.site_key == site.key):
+            events.append((group.first_sent or end, 1, _describe(event, group, hhmm)))
+        for site_key, reason, seconds, when in changes:
+            if site_key == site.key:
+                sign = "+" if seconds >= 0 else "-"
+                events.append(
+                    (
+                        when,
+                        0,
+                        f"{hhmm(when)}  {reason:<10} programme moved "
+                        f"{sign}{abs(seconds) // 60} min by the facilitator",
+                    )
+                )
+        events.sort(key=lambda e: (e[0], e[1]))
+        lines += [f"  {text}" for _, _, text in events]
+        per_prompt = []
+        for item in event.timeline(site.key):
+            if item.kind is AgendaKind.PROMPT:
+                n, who = answers[(site.key, item.key)], len(answerers[(site.key, item.key)])
+                per_prompt.append({"item": item.key, "messages": n, "participants": who})
+                lines.append(
+                    f"  answers    {item.title.get(lang, lang)}: {n} messages from {who} "
+                    f"of {len(arrived)} participants"
+                )
+        lines.append("")
+        summary_sites[site.key] = {
+            "simulated": len(site_people),
+            "checked_in": len(arrived),
+            "late": len(late),
+            "answers": per_prompt,
+        }
+    sent = totals.get("sent", 0)
+    lines.append("Summary")
+    lines.append(
+        f"  participants: {len(people)} simulated, {len(moments)} checked in ("
+        + ", ".join(f"{k} {v['checked_in']}" for k, v in summary_sites.items())
+        + ")"
+    )
+    lines.append(
+        "  deliveries: "
+        + ", ".join(
+            f"{totals.get(s, 0)} {s}"
+            for s in ("sent", "pending", "failed", "unreachable", "unknown")
+        )
+    )
+    lines.append(f"  answers written: {sum(answers.values())} messages")
+    lines.append(f"  event time: {hhmm(opened)}–{hhmm(end)}")
+    summary: dict[str, object] = {
+        "event": event.key,
+        "participants": len(people),
+        "checked_in": len(moments),
+        "deliveries": totals,
+        "sent": sent,
+        "answers": sum(answers.values()),
+        "sites": summary_sites,
+    }
+    return "\n".join(lines), summary
+
+
+def _describe(
+    event: Event, group: reports.SentGroup, hhmm: Callable[[datetime | None], str]
+) -> str:
+    lang = event.default_language
+    parts = group.decision.split(":")
+    label = group.decision
+    if parts[0] in {"push", "reminder"} and len(parts) >= 4:
+        item = event.item(parts[3])
+        label = item.title.get(lang, lang) if item else parts[3]
+        if parts[0] == "reminder":
+            label = f"{item.remind_before if item else '?'} minutes left: {label}"
+    elif parts[0] == "broadcast":
+        label = "message from the facilitator"
+    elif parts[0] == "shift":
+        label = "new times after the change"
+    elif parts[0] == "adhoc":
+        label = "ad-hoc question from the facilitator"
+    reach = f"→ {group.sent}" + (f" ({group.not_sent} not delivered)" if group.not_sent else "")
+    return f"{hhmm(group.first_sent)}  {group.kind:<10} {label:<46} {reach}"

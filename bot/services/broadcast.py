@@ -1,0 +1,156 @@
+"""Broadcasts: a facilitator's message to their site, an organiser's to one site or all.
+
+Drafted first and shown as a preview; only a confirmation by the same person, whose rights
+are checked again at that moment, queues the copies in the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.event import Event
+from bot.i18n import Catalogue, pick_language
+from bot.models import Broadcast, NewDelivery, OutboxMessage
+from bot.ports import Clock, UnitOfWork
+from bot.services.access import Rights
+
+# Room for the header within Telegram's 4096 characters.
+MAX_TEXT = 3800
+
+
+@dataclass(frozen=True, slots=True)
+class Drafted:
+    broadcast: Broadcast
+    recipients: int
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    broadcast: Broadcast
+    recipients: int
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    broadcast: Broadcast
+
+
+@dataclass(frozen=True, slots=True)
+class NotAllowed:
+    """The person may not broadcast there (any more)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyDone:
+    """Confirmed or cancelled before: a second press changes nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class TooLong:
+    length: int
+    limit: int = MAX_TEXT
+
+
+class BroadcastService:
+    def __init__(self, event: Event, uow: UnitOfWork, clock: Clock, texts: Catalogue) -> None:
+        self._event = event
+        self._uow = uow
+        self._clock = clock
+        self._texts = texts
+        self._on_queued: Callable[[], None] = lambda: None
+
+    def on_queued(self, callback: Callable[[], None]) -> None:
+        self._on_queued = callback
+
+    def _allowed(self, rights: Rights, site_key: str | None) -> bool:
+        return rights.organiser if site_key is None else rights.may_facilitate(site_key)
+
+    def _sites(self, site_key: str | None) -> list[str]:
+        return [site.key for site in self._event.sites] if site_key is None else [site_key]
+
+    async def draft(
+        self, user_id: int, rights: Rights, site_key: str | None, text: str
+    ) -> Drafted | NotAllowed | TooLong:
+        if not self._allowed(rights, site_key):
+            return NotAllowed()
+        if len(text) > MAX_TEXT:
+            return TooLong(len(text))
+        async with self._uow.transaction():
+            broadcast = await self._uow.broadcasts.draft(
+                self._event.key, site_key, text, user_id, self._clock.now()
+            )
+            count = 0
+            for key in self._sites(site_key):
+                count += len(await self._uow.agenda.recipients(self._event.key, key))
+        return Drafted(broadcast, count)
+
+    async def confirm(
+        self, user_id: int, rights: Rights, broadcast_id: int
+    ) -> Queued | NotAllowed | AlreadyDone:
+        async with self._uow.transaction():
+            now = self._clock.now()
+            broadcast = await self._uow.broadcasts.get(broadcast_id)
+            if (
+                broadcast is None
+                or broadcast.event_key != self._event.key
+                or broadcast.created_by != user_id
+                or not self._allowed(rights, broadcast.site_key)
+            ):
+                return NotAllowed()
+            if broadcast.sent_at is not None or broadcast.cancelled_at is not None:
+                return AlreadyDone()
+            deliveries: list[NewDelivery] = []
+            for site_key in self._sites(broadcast.site_key):
+                site = self._event.site(site_key)
+                assert site is not None  # noqa: S101 - sites come from the event
+                for r in await self._uow.agenda.recipients(self._event.key, site_key):
+                    lang = pick_language(
+                        r.language,
+                        r.telegram_language,
+                        self._texts.languages,
+                        self._event.default_language,
+                    )
+                    header = (
+                        "broadcast.from_organisers"
+                        if broadcast.site_key is None
+                        else "broadcast.from_site"
+                    )
+                    text = self._texts.fit(
+                        lang,
+                        header,
+                        site=site.name.get(lang, self._event.default_language),
+                        text=broadcast.text,
+                    )
+                    deliveries.append(
+                        NewDelivery(
+                            key=f"broadcast:{self._event.key}:{broadcast.id}:{r.user_id}",
+                            event_key=self._event.key,
+                            chat_id=r.chat_id,
+                            user_id=r.user_id,
+                            kind="broadcast",
+                            message=OutboxMessage(text),
+                        )
+                    )
+            queued = await self._uow.outbox.enqueue(deliveries, now)
+            await self._uow.broadcasts.mark_sent(broadcast.id, queued, now)
+        self._on_queued()
+        return Queued(broadcast, queued)
+
+    async def cancel(
+        self, user_id: int, broadcast_id: int
+    ) -> Cancelled | NotAllowed | AlreadyDone:
+        async with self._uow.transaction():
+            broadcast = await self._uow.broadcasts.get(broadcast_id)
+            if broadcast is None or broadcast.created_by != user_id:
+                return NotAllowed()
+            if not await self._uow.broadcasts.mark_cancelled(broadcast_id, self._clock.now()):
+                return AlreadyDone()
+        return Cancelled(broadcast)
+
+    async def progress(self, broadcast_id: int) -> dict[str, int]:
+        """Outbox states of the broadcast's copies: how many were sent, are pending, failed."""
+        async with self._uow.transaction():
+            return await self._uow.agenda.delivery_counts(
+                f"broadcast:{self._event.key}:{broadcast_id}:"
+            )

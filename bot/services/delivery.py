@@ -1,0 +1,473 @@
+"""Delivery: one worker sends the outbox while keeping within Telegram's flood limits.
+
+Every message the bot sends on its own initiative is first an outbox row (see `OutboxRepo`).
+The worker claims a row (`sending`, committed) before it hands it to the `Sender`, and records
+the outcome afterwards, each in its own short transaction. A crash between the two leaves the
+row in `sending`; `recover()` turns it into `unknown` at the next start, because Telegram may
+already have shown it: such a row is reported, never sent again. Telegram-free: the `Sender`
+translates Telegram's answers into the exceptions below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.models import OutboxRow
+from bot.ports import Clock, Sender, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------------------------
+# What a Sender may raise
+
+
+class DeliveryError(Exception):
+    """Base of the outcomes of a send other than success."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RetryLater(DeliveryError):  # noqa: N818 - an instruction, as Telegram's 429 is
+    """Flood control (429): nothing was sent; the whole bot must wait `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds:g}s")
+        self.seconds = seconds
+
+
+class Unreachable(DeliveryError):  # noqa: N818 - names the state the chat is in
+    """The person blocked the bot, deleted their account, or the chat does not exist."""
+
+
+class Rejected(DeliveryError):  # noqa: N818 - Telegram's verdict, not our error
+    """Telegram refused this message for good (a 400); sending it again cannot succeed."""
+
+
+class TransientFailure(DeliveryError):  # noqa: N818 - a passing state, retried
+    """Telegram did not take the message (5xx, connection refused): safe to retry."""
+
+
+class OutcomeUnknown(DeliveryError):  # noqa: N818 - the point is that we cannot tell
+    """The request may have reached Telegram (a timeout, a dropped answer): not retried."""
+
+
+# --------------------------------------------------------------------------------------------
+# Rate limits
+
+
+@dataclass(eq=False, slots=True)
+class Slot:
+    """One send's place in the limits: from when it started until Telegram answered."""
+
+    chat_id: int
+    started: float
+    answered: float | None = None
+
+    def reference(self, now: float) -> float:
+        # Telegram counted the request at some moment between the start and the answer; the
+        # answer is the latest such moment, so windows measured from it hold whatever the
+        # jitter. Until the answer comes, the request may arrive at any moment.
+        return self.answered if self.answered is not None else now
+
+
+class RateLimiter:
+    """Telegram's flood limits for one bot, enforced before each send starts.
+
+    - at most `per_second` requests reach Telegram in any sliding one-second window;
+    - at most one send per `per_chat_interval` seconds to any one chat;
+    - at most `per_group_per_minute` sends to one group (negative chat id) in any 60 s;
+    - `pause(seconds)` holds every send: a 429's retry_after applies to the whole bot.
+
+    Windows are measured from when the earlier sends were answered (see `Slot.reference`), so
+    the limits hold at Telegram's end whatever the network does: with a 50 ms round trip the
+    rate is 30 per 1.05 s. `margin` widens every window further, for a Telegram that counts
+    more strictly than documented. Limits are checked per chat, so a chat waiting for its slot
+    never holds up sends to other chats.
+
+    Every slot taken must be released (`release`) when the answer arrives, or the limiter
+    keeps counting it as on its way.
+    """
+
+    def __init__(
+        self,
+        per_second: int = 30,
+        per_chat_interval: float = 1.0,
+        per_group_per_minute: int = 20,
+        *,
+        margin: float = 0.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if per_second < 1 or per_group_per_minute < 1 or per_chat_interval < 0 or margin < 0:
+            raise ValueError("rate limits must be positive")
+        self.per_second = per_second
+        self.per_chat_interval = per_chat_interval
+        self.per_group_per_minute = per_group_per_minute
+        self.margin = margin
+        self._monotonic = monotonic
+        self._sleep = sleep
+        # The last `per_second` sends: the oldest decides when the next may start. A slot
+        # leaves only when a start passes its window, so no earlier one can still matter.
+        self._recent: deque[Slot] = deque(maxlen=per_second)
+        self._last_in_chat: dict[int, Slot] = {}
+        self._in_group: dict[int, deque[Slot]] = {}
+        self._paused_until = float("-inf")
+
+    def now(self) -> float:
+        return self._monotonic()
+
+    def pause(self, seconds: float) -> None:
+        """Hold every send for `seconds` from now (never shortens a longer pause)."""
+        self._paused_until = max(self._paused_until, self._monotonic() + seconds)
+
+    def global_delay(self) -> float:
+        """Seconds until any send may start: the pause and the overall window."""
+        now = self._monotonic()
+        wait = self._paused_until - now
+        if len(self._recent) == self.per_second:
+            wait = max(wait, self._recent[0].reference(now) + 1.0 + self.margin - now)
+        return max(0.0, wait)
+
+    def delay(self, chat_id: int) -> float:
+        """Seconds until a send to `chat_id` may start; 0.0 when it may start now. A send
+        still on its way keeps its chat waiting until it is answered."""
+        now = self._monotonic()
+        wait = self.global_delay()
+        last = self._last_in_chat.get(chat_id)
+        if last is not None:
+            free_at = last.reference(now) + self.per_chat_interval + self.margin
+            wait = max(wait, free_at - now)
+        group = self._in_group.get(chat_id)
+        if group is not None and len(group) == self.per_group_per_minute:
+            wait = max(wait, group[0].reference(now) + 60.0 + self.margin - now)
+        return max(0.0, wait)
+
+    def try_acquire(self, chat_id: int) -> Slot | None:
+        """Take a slot for a send to `chat_id` starting now, or None if it must wait."""
+        if self.delay(chat_id) > 0:
+            return None
+        now = self._monotonic()
+        slot = Slot(chat_id, now)
+        self._recent.append(slot)
+        self._last_in_chat[chat_id] = slot
+        if chat_id < 0:
+            group = self._in_group.setdefault(chat_id, deque(maxlen=self.per_group_per_minute))
+            group.append(slot)
+        if len(self._last_in_chat) > 4096:
+            self._forget_idle_chats(now)
+        return slot
+
+    async def acquire(self, chat_id: int) -> Slot:
+        """Wait for a slot for `chat_id` and take it."""
+        while (slot := self.try_acquire(chat_id)) is None:
+            await self._sleep(self.delay(chat_id))
+        return slot
+
+    def release(self, slot: Slot) -> None:
+        """Telegram answered (or the request failed): the windows run from now."""
+        if slot.answered is None:
+            slot.answered = self._monotonic()
+
+    def _forget_idle_chats(self, now: float) -> None:
+        for chat_id, last in list(self._last_in_chat.items()):
+            horizon = self.per_chat_interval + self.margin
+            if last.answered is not None and now - last.answered > horizon:
+                del self._last_in_chat[chat_id]
+        for chat_id, group in list(self._in_group.items()):
+            last_answer = group[-1].answered
+            if last_answer is not None and now - last_answer > 60.0 + self.margin:
+                del self._in_group[chat_id]
+
+
+# --------------------------------------------------------------------------------------------
+# The worker
+
+
+@dataclass
+class DeliveryStats:
+    """What the worker did since it was created."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    unknown: int = 0
+    rate_limited_429: int = 0
+
+
+class DeliveryWorker:
+    """Sends pending outbox rows: many chats at once, one message at a time per chat.
+
+    Sends to different chats overlap (up to `max_in_flight`), so that the round trip to
+    Telegram does not cap the rate; a chat has at most one send in flight, so its messages
+    arrive in row order. Transient failures are retried after `backoff_base`, 2×, 4×… seconds
+    (capped at `max_backoff`) until `max_attempts` tries; then the row is `failed`. A 429
+    pauses every send for its retry_after, and the row is tried again after it.
+
+    Whoever enqueues rows calls `notify()`; without it they are found at the next poll.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        sender: Sender,
+        clock: Clock,
+        limiter: RateLimiter | None = None,
+        *,
+        max_in_flight: int = 8,
+        max_attempts: int = 5,
+        backoff_base: float = 1.0,
+        max_backoff: float = 300.0,
+        batch_size: int = 256,
+        idle_poll: float = 5.0,
+        history: int = 10_000,
+    ) -> None:
+        if max_in_flight < 1 or max_attempts < 1:
+            raise ValueError("max_in_flight and max_attempts must be at least 1")
+        self._uow = uow
+        self._sender = sender
+        self._clock = clock
+        self.limiter = limiter if limiter is not None else RateLimiter()
+        self._max_in_flight = max_in_flight
+        self._max_attempts = max_attempts
+        self._backoff_base = backoff_base
+        self._max_backoff = max_backoff
+        self._batch_size = batch_size
+        # Even without notify() the worker looks again this often: a row enqueued by code that
+        # forgot to notify, or a clock that jumped, is picked up all the same.
+        self._idle_poll = idle_poll
+        self.stats = DeliveryStats()
+        # When each send started, on the limiter's clock: for tests and the rehearsal report.
+        self.send_starts: deque[float] = deque(maxlen=history)
+        self._wake = asyncio.Event()
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def recover(self) -> int:
+        """Rows a crash left in `sending` become `unknown`; return how many."""
+        async with self._uow.transaction():
+            count = await self._uow.outbox.recover_after_restart(self._clock.now())
+        if count:
+            self.stats.unknown += count
+            log.warning("%d outbox rows were interrupted while sending; marked unknown", count)
+        return count
+
+    async def start(self) -> None:
+        if self._task is not None:
+            raise RuntimeError("the delivery worker is already running")
+        await self.recover()
+        self._stopping = False
+        self.send_starts.clear()
+        self._task = asyncio.create_task(self._run(), name="delivery-worker")
+
+    def notify(self) -> None:
+        """Rows were enqueued: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Start no new send, let those in flight finish, and return."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def drain(self, timeout: float) -> bool:  # noqa: ASYNC109 - also the horizon, below
+        """Wait until nothing is in flight and no pending row falls due within `timeout`
+        seconds (so a row in a short backoff is waited for); False if time ran out first."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            remaining = deadline - loop.time()
+            horizon = self._clock.now() + timedelta(seconds=max(0.0, remaining))
+            async with self._uow.transaction():
+                left = await self._uow.outbox.next_pending(horizon, 1)
+                # Read under the database lock: a row changes state in a transaction and
+                # enters or leaves `_in_flight` right after it commits, with no await between,
+                # so the two agree here.
+                busy = bool(self._in_flight)
+            if not left and not busy:
+                return True
+            if remaining <= 0:
+                return False
+            await asyncio.sleep(min(0.02, remaining))
+
+    # -- dispatching --------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                wait = await self._dispatch_one()
+            except Exception:
+                # The worker outlives a bad moment of the database; the rows stay where they
+                # are and are looked at again after the pause.
+                log.exception("the delivery worker failed to dispatch; trying again shortly")
+                wait = min(self._idle_poll, 1.0)
+            if wait > 0:
+                await self._sleep(wait)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+
+    async def _dispatch_one(self) -> float:
+        """Start the send of the most urgent row that may go now and return 0.0, or return how
+        long to wait before looking again."""
+        if len(self._in_flight) >= self._max_in_flight:
+            return self._idle_poll  # a finishing send wakes the loop
+        global_wait = self.limiter.global_delay()
+        if global_wait > 0:
+            return global_wait
+        now = self._clock.now()
+        async with self._uow.transaction():
+            candidates = await self._uow.outbox.next_per_chat(
+                now, self._batch_size + len(self._in_flight)
+            )
+            due_at = await self._uow.outbox.next_due_at(after=now)
+        wait = self._idle_poll
+        if due_at is not None:
+            wait = min(wait, (due_at - now).total_seconds())
+        # Not simply the first row: one whose chat must wait lets the next chat go first.
+        for row in candidates:
+            if row.chat_id in self._in_flight:
+                continue
+            chat_wait = self.limiter.delay(row.chat_id)
+            if chat_wait <= 0:
+                await self._begin(row)
+                return 0.0
+            wait = min(wait, chat_wait)
+        return max(wait, 0.001)
+
+    async def _begin(self, row: OutboxRow) -> None:
+        now = self._clock.now()
+        async with self._uow.transaction():
+            if row.user_id is not None and await self._is_unreachable(row.user_id):
+                await self._uow.outbox.mark_unreachable(row.id, "participant unreachable")
+                self.stats.unreachable += 1
+                return
+            # Committed before the send: after a crash this row is known to be in doubt.
+            if not await self._uow.outbox.mark_sending(row.id, now):
+                return  # no longer pending: erased with its participant, or taken otherwise
+        # No await from the commit to the registration (see `drain`). The slot is normally
+        # free, as checked before the claim; a 429 answered meanwhile may have paused
+        # everything, and then the send waits for its slot in its own task.
+        slot = self.limiter.try_acquire(row.chat_id)
+        self._in_flight[row.chat_id] = asyncio.create_task(
+            self._deliver(row, slot), name=f"deliver-{row.id}"
+        )
+
+    async def _is_unreachable(self, user_id: int) -> bool:
+        person = await self._uow.participants.get(user_id)
+        return person is not None and person.unreachable_at is not None
+
+    # -- one send -----------------------------------------------------------------------------
+
+    async def _deliver(self, row: OutboxRow, slot: Slot | None) -> None:
+        try:
+            slot = slot or await self._wait_for_slot(row)
+            if slot is not None:
+                self.send_starts.append(slot.started)
+                await self._record(row, await self._send(row, slot))
+        except Exception:
+            # The outcome could not be recorded (the database failed): the row stays in
+            # `sending` and is reported as unknown after the next start, never resent.
+            log.exception("could not record the outcome of outbox row %d", row.id)
+        finally:
+            del self._in_flight[row.chat_id]
+            self._wake.set()
+
+    async def _wait_for_slot(self, row: OutboxRow) -> Slot | None:
+        while (slot := self.limiter.try_acquire(row.chat_id)) is None:
+            if self._stopping:
+                # Not sent: back to the queue rather than holding up the shutdown.
+                async with self._uow.transaction():
+                    await self._uow.outbox.mark_pending_retry(
+                        row.id, self._clock.now(), "worker stopped before sending"
+                    )
+                return None
+            await self._sleep(self.limiter.delay(row.chat_id))
+        return slot
+
+    async def _send(self, row: OutboxRow, slot: Slot) -> int | Exception:
+        """Telegram's message id, or what went wrong."""
+        try:
+            return await self._sender.send(row.chat_id, row.message)
+        except Exception as error:
+            return error
+        finally:
+            self.limiter.release(slot)
+
+    async def _record(self, row: OutboxRow, outcome: int | Exception) -> None:
+        outbox = self._uow.outbox
+        now = self._clock.now()
+        match outcome:
+            case int(message_id):
+                self.stats.sent += 1
+                async with self._uow.transaction():
+                    await outbox.mark_sent(row.id, message_id, now)
+            case RetryLater(seconds=seconds):
+                self.limiter.pause(seconds)
+                self.stats.rate_limited_429 += 1
+                self.stats.retried += 1
+                log.warning("Telegram asked to slow down for %gs (row %d)", seconds, row.id)
+                async with self._uow.transaction():
+                    await outbox.mark_pending_retry(
+                        row.id, now + timedelta(seconds=seconds), outcome.reason
+                    )
+            case TransientFailure() if row.attempts + 1 >= self._max_attempts:
+                self.stats.failed += 1
+                log.warning(
+                    "outbox row %d failed after %d tries: %s", row.id, row.attempts + 1, outcome
+                )
+                async with self._uow.transaction():
+                    await outbox.mark_failed(row.id, outcome.reason)
+            case TransientFailure():
+                self.stats.retried += 1
+                backoff = min(self._max_backoff, self._backoff_base * 2**row.attempts)
+                async with self._uow.transaction():
+                    await outbox.mark_pending_retry(
+                        row.id, now + timedelta(seconds=backoff), outcome.reason
+                    )
+            case Rejected():
+                self.stats.failed += 1
+                log.warning("Telegram rejected outbox row %d: %s", row.id, outcome)
+                async with self._uow.transaction():
+                    await outbox.mark_failed(row.id, outcome.reason)
+            case Unreachable():
+                self.stats.unreachable += 1
+                async with self._uow.transaction():
+                    await outbox.mark_unreachable(row.id, outcome.reason)
+                    if row.user_id is not None:
+                        await self._uow.participants.mark_unreachable(row.user_id, now)
+            case OutcomeUnknown():
+                self.stats.unknown += 1
+                log.warning("outcome of outbox row %d is unknown: %s", row.id, outcome)
+                async with self._uow.transaction():
+                    await outbox.mark_unknown(row.id, outcome.reason)
+            case _:
+                # A Sender bug or an unforeseen error: whether Telegram got the message is not
+                # known, so it is treated like a timeout rather than retried.
+                self.stats.unknown += 1
+                log.error("sending outbox row %d raised unexpectedly", row.id, exc_info=outcome)
+                async with self._uow.transaction():
+                    await outbox.mark_unknown(row.id, type(outcome).__name__)

@@ -1,0 +1,290 @@
+"""Facilitators keep their site's programme on time; organisers may act on any site.
+
+Every command goes through `_guarded`: it resolves the site the command acts on and checks
+the person's rights at the moment of use, so each handler below is only its own step.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import Update
+
+from bot.models import UserRef
+from bot.services.access import Rights
+from bot.services.agenda import Advanced, NothingAhead, Shifted
+from bot.services.broadcast import AlreadyDone, Cancelled, Drafted, NotAllowed, Queued, TooLong
+from handlers import jobs, keyboards, views
+from handlers.common import answer_button, language_of, reply, user_ref
+from handlers.context import Context
+
+_DELAY = re.compile(r"^[+-]?\d{1,3}$")
+_HEAD = re.compile(r"^(\S+)\s*(.*)$", re.DOTALL)
+MAX_DELAY_MINUTES = 180
+MAX_PROMPT = 3500
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A facilitator command that passed the guard."""
+
+    user: UserRef
+    site_key: str | None  # None only for `/broadcast all`
+    words: list[str]  # the arguments after the site, if one was named
+    text: str  # the same as free text, line breaks kept
+    rights: Rights
+    lang: str
+
+    @property
+    def site(self) -> str:
+        assert self.site_key is not None  # noqa: S101 - only broadcasts allow "all"
+        return self.site_key
+
+
+Step = Callable[[Update, Context, Call], Awaitable[None]]
+Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
+
+
+def _guarded(*, allow_all: bool = False) -> Callable[[Step], Handler]:
+    def wrap(step: Step) -> Handler:
+        async def handler(update: Update, context: Context) -> None:
+            user = user_ref(update)
+            if user is None:
+                return
+            text = _command_text(update)
+            first, rest = _first_word(text)
+            resolved = await _site(update, context, user, first, allow_all=allow_all)
+            if resolved is None:
+                return
+            site_key, named, rights, lang = resolved
+            words = (context.args or [])[1 if named else 0 :]
+            await step(
+                update, context, Call(user, site_key, words, rest if named else text, rights, lang)
+            )
+
+        handler.__name__ = step.__name__
+        handler.__doc__ = step.__doc__
+        return handler
+
+    return wrap
+
+
+def _command_text(update: Update) -> str:
+    """What follows the command, line breaks kept (context.args would fold them)."""
+    message = update.effective_message
+    text = (message.text or "") if message else ""
+    parts = text.split(maxsplit=1)
+    return parts[1].strip() if len(parts) > 1 else ""
+
+
+def _first_word(text: str) -> tuple[str | None, str]:
+    match = _HEAD.match(text)
+    return (match.group(1), match.group(2).strip()) if match else (None, "")
+
+
+async def _site(
+    update: Update, context: Context, user: UserRef, first: str | None, *, allow_all: bool
+) -> tuple[str | None, bool, Rights, str] | None:
+    """The site a command acts on, whether the first word named it, the person's rights and
+    language; None after answering someone who may not act there.
+
+    A site key as first word names the site (`all` every site, for organisers); a facilitator
+    of one site needs none.
+    """
+    services = context.services
+    lang = await language_of(context, user)
+    rights = await services.access.rights(user)
+    if not rights.organiser and not rights.facilitator_sites:
+        await reply(update, services.texts(lang, "facilitator.only"))
+        return None
+    site_keys = {site.key for site in services.event.sites}
+    word = (first or "").lower()
+    if allow_all and word == "all":
+        if rights.organiser:
+            return None, True, rights, lang
+        await reply(update, services.texts(lang, "facilitator.all_only_organisers"))
+        return None
+    if word in site_keys:
+        if rights.may_facilitate(word):
+            return word, True, rights, lang
+        await reply(update, services.texts(lang, "facilitator.not_your_site"))
+        return None
+    if len(rights.facilitator_sites) == 1:
+        return next(iter(rights.facilitator_sites)), False, rights, lang
+    if len(site_keys) == 1:
+        return next(iter(site_keys)), False, rights, lang
+    await reply(
+        update,
+        services.texts(lang, "facilitator.which_site", sites=", ".join(sorted(site_keys))),
+    )
+    return None
+
+
+@_guarded()
+async def now_command(update: Update, context: Context, call: Call) -> None:
+    services = context.services
+    state = await services.agenda.status(call.site)
+    await reply(update, views.status(services, services.texts, call.lang, state))
+
+
+@_guarded()
+async def next_command(update: Update, context: Context, call: Call) -> None:
+    services = context.services
+    outcome = await services.agenda.advance(call.site, call.user.user_id)
+    await jobs.reschedule(context)
+    if isinstance(outcome, NothingAhead):
+        await reply(update, services.texts(call.lang, "facilitator.nothing_ahead"))
+    elif isinstance(outcome, Advanced):
+        title = outcome.item.title.get(call.lang, services.event.default_language)
+        await reply(
+            update,
+            services.texts(call.lang, "facilitator.advanced", title=title, count=outcome.notified),
+        )
+
+
+@_guarded()
+async def delay_command(update: Update, context: Context, call: Call) -> None:
+    services, words = context.services, call.words
+    if len(words) != 1 or not _DELAY.match(words[0]) or abs(int(words[0])) > MAX_DELAY_MINUTES:
+        await reply(update, services.texts(call.lang, "facilitator.delay_usage"))
+        return
+    outcome = await services.agenda.delay(call.site, int(words[0]), call.user.user_id)
+    await jobs.reschedule(context)
+    if isinstance(outcome, NothingAhead):
+        await reply(update, services.texts(call.lang, "facilitator.nothing_ahead"))
+    elif isinstance(outcome, Shifted):
+        await reply(
+            update,
+            services.texts(
+                call.lang,
+                "facilitator.delayed",
+                minutes=round(outcome.seconds / 60),
+                title=outcome.next_item.title.get(call.lang, services.event.default_language),
+                time=views.hhmm(outcome.next_start, services),
+                count=outcome.notified,
+            ),
+        )
+
+
+@_guarded()
+async def pause_command(update: Update, context: Context, call: Call) -> None:
+    outcome = await context.services.agenda.pause(call.site, call.user.user_id)
+    await jobs.reschedule(context)
+    key = "facilitator.paused" if outcome.changed else "facilitator.already_paused"
+    await reply(update, context.services.texts(call.lang, key))
+
+
+@_guarded()
+async def resume_command(update: Update, context: Context, call: Call) -> None:
+    texts = context.services.texts
+    outcome = await context.services.agenda.resume(call.site, call.user.user_id)
+    await jobs.reschedule(context)
+    if outcome.changed:
+        text = texts(call.lang, "facilitator.resumed", minutes=round(outcome.seconds / 60))
+    else:
+        text = texts(call.lang, "facilitator.not_paused")
+    await reply(update, text)
+
+
+@_guarded()
+async def prompt_command(update: Update, context: Context, call: Call) -> None:
+    """`/prompt [site] [table] <question>`: an ad-hoc prompt, open until the next item."""
+    services = context.services
+    site = services.event.site(call.site)
+    assert site is not None  # noqa: S101 - the guard returns a site of the event
+    text, group_key = call.text, None
+    first, rest = _first_word(text)
+    wanted = (first or "").lower()
+    group = site.group(wanted) or next((g for g in site.groups if g.code.lower() == wanted), None)
+    if group is not None:
+        group_key, text = group.key, rest
+    if not text:
+        await reply(update, services.texts(call.lang, "facilitator.prompt_usage"))
+        return
+    if len(text) > MAX_PROMPT:
+        await reply(update, services.texts(call.lang, "facilitator.too_long", limit=MAX_PROMPT))
+        return
+    outcome = await services.agenda.open_adhoc(call.site, group_key, text, call.user.user_id)
+    default = services.event.default_language
+    where = group.name.get(call.lang, default) if group else site.name.get(call.lang, default)
+    await reply(
+        update,
+        services.texts(
+            call.lang, "facilitator.prompt_opened", where=where, count=outcome.notified
+        ),
+    )
+
+
+@_guarded()
+async def close_command(update: Update, context: Context, call: Call) -> None:
+    closed = await context.services.agenda.close_adhoc(call.site)
+    key = "facilitator.closed" if closed else "facilitator.nothing_to_close"
+    await reply(update, context.services.texts(call.lang, key))
+
+
+@_guarded(allow_all=True)
+async def broadcast_command(update: Update, context: Context, call: Call) -> None:
+    """`/broadcast [site|all] <text>`: a preview with Send and Cancel buttons."""
+    services, lang = context.services, call.lang
+    if not call.text:
+        await reply(update, services.texts(lang, "facilitator.broadcast_usage"))
+        return
+    outcome = await services.broadcast.draft(
+        call.user.user_id, call.rights, call.site_key, call.text
+    )
+    if isinstance(outcome, TooLong):
+        await reply(update, services.texts(lang, "facilitator.too_long", limit=outcome.limit))
+    elif isinstance(outcome, NotAllowed):
+        await reply(update, services.texts(lang, "facilitator.not_your_site"))
+    elif isinstance(outcome, Drafted):
+        site = services.event.site(call.site_key) if call.site_key else None
+        where = (
+            site.name.get(lang, services.event.default_language)
+            if site
+            else services.texts(lang, "facilitator.all_sites")
+        )
+        await reply(
+            update,
+            services.texts(
+                lang,
+                "facilitator.broadcast_preview",
+                where=where,
+                count=outcome.recipients,
+                text=outcome.broadcast.text,
+            ),
+            keyboards.broadcast(services.texts, lang, outcome.broadcast.id),
+        )
+
+
+async def broadcast_button(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    query = update.callback_query
+    button = keyboards.parse(query.data if query else None)
+    if user is None or button is None or query is None:
+        return
+    services = context.services
+    lang = await language_of(context, user)
+    action, _, raw_id = button.argument.partition("-")
+    if action not in {"send", "cancel"} or not raw_id.isdigit():
+        await query.answer(services.texts.plain(lang, "buttons.stale"), show_alert=True)
+        return
+    # Rights are looked up again now: the button only says what was pressed.
+    rights = await services.access.rights(user)
+    outcome: Queued | Cancelled | NotAllowed | AlreadyDone
+    if action == "send":
+        outcome = await services.broadcast.confirm(user.user_id, rights, int(raw_id))
+    else:
+        outcome = await services.broadcast.cancel(user.user_id, int(raw_id))
+    if isinstance(outcome, Queued):
+        await answer_button(
+            update, services.texts(lang, "facilitator.broadcast_sent", count=outcome.recipients)
+        )
+    elif isinstance(outcome, Cancelled):
+        await answer_button(update, services.texts(lang, "facilitator.broadcast_cancelled"))
+    elif isinstance(outcome, AlreadyDone):
+        await query.answer(services.texts.plain(lang, "buttons.stale"), show_alert=True)
+    else:
+        await query.answer(services.texts.plain(lang, "facilitator.only"), show_alert=True)

@@ -1,0 +1,240 @@
+"""The agenda's state: shifts, pauses, what was fired, ad-hoc prompts; and who receives pushes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import aiosqlite
+
+from bot.models import AdhocPrompt, Recipient, Shift, ShiftReason, SiteAgendaState, SiteCounts
+from storage.timestamps import from_db, maybe_from_db, to_db
+
+
+class SqliteAgendaRepo:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def state(self, event_key: str, site_key: str) -> SiteAgendaState:
+        args = (event_key, site_key)
+        async with self._conn.execute(
+            "SELECT * FROM agenda_shifts WHERE event_key = ? AND site_key = ? ORDER BY id", args
+        ) as cur:
+            shifts = tuple(
+                [
+                    Shift(
+                        id=row["id"],
+                        site_key=row["site_key"],
+                        from_item_key=row["from_item_key"],
+                        seconds=row["seconds"],
+                        reason=ShiftReason(row["reason"]),
+                        created_at=from_db(row["created_at"]),
+                    )
+                    async for row in cur
+                ]
+            )
+        async with self._conn.execute(
+            "SELECT paused_at FROM agenda_pauses WHERE event_key = ? AND site_key = ?", args
+        ) as cur:
+            pause = await cur.fetchone()
+        async with self._conn.execute(
+            "SELECT item_key, what FROM agenda_fired WHERE event_key = ? AND site_key = ?", args
+        ) as cur:
+            fired = frozenset([(row["item_key"], row["what"]) async for row in cur])
+        async with self._conn.execute(
+            "SELECT * FROM adhoc_prompts WHERE event_key = ? AND site_key = ? ORDER BY id", args
+        ) as cur:
+            adhoc = tuple(
+                [
+                    AdhocPrompt(
+                        id=row["id"],
+                        site_key=row["site_key"],
+                        group_key=row["group_key"],
+                        text=row["text"],
+                        opened_at=from_db(row["opened_at"]),
+                        closed_at=maybe_from_db(row["closed_at"]),
+                    )
+                    async for row in cur
+                ]
+            )
+        return SiteAgendaState(
+            site_key=site_key,
+            shifts=shifts,
+            paused_at=from_db(pause["paused_at"]) if pause else None,
+            fired=fired,
+            adhoc=adhoc,
+        )
+
+    async def add_shift(
+        self,
+        event_key: str,
+        site_key: str,
+        from_item_key: str,
+        seconds: int,
+        reason: ShiftReason,
+        by: int | None,
+        now: datetime,
+    ) -> int:
+        cur = await self._conn.execute(
+            """
+            INSERT INTO agenda_shifts (event_key, site_key, from_item_key, seconds, reason,
+                                       created_by, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """,
+            (event_key, site_key, from_item_key, seconds, reason.value, by, to_db(now)),
+        )
+        assert cur.lastrowid is not None  # noqa: S101 - an INSERT into a rowid table
+        return cur.lastrowid
+
+    async def pause(self, event_key: str, site_key: str, by: int | None, now: datetime) -> bool:
+        cur = await self._conn.execute(
+            """
+            INSERT INTO agenda_pauses (event_key, site_key, paused_at, paused_by)
+            VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING
+            """,
+            (event_key, site_key, to_db(now), by),
+        )
+        return cur.rowcount > 0
+
+    async def unpause(self, event_key: str, site_key: str) -> None:
+        await self._conn.execute(
+            "DELETE FROM agenda_pauses WHERE event_key = ? AND site_key = ?",
+            (event_key, site_key),
+        )
+
+    async def mark_fired(
+        self,
+        event_key: str,
+        site_key: str,
+        item_key: str,
+        what: str,
+        outcome: str,
+        now: datetime,
+    ) -> bool:
+        """Record that an item's start or reminder was handled; False if it already was."""
+        cur = await self._conn.execute(
+            """
+            INSERT INTO agenda_fired (event_key, site_key, item_key, what, outcome, fired_at)
+            VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+            """,
+            (event_key, site_key, item_key, what, outcome, to_db(now)),
+        )
+        return cur.rowcount > 0
+
+    async def fired_outcomes(self, event_key: str, site_key: str) -> dict[tuple[str, str], str]:
+        async with self._conn.execute(
+            "SELECT item_key, what, outcome FROM agenda_fired"
+            " WHERE event_key = ? AND site_key = ?",
+            (event_key, site_key),
+        ) as cur:
+            return {(row["item_key"], row["what"]): row["outcome"] async for row in cur}
+
+    async def open_adhoc(
+        self,
+        event_key: str,
+        site_key: str,
+        group_key: str | None,
+        text: str,
+        by: int | None,
+        now: datetime,
+    ) -> int:
+        cur = await self._conn.execute(
+            """
+            INSERT INTO adhoc_prompts (event_key, site_key, group_key, text, opened_by, opened_at)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """,
+            (event_key, site_key, group_key, text, by, to_db(now)),
+        )
+        assert cur.lastrowid is not None  # noqa: S101 - an INSERT into a rowid table
+        return cur.lastrowid
+
+    async def close_adhoc(self, event_key: str, site_key: str, now: datetime) -> int:
+        cur = await self._conn.execute(
+            """
+            UPDATE adhoc_prompts SET closed_at = ?
+             WHERE event_key = ? AND site_key = ? AND closed_at IS NULL
+            """,
+            (to_db(now), event_key, site_key),
+        )
+        return cur.rowcount
+
+    async def recipients(
+        self, event_key: str, site_key: str, group_key: str | None = None
+    ) -> Sequence[Recipient]:
+        """Checked-in participants of a site (or one table) who consented and can be reached."""
+        sql = """
+            SELECT p.user_id, p.chat_id, c.group_key, p.language, p.telegram_language
+              FROM checkins c
+              JOIN participants p ON p.user_id = c.user_id
+             WHERE c.event_key = ? AND c.site_key = ?
+               AND p.unreachable_at IS NULL
+               AND EXISTS (SELECT 1 FROM consents k
+                            WHERE k.user_id = c.user_id AND k.event_key = c.event_key
+                              AND k.withdrawn_at IS NULL)
+        """
+        params: tuple[object, ...] = (event_key, site_key)
+        if group_key is not None:
+            sql += " AND c.group_key = ?"
+            params += (group_key,)
+        sql += " ORDER BY p.user_id"
+        async with self._conn.execute(sql, params) as cur:
+            return [
+                Recipient(
+                    user_id=row["user_id"],
+                    chat_id=row["chat_id"],
+                    group_key=row["group_key"],
+                    language=row["language"],
+                    telegram_language=row["telegram_language"],
+                )
+                async for row in cur
+            ]
+
+    async def unanswered(
+        self, event_key: str, site_key: str, item_key: str
+    ) -> Sequence[Recipient]:
+        """The recipients of a prompt's reminder: those who have not answered it. Until inputs
+        are collected (a later migration adds them) that is every recipient."""
+        del item_key
+        return await self.recipients(event_key, site_key)
+
+    async def site_counts(self, event_key: str, site_key: str) -> SiteCounts:
+        async with self._conn.execute(
+            """
+            SELECT COUNT(*) AS checked_in,
+                   COALESCE(SUM(p.unreachable_at IS NOT NULL), 0) AS unreachable
+              FROM checkins c
+              JOIN participants p ON p.user_id = c.user_id
+             WHERE c.event_key = ? AND c.site_key = ?
+               AND EXISTS (SELECT 1 FROM consents k
+                            WHERE k.user_id = c.user_id AND k.event_key = c.event_key
+                              AND k.withdrawn_at IS NULL)
+            """,
+            (event_key, site_key),
+        ) as cur:
+            row = await cur.fetchone()
+        return SiteCounts(
+            checked_in=row["checked_in"] if row else 0,
+            unreachable=row["unreachable"] if row else 0,
+        )
+
+    async def delivery_counts(self, key_prefix: str) -> dict[str, int]:
+        """Outbox rows whose key starts with `key_prefix`, by status."""
+        # A prefix comparison, not LIKE: keys contain "_", which LIKE would read as a wildcard.
+        async with self._conn.execute(
+            "SELECT status, COUNT(*) AS n FROM outbox WHERE substr(key, 1, ?) = ? GROUP BY status",
+            (len(key_prefix), key_prefix),
+        ) as cur:
+            return {row["status"]: row["n"] async for row in cur}
+
+    async def facilitator_chats(self, event_key: str, site_key: str) -> list[int]:
+        """Private chats of the people with facilitator rights at the site."""
+        async with self._conn.execute(
+            """
+            SELECT DISTINCT p.chat_id FROM roles r JOIN participants p ON p.user_id = r.user_id
+             WHERE r.event_key = ? AND r.role = 'facilitator' AND r.site_key = ?
+               AND p.unreachable_at IS NULL
+             ORDER BY p.chat_id
+            """,
+            (event_key, site_key),
+        ) as cur:
+            return [row["chat_id"] async for row in cur]

@@ -1,0 +1,178 @@
+"""The outbox: messages recorded before they are sent, and what became of each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import aiosqlite
+
+from bot.models import DeliveryStatus, NewDelivery, OutboxMessage, OutboxRow
+from storage.timestamps import from_db, maybe_from_db, to_db
+
+# The error column holds a reason for an organiser's report, not a log.
+_MAX_ERROR_LENGTH = 200
+
+
+def _row(row: aiosqlite.Row) -> OutboxRow:
+    return OutboxRow(
+        id=row["id"],
+        key=row["key"],
+        event_key=row["event_key"],
+        chat_id=row["chat_id"],
+        user_id=row["user_id"],
+        kind=row["kind"],
+        message=OutboxMessage.from_json(row["payload"]),
+        status=DeliveryStatus(row["status"]),
+        attempts=row["attempts"],
+        not_before=maybe_from_db(row["not_before"]),
+        created_at=from_db(row["created_at"]),
+        sent_at=maybe_from_db(row["sent_at"]),
+        telegram_message_id=row["telegram_message_id"],
+        error=row["error"],
+        priority=row["priority"],
+    )
+
+
+def _short(error: str) -> str:
+    return error[:_MAX_ERROR_LENGTH]
+
+
+class SqliteOutboxRepo:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def enqueue(self, items: Sequence[NewDelivery], now: datetime) -> int:
+        created = to_db(now)
+        inserted = 0
+        for item in items:
+            # DO NOTHING on the key: a decision taken again (after a restart, by a retried job)
+            # must not queue the message twice, nor fail the transaction that took it.
+            cur = await self._conn.execute(
+                """
+                INSERT INTO outbox
+                    (key, event_key, chat_id, user_id, kind, payload, status, created_at,
+                     priority)
+                VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+                ON CONFLICT (key) DO NOTHING
+                """,
+                (
+                    item.key,
+                    item.event_key,
+                    item.chat_id,
+                    item.user_id,
+                    item.kind,
+                    item.message.to_json(),
+                    created,
+                    item.priority,
+                ),
+            )
+            inserted += cur.rowcount
+        return inserted
+
+    async def next_pending(self, now: datetime, limit: int) -> list[OutboxRow]:
+        async with self._conn.execute(
+            """
+            SELECT * FROM outbox
+             WHERE status = 'pending' AND (not_before IS NULL OR not_before <= ?)
+             ORDER BY priority, id
+             LIMIT ?
+            """,
+            (to_db(now), limit),
+        ) as cur:
+            return [_row(row) async for row in cur]
+
+    async def next_per_chat(self, now: datetime, limit: int) -> list[OutboxRow]:
+        # The due filter comes after picking each chat's first row: a row in backoff keeps
+        # the later rows of its chat waiting rather than letting them overtake it.
+        async with self._conn.execute(
+            """
+            SELECT * FROM (
+                SELECT *, ROW_NUMBER() OVER (
+                    PARTITION BY chat_id ORDER BY priority, id
+                ) AS place
+                  FROM outbox
+                 WHERE status = 'pending'
+            )
+             WHERE place = 1 AND (not_before IS NULL OR not_before <= ?)
+             ORDER BY priority, id
+             LIMIT ?
+            """,
+            (to_db(now), limit),
+        ) as cur:
+            return [_row(row) async for row in cur]
+
+    async def mark_sending(self, row_id: int, now: datetime) -> bool:
+        cur = await self._conn.execute(
+            """
+            UPDATE outbox SET status = 'sending', attempts = attempts + 1, not_before = NULL
+             WHERE id = ? AND status = 'pending'
+            """,
+            (row_id,),
+        )
+        return cur.rowcount > 0
+
+    async def mark_sent(self, row_id: int, message_id: int, now: datetime) -> None:
+        await self._conn.execute(
+            """
+            UPDATE outbox
+               SET status = 'sent', sent_at = ?, telegram_message_id = ?, error = NULL
+             WHERE id = ?
+            """,
+            (to_db(now), message_id, row_id),
+        )
+
+    async def mark_pending_retry(self, row_id: int, not_before: datetime, error: str) -> None:
+        await self._conn.execute(
+            "UPDATE outbox SET status = 'pending', not_before = ?, error = ? WHERE id = ?",
+            (to_db(not_before), _short(error), row_id),
+        )
+
+    async def _finish(self, row_id: int, status: DeliveryStatus, error: str) -> None:
+        await self._conn.execute(
+            "UPDATE outbox SET status = ?, error = ? WHERE id = ?",
+            (status.value, _short(error), row_id),
+        )
+
+    async def mark_failed(self, row_id: int, error: str) -> None:
+        await self._finish(row_id, DeliveryStatus.FAILED, error)
+
+    async def mark_unreachable(self, row_id: int, error: str) -> None:
+        await self._finish(row_id, DeliveryStatus.UNREACHABLE, error)
+
+    async def mark_unknown(self, row_id: int, error: str) -> None:
+        await self._finish(row_id, DeliveryStatus.UNKNOWN, error)
+
+    async def recover_after_restart(self, now: datetime) -> int:
+        cur = await self._conn.execute(
+            """
+            UPDATE outbox SET status = 'unknown', error = 'interrupted while sending'
+             WHERE status = 'sending'
+            """
+        )
+        return cur.rowcount
+
+    async def counts(self) -> dict[DeliveryStatus, int]:
+        found = dict.fromkeys(DeliveryStatus, 0)
+        async with self._conn.execute(
+            "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status"
+        ) as cur:
+            async for row in cur:
+                found[DeliveryStatus(row["status"])] = row["n"]
+        return found
+
+    async def next_due_at(self, after: datetime | None = None) -> datetime | None:
+        async with self._conn.execute(
+            """
+            SELECT MIN(not_before) FROM outbox
+             WHERE status = 'pending' AND not_before > COALESCE(?, '')
+            """,
+            (None if after is None else to_db(after),),
+        ) as cur:
+            row = await cur.fetchone()
+        return maybe_from_db(row[0]) if row else None
+
+    async def by_key(self, key: str) -> OutboxRow | None:
+        async with self._conn.execute("SELECT * FROM outbox WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        return _row(row) if row else None

@@ -1,0 +1,203 @@
+"""The outbox table: idempotent enqueueing, order, backoff, crash recovery, erasure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.models import DeliveryStatus, NewDelivery, OutboxMessage
+from storage.db import Database
+from storage.unit_of_work import SqliteUnitOfWork
+
+NOW = datetime(2018, 10, 3, 11, 0, tzinfo=UTC)
+
+
+def delivery(
+    key: str, chat_id: int = 100, *, user_id: int | None = None, priority: int = 0
+) -> NewDelivery:
+    return NewDelivery(
+        key=key,
+        event_key="ev",
+        chat_id=chat_id,
+        user_id=user_id,
+        kind="push",
+        message=OutboxMessage(f"<b>{key}</b>", buttons=((("Ja", "rsvp:yes"),),), silent=True),
+        priority=priority,
+    )
+
+
+async def test_enqueueing_the_same_key_twice_queues_one_message(uow: SqliteUnitOfWork) -> None:
+    async with uow.transaction():
+        assert await uow.outbox.enqueue([delivery("push:a"), delivery("push:b")], NOW) == 2
+    async with uow.transaction():
+        assert await uow.outbox.enqueue([delivery("push:a"), delivery("push:c")], NOW) == 1
+        rows = await uow.outbox.next_pending(NOW, 10)
+    assert [row.key for row in rows] == ["push:a", "push:b", "push:c"]
+    row = rows[0]
+    assert row.status is DeliveryStatus.PENDING
+    assert row.attempts == 0
+    assert row.created_at == NOW
+    assert row.message == OutboxMessage("<b>push:a</b>", ((("Ja", "rsvp:yes"),),), silent=True)
+
+
+async def test_a_rolled_back_decision_leaves_nothing_queued(uow: SqliteUnitOfWork) -> None:
+    async def decide_then_fail() -> None:
+        async with uow.transaction():
+            await uow.outbox.enqueue([delivery("push:a")], NOW)
+            raise RuntimeError("the decision failed after enqueueing")
+
+    with pytest.raises(RuntimeError):
+        await decide_then_fail()
+    async with uow.transaction():
+        assert await uow.outbox.by_key("push:a") is None
+        assert await uow.outbox.next_pending(NOW, 10) == []
+
+
+async def test_pending_rows_come_by_priority_then_in_the_order_they_were_queued(
+    uow: SqliteUnitOfWork,
+) -> None:
+    async with uow.transaction():
+        await uow.outbox.enqueue(
+            [
+                delivery("push:1", 1, priority=5),
+                delivery("notice:2", 2, priority=0),
+                delivery("push:3", 3, priority=5),
+                delivery("notice:4", 4, priority=0),
+            ],
+            NOW,
+        )
+        rows = await uow.outbox.next_pending(NOW, 10)
+        first_two = await uow.outbox.next_pending(NOW, 2)
+    assert [row.key for row in rows] == ["notice:2", "notice:4", "push:1", "push:3"]
+    assert [row.key for row in first_two] == ["notice:2", "notice:4"]
+
+
+async def test_a_row_in_backoff_is_not_due_until_its_time(uow: SqliteUnitOfWork) -> None:
+    later = NOW + timedelta(seconds=30)
+    async with uow.transaction():
+        await uow.outbox.enqueue([delivery("push:a"), delivery("push:b", 200)], NOW)
+        row = await uow.outbox.by_key("push:a")
+        assert row is not None
+        assert await uow.outbox.mark_sending(row.id, NOW)
+        await uow.outbox.mark_pending_retry(row.id, later, "Internal Server Error")
+    async with uow.transaction():
+        assert [r.key for r in await uow.outbox.next_pending(NOW, 10)] == ["push:b"]
+        assert await uow.outbox.next_due_at() == later
+        assert await uow.outbox.next_due_at(after=later) is None
+        due_later = await uow.outbox.next_pending(later, 10)
+        retried = await uow.outbox.by_key("push:a")
+    assert [r.key for r in due_later] == ["push:a", "push:b"]
+    assert retried is not None
+    assert (retried.status, retried.attempts, retried.error) == (
+        DeliveryStatus.PENDING,
+        1,
+        "Internal Server Error",
+    )
+
+
+async def test_a_chats_later_rows_wait_behind_its_first_one_but_other_chats_do_not(
+    uow: SqliteUnitOfWork,
+) -> None:
+    async with uow.transaction():
+        await uow.outbox.enqueue(
+            [delivery("a1", 1), delivery("a2", 1), delivery("b1", 2), delivery("c1", 3)], NOW
+        )
+        first = await uow.outbox.by_key("a1")
+        assert first is not None
+        assert await uow.outbox.mark_sending(first.id, NOW)
+        await uow.outbox.mark_pending_retry(first.id, NOW + timedelta(seconds=5), "Bad Gateway")
+        heads = await uow.outbox.next_per_chat(NOW, 10)
+        heads_later = await uow.outbox.next_per_chat(NOW + timedelta(seconds=5), 10)
+    assert [row.key for row in heads] == ["b1", "c1"]
+    assert [row.key for row in heads_later] == ["a1", "b1", "c1"]
+
+
+async def test_claiming_a_row_twice_fails_and_outcomes_are_recorded(
+    uow: SqliteUnitOfWork,
+) -> None:
+    async with uow.transaction():
+        await uow.outbox.enqueue([delivery(k, i) for i, k in enumerate("abcd")], NOW)
+        rows = {row.key: row for row in await uow.outbox.next_pending(NOW, 10)}
+        for row in rows.values():
+            assert await uow.outbox.mark_sending(row.id, NOW)
+        assert not await uow.outbox.mark_sending(rows["a"].id, NOW)
+        await uow.outbox.mark_sent(rows["a"].id, 42, NOW)
+        await uow.outbox.mark_failed(rows["b"].id, "Message is too long")
+        await uow.outbox.mark_unreachable(rows["c"].id, "Forbidden: bot was blocked by the user")
+        await uow.outbox.mark_unknown(rows["d"].id, "Timed out")
+        sent = await uow.outbox.by_key("a")
+        counts = await uow.outbox.counts()
+    assert sent is not None
+    assert (sent.status, sent.telegram_message_id, sent.sent_at) == (DeliveryStatus.SENT, 42, NOW)
+    assert counts == {
+        DeliveryStatus.PENDING: 0,
+        DeliveryStatus.SENDING: 0,
+        DeliveryStatus.SENT: 1,
+        DeliveryStatus.FAILED: 1,
+        DeliveryStatus.UNREACHABLE: 1,
+        DeliveryStatus.UNKNOWN: 1,
+    }
+
+
+async def test_rows_left_sending_by_a_crash_become_unknown_at_restart(
+    uow: SqliteUnitOfWork,
+) -> None:
+    async with uow.transaction():
+        await uow.outbox.enqueue([delivery("a", 1), delivery("b", 2)], NOW)
+        row = await uow.outbox.by_key("a")
+        assert row is not None
+        await uow.outbox.mark_sending(row.id, NOW)
+    async with uow.transaction():
+        assert await uow.outbox.recover_after_restart(NOW) == 1
+        assert await uow.outbox.recover_after_restart(NOW) == 0
+        recovered = await uow.outbox.by_key("a")
+        untouched = await uow.outbox.by_key("b")
+    assert recovered is not None
+    assert untouched is not None
+    assert recovered.status is DeliveryStatus.UNKNOWN
+    assert untouched.status is DeliveryStatus.PENDING
+
+
+async def test_erasing_a_participant_removes_their_queued_messages(
+    db: Database, uow: SqliteUnitOfWork
+) -> None:
+    async with uow.transaction():
+        await uow.participants.upsert(7, 7, "Bo", NOW)
+        await uow.participants.upsert(8, 8, "Cy", NOW)
+        await uow.outbox.enqueue(
+            [delivery("bo", 7, user_id=7), delivery("cy", 8, user_id=8), delivery("grp", -5)],
+            NOW,
+        )
+    async with uow.transaction():
+        await db.conn.execute("DELETE FROM participants WHERE user_id = ?", (7,))
+    async with uow.transaction():
+        keys = [row.key for row in await uow.outbox.next_pending(NOW, 10)]
+    assert keys == ["cy", "grp"]
+
+
+async def test_a_participant_can_be_marked_unreachable_and_reachable_again(
+    uow: SqliteUnitOfWork,
+) -> None:
+    async with uow.transaction():
+        await uow.participants.upsert(7, 7, "Bo", NOW)
+        await uow.participants.mark_unreachable(7, NOW)
+        await uow.participants.mark_unreachable(7, NOW + timedelta(hours=1))
+        blocked = await uow.participants.get(7)
+        await uow.participants.mark_reachable(7)
+        back = await uow.participants.get(7)
+    assert blocked is not None
+    assert back is not None
+    assert blocked.unreachable_at == NOW  # when they blocked the bot, not when we noticed again
+    assert back.unreachable_at is None
+
+
+def test_a_payload_survives_json_and_a_bad_one_is_refused() -> None:
+    message = OutboxMessage(
+        "Hej <i>Åse</i> &amp; co", buttons=((("Ja", "y"), ("Nej", "n")), (("Måske", "m"),))
+    )
+    assert OutboxMessage.from_json(message.to_json()) == message
+    with pytest.raises(TypeError):
+        OutboxMessage.from_json('["not", "an", "object"]')
+    with pytest.raises(ValueError, match="unknown delivery kind"):
+        NewDelivery("k", None, 1, None, "spam", message)
