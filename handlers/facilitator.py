@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from telegram import Update
+from telegram.ext import JobQueue
 
 from bot.models import UserRef
 from bot.services.access import Rights
@@ -282,6 +283,11 @@ async def broadcast_button(update: Update, context: Context) -> None:
         await answer_button(
             update, services.texts(lang, "facilitator.broadcast_sent", count=outcome.recipients)
         )
+        if query.message is not None:
+            watch = jobs.BroadcastWatch(
+                outcome.broadcast.id, query.message.chat.id, query.message.message_id, lang
+            )
+            jobs.watch_broadcast(cast("JobQueue[Context] | None", context.job_queue), watch)
     elif isinstance(outcome, Cancelled):
         await answer_button(update, services.texts(lang, "facilitator.broadcast_cancelled"))
     elif isinstance(outcome, AlreadyDone):

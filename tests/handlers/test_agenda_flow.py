@@ -7,6 +7,7 @@ from datetime import timedelta
 from bot.clock import ManualClock
 from bot.event import Event
 from bot.sandbox.harness import BotHarness
+from handlers import jobs
 from tests.handlers.helpers import at, become_facilitator, check_in, received, run_until
 
 SEED_ITEMS = [
@@ -226,6 +227,11 @@ async def test_broadcast_is_previewed_then_sent_once_to_the_site(
     host.press_button(preview, "📣 Send")
     await harness.settle()
     assert "going to 1 participants" in host.last()["text"]
+    # The JobQueue then checks the delivery and turns the confirmation into the figure.
+    watch = jobs.BroadcastWatch(1, host.id, preview["message_id"], "en")
+    services = harness.app.bot_data.services
+    assert await jobs.report_broadcast(harness.app.bot, services, watch)
+    assert "reached 1 of 1 participants" in host.last()["text"]
     assert len(anna.inbox()) == before + 1
     assert "Coffee is\nready <3" in anna.last()["text"]
     assert "værterne i Aalborg" in anna.last()["text"]
