@@ -27,6 +27,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("language", Role.PARTICIPANT),
     CommandSpec("forget", Role.PARTICIPANT),
     CommandSpec("agenda", Role.PARTICIPANT),
+    CommandSpec("anonymous", Role.PARTICIPANT),
     CommandSpec("help", Role.PARTICIPANT),
     CommandSpec("now", Role.FACILITATOR),
     CommandSpec("next", Role.FACILITATOR),

@@ -386,6 +386,15 @@ class RelayConfig(_Frozen):
     exclude_sites: list[Name] = Field(default_factory=list, max_length=MAX_SITES)
 
 
+class ParticipantRole(_Frozen):
+    """What kind of participant someone is (a politician, a civil servant…): asked at check-in
+    when the event lists any, stored with each input, and shown instead of a name when the
+    event's anonymity is `role_only`."""
+
+    key: GroupKey
+    name: LocalText
+
+
 class EventInfo(_Frozen):
     key: EventKey
     title: LocalText
@@ -399,6 +408,18 @@ class EventInfo(_Frozen):
     relay: RelayConfig = Field(default_factory=RelayConfig)
     retention_days: PositiveCount | None = None
     grace_minutes: Count = 10
+    participant_roles: list[ParticipantRole] = Field(default_factory=list, max_length=20)
+
+    @field_validator("participant_roles")
+    @classmethod
+    def _distinct_roles(cls, value: list[ParticipantRole]) -> list[ParticipantRole]:
+        twice = sorted(key for key, n in Counter(r.key for r in value).items() if n > 1)
+        if twice:
+            raise ValueError(f"role {', '.join(twice)} listed more than once")
+        return value
+
+    def participant_role(self, key: str | None) -> ParticipantRole | None:
+        return next((r for r in self.participant_roles if r.key == key), None)
 
     @field_validator("languages")
     @classmethod

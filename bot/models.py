@@ -64,6 +64,8 @@ class CheckIn:
     updated_at: datetime
     pending_site_key: str | None = None  # a move to another site waiting for confirmation
     pending_group_key: str | None = None
+    category_key: str | None = None  # the event's participant role (politician …)
+    anonymous: bool | None = None  # their choice, where the event lets them choose
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,3 +232,61 @@ class Broadcast:
     sent_at: datetime | None = None
     cancelled_at: datetime | None = None
     recipients: int | None = None
+
+
+# -- inputs ------------------------------------------------------------------------------------
+
+
+class InputKind(StrEnum):
+    TEXT = "text"
+    PHOTO = "photo"
+    DOCUMENT = "document"
+    VOICE = "voice"
+
+
+class InputState(StrEnum):
+    VISIBLE = "visible"
+    HIDDEN = "hidden"  # a facilitator took it off the feed; still in the database
+    WITHDRAWN = "withdrawn"  # its author took it back: it leaves every export
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """A participant's message as the input service needs it, Telegram-free."""
+
+    chat_id: int
+    message_id: int
+    update_id: int | None
+    kind: InputKind
+    text: str  # the text, or the caption of a photo, document or voice note
+    file_id: str | None = None
+    file_unique_id: str | None = None
+    file_name: str | None = None
+    mime_type: str | None = None
+    duration: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    id: int
+    event_key: str
+    user_id: int
+    site_key: str
+    group_key: str | None
+    role: str
+    category_key: str | None
+    anonymous: bool
+    item_key: str | None
+    adhoc_id: int | None
+    kind: InputKind
+    text: str
+    file_id: str | None
+    file_name: str | None
+    chat_id: int
+    message_id: int
+    state: InputState
+    created_at: datetime
+    edited_at: datetime | None = None
+    author_name: str = ""  # the participant's display name, for events that credit authors
+    stars: int = 0
+    votes: int = 0

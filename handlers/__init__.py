@@ -36,6 +36,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler("switch", participant.switch_command, filters=PRIVATE),
             CommandHandler("language", participant.language_command, filters=PRIVATE),
             CommandHandler("agenda", participant.agenda_command, filters=PRIVATE),
+            CommandHandler("anonymous", participant.anonymous_command, filters=PRIVATE),
             CommandHandler("forget", participant.forget_command, filters=PRIVATE),
             CommandHandler("help", participant.help_command, filters=PRIVATE),
             # Facilitators' and organisers' commands: each checks the role itself, at the
@@ -53,6 +54,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(participant.consent_button, pattern=r"^v1:consent:"),
             CallbackQueryHandler(participant.table_button, pattern=r"^v1:table:"),
             CallbackQueryHandler(participant.move_button, pattern=r"^v1:move:"),
+            CallbackQueryHandler(participant.category_button, pattern=r"^v1:cat:"),
+            CallbackQueryHandler(participant.anonymity_button, pattern=r"^v1:anon:"),
             CallbackQueryHandler(participant.language_button, pattern=r"^v1:lang:"),
             CallbackQueryHandler(participant.forget_button, pattern=r"^v1:forget:"),
             CallbackQueryHandler(facilitator.broadcast_button, pattern=r"^v1:bcast:"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.event import Site
+from bot.event import Event, Site
 from bot.i18n import Catalogue
 
 VERSION = "v1"
@@ -125,6 +125,30 @@ def broadcast(texts: Catalogue, lang: str, broadcast_id: int) -> InlineKeyboardM
                 InlineKeyboardButton(
                     texts.plain(lang, "buttons.broadcast_cancel"),
                     callback_data=data("bcast", f"cancel-{broadcast_id}"),
+                ),
+            ]
+        ]
+    )
+
+
+def categories(event: Event, lang: str) -> InlineKeyboardMarkup:
+    default = event.default_language
+    buttons = [
+        InlineKeyboardButton(role.name.get(lang, default), callback_data=data("cat", role.key))
+        for role in event.event.participant_roles
+    ]
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+
+
+def anonymity(texts: Catalogue, lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    texts.plain(lang, "buttons.named"), callback_data=data("anon", "named")
+                ),
+                InlineKeyboardButton(
+                    texts.plain(lang, "buttons.anonymous"), callback_data=data("anon", "anon")
                 ),
             ]
         ]

@@ -11,6 +11,8 @@ from bot.models import Role, UserRef
 from bot.services import Services
 from bot.services.checkin import (
     CheckedIn,
+    ChooseAnonymity,
+    ChooseCategory,
     ChooseTable,
     ConfirmMove,
     Declined,
@@ -74,6 +76,10 @@ def render(
                 texts(lang, "checkin.choose_table", site=site_name),
                 keyboards.tables(site, lang, default, current),
             )
+        case ChooseCategory():
+            return texts(lang, "checkin.choose_role"), keyboards.categories(event, lang)
+        case ChooseAnonymity():
+            return texts(lang, "checkin.choose_anonymity"), keyboards.anonymity(texts, lang)
         case CheckedIn(site_key=site_key, group_key=group_key, already=already, moved_from=moved):
             site = event.site(site_key)
             site_name, table = _place(event, lang, site_key, group_key)
@@ -179,6 +185,48 @@ async def table_button(update: Update, context: Context) -> None:
         return
     outcome = await context.services.checkin.choose_table(user, button.argument)
     await _send_outcome(update, context, user, outcome)
+
+
+async def category_button(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    button = keyboards.parse(update.callback_query.data if update.callback_query else None)
+    if user is None or button is None:
+        await unknown_button(update, context)
+        return
+    outcome = await context.services.checkin.choose_category(user, button.argument)
+    await _send_outcome(update, context, user, outcome)
+
+
+async def anonymity_button(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    button = keyboards.parse(update.callback_query.data if update.callback_query else None)
+    if user is None or button is None or button.argument not in {"named", "anon"}:
+        await unknown_button(update, context)
+        return
+    outcome = await context.services.checkin.choose_anonymity(
+        user, anonymous=button.argument == "anon"
+    )
+    await _send_outcome(update, context, user, outcome)
+
+
+async def anonymous_command(update: Update, context: Context) -> None:
+    """`/anonymous`: switch between named and anonymous, where the event lets people choose."""
+    user = user_ref(update)
+    if user is None:
+        return
+    services = context.services
+    lang = await language_of(context, user)
+    where = await services.checkin.where(user)
+    if not where.complete or where.checkin is None:
+        await reply(update, services.texts(lang, "checkin.not_checked_in"))
+        return
+    anonymous = not bool(where.checkin.anonymous)
+    outcome = await services.checkin.choose_anonymity(user, anonymous=anonymous)
+    if isinstance(outcome, Stale):
+        await reply(update, services.texts(lang, "anonymity.fixed"))
+        return
+    key = "anonymity.now_anonymous" if anonymous else "anonymity.now_named"
+    await reply(update, services.texts(lang, key))
 
 
 async def move_button(update: Update, context: Context) -> None:

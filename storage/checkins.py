@@ -28,19 +28,23 @@ class SqliteCheckInRepo:
             updated_at=from_db(row["updated_at"]),
             pending_site_key=row["pending_site_key"],
             pending_group_key=row["pending_group_key"],
+            category_key=row["category_key"],
+            anonymous=None if row["anonymous"] is None else bool(row["anonymous"]),
         )
 
     async def save(self, checkin: CheckIn) -> None:
         await self._conn.execute(
             """
             INSERT INTO checkins (event_key, user_id, site_key, group_key, checked_in_at,
-                                  updated_at, pending_site_key, pending_group_key)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                                  updated_at, pending_site_key, pending_group_key,
+                                  category_key, anonymous)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (event_key, user_id) DO UPDATE
                SET site_key = excluded.site_key, group_key = excluded.group_key,
                    checked_in_at = excluded.checked_in_at, updated_at = excluded.updated_at,
                    pending_site_key = excluded.pending_site_key,
-                   pending_group_key = excluded.pending_group_key
+                   pending_group_key = excluded.pending_group_key,
+                   category_key = excluded.category_key, anonymous = excluded.anonymous
             """,
             (
                 checkin.event_key,
@@ -51,6 +55,8 @@ class SqliteCheckInRepo:
                 to_db(checkin.updated_at),
                 checkin.pending_site_key,
                 checkin.pending_group_key,
+                checkin.category_key,
+                None if checkin.anonymous is None else int(checkin.anonymous),
             ),
         )
 

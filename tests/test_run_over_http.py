@@ -44,6 +44,21 @@ def edited(user: FakeUser, message_id: int, marker: str) -> Callable[[], bool]:
     )
 
 
+async def finish_check_in(user: FakeUser, consent: dict[str, Any]) -> None:
+    """Consent, role and anonymity: each answer edits the same message into the next step."""
+    for label, next_marker in (
+        ("✅ Ja, jeg deltager", "Hvad er din rolle"),
+        ("politiker", "med dit navn"),
+        ("Med mit navn", "Bord 2"),
+    ):
+        user.press_button(_current(user, consent), label)
+        await wait_for(edited(user, consent["message_id"], next_marker), what=next_marker)
+
+
+def _current(user: FakeUser, message: dict[str, Any]) -> dict[str, Any]:
+    return next(m for m in user.inbox() if m["message_id"] == message["message_id"])
+
+
 def checkins(path: Path) -> list[tuple[Any, ...]]:
     with sqlite3.connect(path) as conn:
         return conn.execute(
@@ -74,8 +89,7 @@ async def test_polling_over_real_http_checks_a_participant_in(tmp_path: Path) ->
                 anna.send("/start aalborg-t2")
                 consent = await wait_for(new_message(anna, 0), what="the consent step")
                 assert "Det gemmer jeg" in consent["text"]
-                anna.press_button(consent, "✅ Ja, jeg deltager")
-                await wait_for(edited(anna, consent["message_id"], "Bord 2"), what="check-in")
+                await finish_check_in(anna, consent)
             finally:
                 await app.updater.stop()
                 await app.stop()
@@ -118,8 +132,7 @@ async def test_python_m_bot_run_answers_a_deep_link_through_the_api_base_url(
             anna = api.user(8, "Anna", language_code="da")
             anna.send("/start aalborg-t2")
             consent = await wait_for(new_message(anna, 0), what="the consent step")
-            anna.press_button(consent, "✅ Ja, jeg deltager")
-            await wait_for(edited(anna, consent["message_id"], "Bord 2"), what="check-in")
+            await finish_check_in(anna, consent)
         finally:
             process.send_signal(signal.SIGINT)
             stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=20)

@@ -49,6 +49,8 @@ class Person:
     checks_in_at: datetime
     by_table_card: bool
     late: bool
+    anonymous: bool
+    rng: random.Random
 
 
 @dataclass
@@ -204,6 +206,8 @@ def _people(
                 checks_in_at=first + offset,
                 by_table_card=group is not None and rng.random() < 0.75,
                 late=late,
+                anonymous=rng.random() < 0.3,
+                rng=rng,
             )
         )
     return people
@@ -223,8 +227,28 @@ def _check_in(harness: BotHarness, person: Person) -> Callable[[], Awaitable[Non
             label = group.name.get(person.language, event.default_language)
             person.user.press_button(person.user.last(), label)
             await harness.deliver()
+        await _answer_questions(harness, person)
 
     return act
+
+
+async def _answer_questions(harness: BotHarness, person: Person) -> None:
+    """The check-in's role and anonymity questions, answered as the person would."""
+    for _ in range(3):
+        message = person.user.last()
+        data = [
+            button["callback_data"]
+            for row in message.get("reply_markup", {}).get("inline_keyboard", [])
+            for button in row
+        ]
+        roles = [d for d in data if d.startswith("v1:cat:")]
+        if roles:
+            person.user.press(message, person.rng.choice(roles))
+        elif "v1:anon:named" in data:
+            person.user.press(message, "v1:anon:anon" if person.anonymous else "v1:anon:named")
+        else:
+            return
+        await harness.deliver()
 
 
 async def _press_first(harness: BotHarness, user: FakeUser) -> None:

@@ -7,9 +7,10 @@ an outcome record; the Telegram handlers turn outcomes into messages and buttons
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from bot.event import Event, Site
+from bot.event import Anonymity, Event, Site
 from bot.models import CheckIn, Role, UserRef
 from bot.ports import Clock, UnitOfWork
 
@@ -44,6 +45,20 @@ class NeedConsent:
 class ChooseTable:
     site_key: str
     current_group_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChooseCategory:
+    """Which kind of participant: the event lists roles (politician, civil servant…)."""
+
+    site_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChooseAnonymity:
+    """Named or anonymous: the event lets each participant choose."""
+
+    site_key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +103,8 @@ Outcome = (
     | RoleGranted
     | NeedConsent
     | ChooseTable
+    | ChooseCategory
+    | ChooseAnonymity
     | CheckedIn
     | ConfirmMove
     | StayedAt
@@ -160,6 +177,8 @@ class CheckInService:
                     group_key=group_key or keep_group,
                     checked_in_at=current.checked_in_at if current else now,
                     updated_at=now,
+                    category_key=current.category_key if current else None,
+                    anonymous=current.anonymous if current else None,
                 )
                 if not consented:
                     await self._uow.checkins.save(placed)
@@ -217,11 +236,10 @@ class CheckInService:
                 # A button from another site's keyboard, or forged: never trusted as is.
                 return Stale()
             already = current.group_key == group_key
+            updated = replace(current, group_key=group_key, updated_at=now)
             if not already:
-                await self._uow.checkins.save(
-                    replace(current, group_key=group_key, updated_at=now)
-                )
-            return CheckedIn(current.site_key, group_key, already=already)
+                await self._uow.checkins.save(updated)
+            return self._placed(updated, already=already)
 
     async def answer_move(self, user: UserRef, *, accept: bool) -> Outcome:
         now = self._clock.now()
@@ -242,6 +260,8 @@ class CheckInService:
                 group_key=current.pending_group_key,
                 checked_in_at=now,
                 updated_at=now,
+                category_key=current.category_key,
+                anonymous=current.anonymous,
             )
             await self._uow.checkins.save(moved)
             placed = self._placed(moved, already=False)
@@ -262,10 +282,42 @@ class CheckInService:
             consent = await self._uow.participants.active_consent(user.user_id, key)
         return Whereabouts(current, consent is not None)
 
+    async def choose_category(self, user: UserRef, category_key: str) -> Outcome:
+        """The participant's kind (politician, civil servant…) from the event's list."""
+        if self._event.event.participant_role(category_key) is None:
+            return Stale()  # not a role of this event: forged or from another event
+        return await self._update_complete(user, lambda c: replace(c, category_key=category_key))
+
+    async def choose_anonymity(self, user: UserRef, *, anonymous: bool) -> Outcome:
+        if self._event.event.anonymity is not Anonymity.PARTICIPANT_CHOICE:
+            return Stale()
+        return await self._update_complete(user, lambda c: replace(c, anonymous=anonymous))
+
+    async def _update_complete(
+        self, user: UserRef, change: Callable[[CheckIn], CheckIn]
+    ) -> Outcome:
+        key = self._event.key
+        async with self._uow.transaction():
+            current = await self._uow.checkins.get(key, user.user_id)
+            consented = await self._uow.participants.active_consent(user.user_id, key)
+            if current is None or consented is None:
+                return NotCheckedIn()
+            updated = replace(change(current), updated_at=self._clock.now())
+            await self._uow.checkins.save(updated)
+            return self._placed(updated, already=False)
+
     def _placed(self, checkin: CheckIn, *, already: bool) -> Outcome:
+        """The next question of the check-in, or the confirmation once nothing is missing."""
         site = self._site(checkin.site_key)
         if checkin.group_key is None and site.groups:
             return ChooseTable(site.key, None)
+        if checkin.category_key is None and self._event.event.participant_roles:
+            return ChooseCategory(site.key)
+        if (
+            checkin.anonymous is None
+            and self._event.event.anonymity is Anonymity.PARTICIPANT_CHOICE
+        ):
+            return ChooseAnonymity(site.key)
         return CheckedIn(checkin.site_key, checkin.group_key, already=already)
 
     def _site(self, key: str) -> Site:

@@ -12,11 +12,39 @@ from bot.sandbox.harness import BotHarness
 CONSENT = {"da": "✅ Ja, jeg deltager", "en": "✅ Yes, I take part"}
 
 
-async def check_in(harness: BotHarness, user: FakeUser, code: str) -> None:
+async def check_in(
+    harness: BotHarness,
+    user: FakeUser,
+    code: str,
+    *,
+    role: str = "politician",
+    anonymous: bool = False,
+) -> None:
     user.send(f"/start {code}")
     await harness.deliver()
     user.press_button(user.last(), CONSENT[user.language_code or "da"])
+    await harness.deliver()
+    await answer_questions(harness, user, role=role, anonymous=anonymous)
     await harness.settle()
+
+
+async def answer_questions(
+    harness: BotHarness, user: FakeUser, *, role: str = "politician", anonymous: bool = False
+) -> None:
+    """Answer the check-in's role and anonymity questions, if they are asked."""
+    for _ in range(3):
+        data = [
+            button["callback_data"]
+            for row in user.last().get("reply_markup", {}).get("inline_keyboard", [])
+            for button in row
+        ]
+        if f"v1:cat:{role}" in data:
+            user.press(user.last(), f"v1:cat:{role}")
+        elif "v1:anon:named" in data:
+            user.press(user.last(), "v1:anon:anon" if anonymous else "v1:anon:named")
+        else:
+            return
+        await harness.deliver()
 
 
 async def become_facilitator(

@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.event import Event
 from bot.sandbox.harness import BotHarness
+from tests.handlers.helpers import answer_questions
 
 
 def buttons(message: dict[str, Any]) -> list[str]:
@@ -31,6 +32,14 @@ async def test_a_table_qr_code_leads_through_consent_to_a_check_in_at_that_table
     assert await db_rows(harness, "SELECT * FROM consents") == []
 
     anna.press_button(consent, "✅ Ja, jeg deltager")
+    await harness.deliver()
+    role = anna.last()
+    assert "Hvad er din rolle" in role["text"]
+    assert buttons(role) == ["politiker", "embedsperson", "forsker", "virksomhed", "andet"]
+    anna.press_button(role, "embedsperson")
+    await harness.deliver()
+    assert "arrangørerne kan stadig se, hvem der har skrevet hvad" in anna.last()["text"]
+    anna.press_button(anna.last(), "Anonymt")
     await harness.deliver()
 
     confirmation = anna.last()
@@ -61,6 +70,7 @@ async def test_a_site_code_asks_for_the_table_with_buttons(harness: BotHarness) 
     assert buttons(tables) == ["Table 1", "Table 2", "Table 3", "Table 4"]
     bo.press_button(tables, "Table 3")
     await harness.deliver()
+    await answer_questions(harness, bo)
     assert "Copenhagen" in bo.last()["text"] or "København" in bo.last()["text"]
     assert "Table 3" in bo.last()["text"]
     assert await db_rows(harness, "SELECT site_key, group_key FROM checkins") == [
@@ -107,6 +117,7 @@ async def test_where_and_switch_show_and_change_the_table(harness: BotHarness) -
     await harness.deliver()
     fie.press_button(fie.last(), "✅ Ja, jeg deltager")
     await harness.deliver()
+    await answer_questions(harness, fie)
     fie.send("/where")
     await harness.deliver()
     assert "Videnscenter for Velfærdsteknologi Vest" in fie.last()["text"]
@@ -125,6 +136,7 @@ async def test_moving_to_another_site_is_confirmed_first(harness: BotHarness) ->
     await harness.deliver()
     gry.press_button(gry.last(), "✅ Ja, jeg deltager")
     await harness.deliver()
+    await answer_questions(harness, gry)
     gry.send("/start kobenhavn-t2")
     await harness.deliver()
     assert "Vil du flytte" in gry.last()["text"]
@@ -241,6 +253,7 @@ async def test_forget_erases_the_participant_after_confirmation(harness: BotHarn
     await harness.deliver()
     mo.press_button(mo.last(), "✅ Yes, I take part")
     await harness.deliver()
+    await answer_questions(harness, mo)
     mo.send("/forget")
     await harness.deliver()
     mo.press_button(mo.last(), "No, keep it")

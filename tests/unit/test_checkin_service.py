@@ -9,6 +9,8 @@ from bot.services.access import AccessService
 from bot.services.checkin import (
     CheckedIn,
     CheckInService,
+    ChooseAnonymity,
+    ChooseCategory,
     ChooseTable,
     ConfirmMove,
     Declined,
@@ -25,6 +27,12 @@ from storage.unit_of_work import SqliteUnitOfWork
 ANNA = UserRef(user_id=101, chat_id=101, display_name="Anna", telegram_language="da")
 
 
+async def answer(checkin: CheckInService) -> None:
+    """The role and anonymity questions the seed event asks after consent."""
+    await checkin.choose_category(ANNA, "politician")
+    await checkin.choose_anonymity(ANNA, anonymous=False)
+
+
 def service(seed_event: Event, uow: SqliteUnitOfWork, clock: ManualClock) -> CheckInService:
     return CheckInService(seed_event, uow, clock, consent_version="test-1")
 
@@ -35,7 +43,9 @@ async def test_a_table_code_asks_for_consent_then_checks_in_at_site_and_table(
     checkin = service(seed_event, uow, clock)
     assert await checkin.start(ANNA, "aalborg-t2") == NeedConsent("aalborg", "t2")
     assert not (await checkin.where(ANNA)).complete
-    assert await checkin.consent(ANNA) == CheckedIn("aalborg", "t2")
+    assert await checkin.consent(ANNA) == ChooseCategory("aalborg")
+    assert await checkin.choose_category(ANNA, "politician") == ChooseAnonymity("aalborg")
+    assert await checkin.choose_anonymity(ANNA, anonymous=True) == CheckedIn("aalborg", "t2")
     where = await checkin.where(ANNA)
     assert where.complete
     assert where.checkin is not None
@@ -53,7 +63,11 @@ async def test_a_site_code_asks_for_the_table_after_consent(
     checkin = service(seed_event, uow, clock)
     assert await checkin.start(ANNA, "kobenhavn") == NeedConsent("kobenhavn", None)
     assert await checkin.consent(ANNA) == ChooseTable("kobenhavn", None)
-    assert await checkin.choose_table(ANNA, "t3") == CheckedIn("kobenhavn", "t3")
+    assert await checkin.choose_table(ANNA, "t3") == ChooseCategory("kobenhavn")
+    await answer(checkin)
+    where = (await checkin.where(ANNA)).checkin
+    assert where is not None
+    assert (where.group_key, where.category_key, where.anonymous) == ("t3", "politician", False)
 
 
 async def test_checking_in_again_with_the_same_code_changes_nothing(
@@ -62,6 +76,7 @@ async def test_checking_in_again_with_the_same_code_changes_nothing(
     checkin = service(seed_event, uow, clock)
     await checkin.start(ANNA, "aalborg-t2")
     await checkin.consent(ANNA)
+    await answer(checkin)
     first = (await checkin.where(ANNA)).checkin
     assert await checkin.start(ANNA, "aalborg-t2") == CheckedIn("aalborg", "t2", already=True)
     assert await checkin.start(ANNA, "aalborg") == CheckedIn("aalborg", "t2", already=True)
@@ -74,6 +89,7 @@ async def test_a_table_card_of_the_same_site_moves_to_that_table_without_asking(
     checkin = service(seed_event, uow, clock)
     await checkin.start(ANNA, "aalborg-t2")
     await checkin.consent(ANNA)
+    await answer(checkin)
     assert await checkin.start(ANNA, "aalborg-t4") == CheckedIn("aalborg", "t4")
 
 
@@ -83,6 +99,7 @@ async def test_moving_to_another_site_asks_first_and_can_be_declined_or_accepted
     checkin = service(seed_event, uow, clock)
     await checkin.start(ANNA, "aalborg-t2")
     await checkin.consent(ANNA)
+    await answer(checkin)
     assert await checkin.start(ANNA, "kobenhavn-t1") == ConfirmMove("aalborg", "kobenhavn", "t1")
     assert await checkin.answer_move(ANNA, accept=False) == StayedAt("aalborg", "t2")
     assert await checkin.answer_move(ANNA, accept=True) == Stale()  # nothing pending any more
@@ -123,7 +140,7 @@ async def test_a_table_of_another_site_is_refused(
     await checkin.start(ANNA, "aalborg")
     await checkin.consent(ANNA)
     assert await checkin.choose_table(ANNA, "t9") == Stale()
-    assert await checkin.choose_table(ANNA, "t1") == CheckedIn("aalborg", "t1")
+    assert await checkin.choose_table(ANNA, "t1") == ChooseCategory("aalborg")
 
 
 async def test_role_codes_grant_roles_once(
@@ -173,3 +190,16 @@ async def test_language_follows_choice_then_telegram_then_the_event(
     assert await access.set_language(french, "en")
     assert await access.language(french) == "en"
     assert not await access.set_language(french, "fr")
+
+
+async def test_a_forged_role_or_a_fixed_anonymity_is_refused(
+    seed_event: Event, uow: SqliteUnitOfWork, clock: ManualClock
+) -> None:
+    checkin = service(seed_event, uow, clock)
+    await checkin.start(ANNA, "aalborg-t1")
+    await checkin.consent(ANNA)
+    assert await checkin.choose_category(ANNA, "king") == Stale()
+    fixed = seed_event.model_copy(
+        update={"event": seed_event.event.model_copy(update={"anonymity": "named"})}
+    )
+    assert await service(fixed, uow, clock).choose_anonymity(ANNA, anonymous=True) == Stale()
