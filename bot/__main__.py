@@ -6,6 +6,7 @@ Operator-facing output is in English; everything participants see lives in `prom
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -94,6 +95,9 @@ def _positive(value: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Opt in to PTB 23's behaviour now: durations and retry_after as timedeltas, without a
+    # deprecation warning on every voice note.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     args = _parser().parse_args(argv)
     try:
         if args.command == "check":

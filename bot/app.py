@@ -27,6 +27,7 @@ from bot.services.agenda import AgendaEngine
 from bot.services.broadcast import BroadcastService
 from bot.services.checkin import CheckInService
 from bot.services.delivery import DeliveryWorker, RateLimiter
+from bot.services.inputs import InputService
 from bot.services.privacy import PrivacyService
 from handlers import jobs
 from handlers.context import BotData, Context
@@ -65,6 +66,8 @@ def build_services(
     agenda.on_queued(delivery.notify)
     broadcast = BroadcastService(event, uow, clock, texts)
     broadcast.on_queued(delivery.notify)
+    inputs = InputService(event, uow, clock, texts)
+    inputs.on_queued(delivery.notify)
     return Services(
         event=event,
         texts=texts,
@@ -79,6 +82,7 @@ def build_services(
         agenda=agenda,
         broadcast=broadcast,
         delivery=delivery,
+        inputs=inputs,
     )
 
 

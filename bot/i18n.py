@@ -22,9 +22,14 @@ _TAG = re.compile(r"<[^>]+>")
 _MARKER = " […]"
 
 
+def telegram_length(text: str) -> int:
+    """Length as Telegram counts it: in UTF-16 code units, so an emoji counts two."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def visible_length(html_text: str) -> int:
     """Length of an HTML message as Telegram counts it: without tags, entities decoded."""
-    return len(html.unescape(_TAG.sub("", html_text)))
+    return telegram_length(html.unescape(_TAG.sub("", html_text)))
 
 
 def pick_language(
@@ -132,6 +137,9 @@ class Catalogue:
         if excess <= 0:
             return text
         value = str(params.get(budget, ""))
-        keep = max(0, len(value) - excess - len(_MARKER))
-        shortened = {**params, budget: value[:keep].rstrip() + _MARKER}
+        # Cut by Telegram's count (UTF-16 units); never split a surrogate pair.
+        units = value.encode("utf-16-le")
+        keep = max(0, len(units) // 2 - excess - len(_MARKER))
+        head = units[: keep * 2].decode("utf-16-le", errors="ignore")
+        shortened = {**params, budget: head.rstrip() + _MARKER}
         return self(language, key, **shortened)

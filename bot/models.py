@@ -89,7 +89,7 @@ class DeliveryStatus(StrEnum):
     UNKNOWN = "unknown"  # Telegram may or may not have it; reported, never sent again
 
 
-DELIVERY_KINDS = frozenset({"push", "reminder", "broadcast", "notice", "relay"})
+DELIVERY_KINDS = frozenset({"push", "reminder", "broadcast", "notice", "relay", "feed"})
 
 Buttons = tuple[tuple[tuple[str, str], ...], ...]
 

@@ -12,6 +12,9 @@ from bot.models import (
     CheckIn,
     Consent,
     DeliveryStatus,
+    IncomingMessage,
+    Input,
+    InputState,
     NewDelivery,
     OutboxMessage,
     OutboxRow,
@@ -200,7 +203,11 @@ class AgendaRepo(Protocol):
     async def close_adhoc(self, event_key: str, site_key: str, now: datetime) -> int: ...
 
     async def recipients(
-        self, event_key: str, site_key: str, group_key: str | None = None
+        self,
+        event_key: str,
+        site_key: str,
+        group_key: str | None = None,
+        missing_key: str | None = None,
     ) -> Sequence[Recipient]: ...
 
     async def unanswered(
@@ -226,6 +233,61 @@ class BroadcastRepo(Protocol):
     async def mark_cancelled(self, broadcast_id: int, now: datetime) -> bool: ...
 
 
+class InputRepo(Protocol):
+    """Participants' inputs, their edit history, facilitators' stars and participants' votes."""
+
+    async def add(
+        self,
+        *,
+        event_key: str,
+        user_id: int,
+        site_key: str,
+        group_key: str | None,
+        role: str,
+        category_key: str | None,
+        anonymous: bool,
+        item_key: str | None,
+        adhoc_id: int | None,
+        message: IncomingMessage,
+        now: datetime,
+    ) -> int | None: ...
+
+    async def get(self, input_id: int) -> Input | None: ...
+
+    async def by_message(self, chat_id: int, message_id: int) -> Input | None: ...
+
+    async def edit(self, input_id: int, text: str, now: datetime) -> None: ...
+
+    async def history(self, input_id: int) -> list[str]: ...
+
+    async def set_state(
+        self, input_id: int, state: InputState, by: int | None, now: datetime
+    ) -> None: ...
+
+    async def of_user(self, event_key: str, user_id: int, limit: int) -> Sequence[Input]: ...
+
+    async def count_of_user(self, event_key: str, user_id: int) -> int: ...
+
+    async def for_prompt(
+        self,
+        event_key: str,
+        site_key: str,
+        item_key: str | None,
+        adhoc_id: int | None,
+        limit: int,
+    ) -> Sequence[Input]: ...
+
+    async def counts_by_group(
+        self, event_key: str, site_key: str, item_key: str | None, adhoc_id: int | None
+    ) -> dict[str | None, int]: ...
+
+    async def toggle_star(self, input_id: int, user_id: int, now: datetime) -> bool: ...
+
+    async def toggle_vote(self, input_id: int, user_id: int, now: datetime) -> bool: ...
+
+    async def voted_by(self, user_id: int, input_ids: Sequence[int]) -> set[int]: ...
+
+
 class UnitOfWork(Protocol):
     """One storage transaction; the repositories are only used inside `transaction()`."""
 
@@ -243,6 +305,9 @@ class UnitOfWork(Protocol):
 
     @property
     def broadcasts(self) -> BroadcastRepo: ...
+
+    @property
+    def inputs(self) -> InputRepo: ...
 
     @property
     def outbox(self) -> OutboxRepo: ...

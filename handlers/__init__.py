@@ -14,11 +14,27 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import facilitator, participant
+from handlers import facilitator, inputs, participant
 from handlers.errors import error_handler
 from handlers.gate import note_contact
 
 PRIVATE = filters.ChatType.PRIVATE
+NEW = filters.UpdateType.MESSAGE  # not edits: those have their own handler
+INPUT = (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.Document.ALL | filters.VOICE
+NOT_AN_INPUT = (
+    filters.Sticker.ALL
+    | filters.LOCATION
+    | filters.VENUE
+    | filters.CONTACT
+    | filters.POLL
+    | filters.Dice.ALL
+    | filters.VIDEO
+    | filters.VIDEO_NOTE
+    | filters.ANIMATION
+    | filters.AUDIO
+    | filters.GAME
+    | filters.STORY
+)
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -38,6 +54,10 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler("agenda", participant.agenda_command, filters=PRIVATE),
             CommandHandler("anonymous", participant.anonymous_command, filters=PRIVATE),
             CommandHandler("forget", participant.forget_command, filters=PRIVATE),
+            CommandHandler("mine", inputs.mine_command, filters=PRIVATE),
+            CommandHandler("undo", inputs.undo_command, filters=PRIVATE),
+            CommandHandler("inputs", inputs.inputs_command, filters=PRIVATE),
+            CommandHandler("quiet", inputs.quiet_command, filters=PRIVATE),
             CommandHandler("help", participant.help_command, filters=PRIVATE),
             # Facilitators' and organisers' commands: each checks the role itself, at the
             # moment of use, and refuses politely.
@@ -59,10 +79,19 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(participant.language_button, pattern=r"^v1:lang:"),
             CallbackQueryHandler(participant.forget_button, pattern=r"^v1:forget:"),
             CallbackQueryHandler(facilitator.broadcast_button, pattern=r"^v1:bcast:"),
+            CallbackQueryHandler(inputs.withdraw_button, pattern=r"^v1:wd:"),
+            CallbackQueryHandler(inputs.vote_button, pattern=r"^v1:vote:"),
+            # Feed cards may sit in a facilitators' group chat: no chat filter here, the
+            # presser's rights are checked in the service.
+            CallbackQueryHandler(inputs.moderate_button, pattern=r"^v1:mod:"),
             CallbackQueryHandler(participant.unknown_button),
-            # Last: stray commands, then everything else in a private chat.
-            MessageHandler(filters.COMMAND & PRIVATE, participant.unknown_command),
-            MessageHandler(PRIVATE & ~filters.StatusUpdate.ALL, participant.other_message),
+            # Inputs: what participants write back, and its edits.
+            MessageHandler(PRIVATE & filters.UpdateType.EDITED_MESSAGE, inputs.edited_input),
+            MessageHandler(PRIVATE & NEW & INPUT, inputs.message_input),
+            MessageHandler(PRIVATE & NEW & NOT_AN_INPUT, inputs.unsupported_message),
+            # Last: stray commands, then anything else in a private chat.
+            MessageHandler(PRIVATE & NEW & filters.COMMAND, participant.unknown_command),
+            MessageHandler(PRIVATE & NEW & ~filters.StatusUpdate.ALL, participant.other_message),
         ]
     )
     app.add_error_handler(error_handler)

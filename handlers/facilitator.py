@@ -14,9 +14,10 @@ from typing import Any, cast
 from telegram import Update
 from telegram.ext import JobQueue
 
+from bot.i18n import telegram_length
 from bot.models import UserRef
 from bot.services.access import Rights
-from bot.services.agenda import Advanced, NothingAhead, Shifted
+from bot.services.agenda import Advanced, NothingAhead, PausedNow, Shifted
 from bot.services.broadcast import AlreadyDone, Cancelled, Drafted, NotAllowed, Queued, TooLong
 from handlers import jobs, keyboards, views
 from handlers.common import answer_button, language_of, reply, user_ref
@@ -149,13 +150,25 @@ async def next_command(update: Update, context: Context, call: Call) -> None:
 @_guarded()
 async def delay_command(update: Update, context: Context, call: Call) -> None:
     services, words = context.services, call.words
-    if len(words) != 1 or not _DELAY.match(words[0]) or abs(int(words[0])) > MAX_DELAY_MINUTES:
+    if (
+        len(words) != 1
+        or not _DELAY.match(words[0])
+        or not 0 < abs(int(words[0])) <= MAX_DELAY_MINUTES
+    ):
         await reply(update, services.texts(call.lang, "facilitator.delay_usage"))
         return
     outcome = await services.agenda.delay(call.site, int(words[0]), call.user.user_id)
     await jobs.reschedule(context)
     if isinstance(outcome, NothingAhead):
         await reply(update, services.texts(call.lang, "facilitator.nothing_ahead"))
+    elif isinstance(outcome, PausedNow):
+        await reply(update, services.texts(call.lang, "facilitator.delay_paused"))
+    elif isinstance(outcome, Advanced):
+        title = outcome.item.title.get(call.lang, services.event.default_language)
+        await reply(
+            update,
+            services.texts(call.lang, "facilitator.advanced", title=title, count=outcome.notified),
+        )
     elif isinstance(outcome, Shifted):
         await reply(
             update,
@@ -205,7 +218,7 @@ async def prompt_command(update: Update, context: Context, call: Call) -> None:
     if not text:
         await reply(update, services.texts(call.lang, "facilitator.prompt_usage"))
         return
-    if len(text) > MAX_PROMPT:
+    if telegram_length(text) > MAX_PROMPT:
         await reply(update, services.texts(call.lang, "facilitator.too_long", limit=MAX_PROMPT))
         return
     outcome = await services.agenda.open_adhoc(call.site, group_key, text, call.user.user_id)
@@ -249,7 +262,7 @@ async def broadcast_command(update: Update, context: Context, call: Call) -> Non
         )
         await reply(
             update,
-            services.texts(
+            services.texts.fit(
                 lang,
                 "facilitator.broadcast_preview",
                 where=where,
@@ -269,16 +282,17 @@ async def broadcast_button(update: Update, context: Context) -> None:
     services = context.services
     lang = await language_of(context, user)
     action, _, raw_id = button.argument.partition("-")
-    if action not in {"send", "cancel"} or not raw_id.isdigit():
+    broadcast_id = keyboards.parse_id(raw_id)
+    if action not in {"send", "cancel"} or broadcast_id is None:
         await query.answer(services.texts.plain(lang, "buttons.stale"), show_alert=True)
         return
     # Rights are looked up again now: the button only says what was pressed.
     rights = await services.access.rights(user)
     outcome: Queued | Cancelled | NotAllowed | AlreadyDone
     if action == "send":
-        outcome = await services.broadcast.confirm(user.user_id, rights, int(raw_id))
+        outcome = await services.broadcast.confirm(user.user_id, rights, broadcast_id)
     else:
-        outcome = await services.broadcast.cancel(user.user_id, int(raw_id))
+        outcome = await services.broadcast.cancel(user.user_id, broadcast_id)
     if isinstance(outcome, Queued):
         await answer_button(
             update, services.texts(lang, "facilitator.broadcast_sent", count=outcome.recipients)

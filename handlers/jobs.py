@@ -92,7 +92,13 @@ async def broadcast_job(context: Context) -> None:
     job = context.job
     if job is None or not isinstance(job.data, BroadcastWatch):
         return
-    if await report_broadcast(context.bot, context.services, job.data):
+    try:
+        done = await report_broadcast(context.bot, context.services, job.data)
+    except TelegramError:
+        # The facilitator's chat cannot be written to: stop asking every five seconds.
+        log.warning("could not report broadcast %s", job.data.broadcast_id)
+        done = True
+    if done:
         job.schedule_removal()
 
 

@@ -37,6 +37,12 @@ def parse(raw: str | None) -> ButtonData | None:
     return ButtonData(match.group(1), match.group(2)) if match else None
 
 
+def parse_id(raw: str) -> int | None:
+    """A database id from button data: digits only and small enough for SQLite's integers
+    (forged data with thirty digits would otherwise overflow)."""
+    return int(raw) if raw.isdigit() and len(raw) <= 18 else None
+
+
 def consent(texts: Catalogue, lang: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [

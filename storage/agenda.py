@@ -159,9 +159,14 @@ class SqliteAgendaRepo:
         return cur.rowcount
 
     async def recipients(
-        self, event_key: str, site_key: str, group_key: str | None = None
+        self,
+        event_key: str,
+        site_key: str,
+        group_key: str | None = None,
+        missing_key: str | None = None,
     ) -> Sequence[Recipient]:
-        """Checked-in participants of a site (or one table) who consented and can be reached."""
+        """Checked-in participants of a site (or one table) who consented and can be reached;
+        with `missing_key`, only those with no outbox row `missing_key + user id` yet."""
         sql = """
             SELECT p.user_id, p.chat_id, c.group_key, p.language, p.telegram_language
               FROM checkins c
@@ -176,6 +181,9 @@ class SqliteAgendaRepo:
         if group_key is not None:
             sql += " AND c.group_key = ?"
             params += (group_key,)
+        if missing_key is not None:
+            sql += " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.key = ? || p.user_id)"
+            params += (missing_key,)
         sql += " ORDER BY p.user_id"
         async with self._conn.execute(sql, params) as cur:
             return [
@@ -192,10 +200,17 @@ class SqliteAgendaRepo:
     async def unanswered(
         self, event_key: str, site_key: str, item_key: str
     ) -> Sequence[Recipient]:
-        """The recipients of a prompt's reminder: those who have not answered it. Until inputs
-        are collected (a later migration adds them) that is every recipient."""
-        del item_key
-        return await self.recipients(event_key, site_key)
+        """The recipients of a prompt's reminder: those with no input to it (withdrawn
+        inputs do not count)."""
+        answered = {
+            row["user_id"]
+            async for row in await self._conn.execute(
+                "SELECT DISTINCT user_id FROM inputs WHERE event_key = ? AND site_key = ?"
+                " AND item_key = ? AND state != 'withdrawn'",
+                (event_key, site_key, item_key),
+            )
+        }
+        return [r for r in await self.recipients(event_key, site_key) if r.user_id not in answered]
 
     async def site_counts(self, event_key: str, site_key: str) -> SiteCounts:
         async with self._conn.execute(

@@ -9,6 +9,7 @@ from storage.agenda import SqliteAgendaRepo
 from storage.broadcasts import SqliteBroadcastRepo
 from storage.checkins import SqliteCheckInRepo
 from storage.db import Database
+from storage.inputs import SqliteInputRepo
 from storage.outbox import SqliteOutboxRepo
 from storage.participants import SqliteParticipantRepo
 from storage.roles import SqliteRoleRepo
@@ -23,6 +24,7 @@ class SqliteUnitOfWork:
         self.outbox = SqliteOutboxRepo(db.conn)
         self.agenda = SqliteAgendaRepo(db.conn)
         self.broadcasts = SqliteBroadcastRepo(db.conn)
+        self.inputs = SqliteInputRepo(db.conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +14,9 @@ from bot.event import Event
 from bot.eventfile import SEED_EVENT, load_event
 from storage.db import Database
 from storage.unit_of_work import SqliteUnitOfWork
+
+# As `python -m bot` does: PTB 23's timedelta durations, without deprecation warnings.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 
 @pytest.fixture(scope="session")

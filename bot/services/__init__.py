@@ -12,6 +12,7 @@ from bot.services.agenda import AgendaEngine
 from bot.services.broadcast import BroadcastService
 from bot.services.checkin import CheckInService
 from bot.services.delivery import DeliveryWorker
+from bot.services.inputs import InputService
 from bot.services.privacy import PrivacyService
 
 
@@ -26,3 +27,4 @@ class Services:
     agenda: AgendaEngine
     broadcast: BroadcastService
     delivery: DeliveryWorker
+    inputs: InputService

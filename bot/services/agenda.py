@@ -10,8 +10,9 @@ in memory.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot.event import AgendaItem, AgendaKind, Event, Site
@@ -52,6 +53,13 @@ class Advanced:
 
 @dataclass(frozen=True, slots=True)
 class NothingAhead:
+    site_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class PausedNow:
+    """Refused: the programme is paused; resume it (or start the next item) first."""
+
     site_key: str
 
 
@@ -108,7 +116,7 @@ class AgendaEngine:
     async def plan(self, site_key: str) -> Plan:
         async with self._uow.transaction():
             state = await self._uow.agenda.state(self._event.key, site_key)
-        return Plan(self._event, state)
+        return Plan(self._event, state, self._clock.now())
 
     async def next_wake(self) -> datetime | None:
         now = self._clock.now()
@@ -163,7 +171,7 @@ class AgendaEngine:
         key = self._event.key
         async with self._uow.transaction():
             now = self._clock.now()
-            plan = Plan(self._event, await self._uow.agenda.state(key, site.key))
+            plan = Plan(self._event, await self._uow.agenda.state(key, site.key), now)
             handled_now: set[str] = set()
             for slot in plan.due_starts(now):
                 item_key = slot.item.key
@@ -179,6 +187,9 @@ class AgendaEngine:
                 await self._uow.agenda.close_adhoc(key, site.key, now)
                 report.started.append((site.key, item_key))
                 handled_now.add(item_key)
+            await self._catch_up_site(plan, now, report)
+            if plan.paused:
+                return  # the clock is stopped: a reminder would count down a frozen prompt
             for slot in plan.slots:
                 reminder_at = slot.reminder_at
                 item_key = slot.item.key
@@ -200,6 +211,27 @@ class AgendaEngine:
                 await self._uow.agenda.mark_fired(key, site.key, item_key, REMINDER, SENT, now)
                 report.reminded.append((site.key, item_key))
 
+    async def _catch_up_site(self, plan: Plan, now: datetime, report: TickReport) -> None:
+        """Whoever is checked in but lacks the item that is on (they checked in late and the
+        bot stopped before their copy was queued, or they could not be reached then) gets it
+        now; the outbox keys make this a no-op for everyone else."""
+        current = plan.current(now)
+        if (
+            current is None
+            or current.item.kind is AgendaKind.CLOSE
+            or not plan.fired(current.item.key)
+        ):
+            return
+        key = self._event.key
+        outcomes = await self._uow.agenda.fired_outcomes(key, plan.site_key)
+        if outcomes.get((current.item.key, START)) != SENT:
+            return
+        missing = await self._uow.agenda.recipients(
+            key, plan.site_key, missing_key=self._push_prefix(plan.site_key, current.item)
+        )
+        if missing:
+            report.queued += await self._push(plan, current, missing, now)
+
     async def catch_up(self, user_id: int) -> int:
         """A participant who checks in late receives the current item (and an open ad-hoc
         prompt) straight away; the same outbox keys make this idempotent."""
@@ -210,7 +242,7 @@ class AgendaEngine:
             if checkin is None:
                 return 0
             now = self._clock.now()
-            plan = Plan(self._event, await self._uow.agenda.state(key, checkin.site_key))
+            plan = Plan(self._event, await self._uow.agenda.state(key, checkin.site_key), now)
             recipients = [
                 r
                 for r in await self._uow.agenda.recipients(key, checkin.site_key)
@@ -239,45 +271,65 @@ class AgendaEngine:
 
     # -- facilitator controls ------------------------------------------------------------------
 
-    async def delay(self, site_key: str, minutes: int, by: int | None) -> Shifted | NothingAhead:
-        """Move the site's remaining items by `minutes` (negative: earlier, never before now)
-        and tell its participants the new time."""
-        async with self._uow.transaction():
-            now = self._clock.now()
-            plan = Plan(self._event, await self._uow.agenda.state(self._event.key, site_key))
-            upcoming = plan.upcoming(now)
-            if upcoming is None:
-                return NothingAhead(site_key)
-            seconds = max(minutes * 60, int((now - upcoming.start).total_seconds()))
-            shift_id = await self._uow.agenda.add_shift(
-                self._event.key, site_key, upcoming.item.key, seconds, ShiftReason.DELAY, by, now
-            )
-            new_start = upcoming.start + timedelta(seconds=seconds)
-            recipients = await self._uow.agenda.recipients(self._event.key, site_key)
-            notified = await self._notify_shift(
-                shift_id, site_key, seconds, upcoming.item, new_start, recipients, now
-            )
-        self._on_queued()
-        return Shifted(site_key, seconds, upcoming.item, new_start, notified)
-
-    async def advance(self, site_key: str, by: int | None) -> Advanced | NothingAhead:
-        """Start the site's next item now (the rest of the programme moves with it)."""
+    async def delay(
+        self, site_key: str, minutes: int, by: int | None
+    ) -> Shifted | Advanced | NothingAhead | PausedNow:
+        """Move the site's remaining items by `minutes` and tell its participants the new
+        time. Moving the next item to now or earlier starts it, as `/next` does."""
         async with self._uow.transaction():
             now = self._clock.now()
             state = await self._uow.agenda.state(self._event.key, site_key)
-            plan = Plan(self._event, state)
-            upcoming = plan.upcoming(now)
-            if upcoming is None:
-                return NothingAhead(site_key)
-            seconds = int((now - upcoming.start).total_seconds())
-            await self._uow.agenda.add_shift(
-                self._event.key, site_key, upcoming.item.key, seconds, ShiftReason.NEXT, by, now
-            )
             if state.paused_at is not None:
-                # Starting the next item by hand ends a pause.
-                await self._uow.agenda.unpause(self._event.key, site_key)
+                return PausedNow(site_key)
+            plan = Plan(self._event, state, now)
+            target = plan.first_unpushed()
+            if target is None:
+                return NothingAhead(site_key)
+            new_start = target.start + timedelta(minutes=minutes)
+            if new_start > now:
+                seconds = minutes * 60
+                shift_id = await self._uow.agenda.add_shift(
+                    self._event.key,
+                    site_key,
+                    target.item.key,
+                    seconds,
+                    ShiftReason.DELAY,
+                    by,
+                    now,
+                )
+                recipients = await self._uow.agenda.recipients(self._event.key, site_key)
+                notified = await self._notify_shift(
+                    shift_id, site_key, seconds, target.item, new_start, recipients, now
+                )
+        if new_start > now:
+            self._on_queued()
+            return Shifted(site_key, seconds, target.item, new_start, notified)
+        return await self.advance(site_key, by)
+
+    async def advance(self, site_key: str, by: int | None) -> Advanced | NothingAhead:
+        """Start the site's next item now (the rest of the programme moves with it). During a
+        pause this also ends the pause."""
+        async with self._uow.transaction():
+            now = self._clock.now()
+            await self._end_pause(site_key, by, now)
+            plan = Plan(self._event, await self._uow.agenda.state(self._event.key, site_key), now)
+            target = plan.first_unpushed()
+            if target is None:
+                return NothingAhead(site_key)
+            if target.start > now:
+                # Rounded down, so that the item's new start is never after now.
+                seconds = math.floor((now - target.start).total_seconds())
+                await self._uow.agenda.add_shift(
+                    self._event.key,
+                    site_key,
+                    target.item.key,
+                    seconds,
+                    ShiftReason.NEXT,
+                    by,
+                    now,
+                )
         report = await self._tick_one(site_key)
-        return Advanced(site_key, upcoming.item, report.queued)
+        return Advanced(site_key, target.item, report.queued)
 
     async def pause(self, site_key: str, by: int | None) -> PauseChanged:
         async with self._uow.transaction():
@@ -287,24 +339,30 @@ class AgendaEngine:
         return PauseChanged(site_key, paused=True, changed=changed)
 
     async def resume(self, site_key: str, by: int | None) -> PauseChanged:
-        """End a pause. An item that was to start during the pause starts now, and the rest of
-        the programme moves with it; items still ahead keep their times."""
+        """End a pause: every item not yet pushed moves later by the time the pause lasted,
+        so the programme continues where it stopped."""
         async with self._uow.transaction():
             now = self._clock.now()
-            state = await self._uow.agenda.state(self._event.key, site_key)
-            if state.paused_at is None:
-                return PauseChanged(site_key, paused=False, changed=False)
-            lasted = max(0, int((now - state.paused_at).total_seconds()))
-            plan = Plan(self._event, state)
-            first = next((s for s in plan.slots if not plan.fired(s.item.key)), None)
-            if first is not None and first.start < now:
-                held = int((now - max(first.start, state.paused_at)).total_seconds())
-                await self._uow.agenda.add_shift(
-                    self._event.key, site_key, first.item.key, held, ShiftReason.RESUME, by, now
-                )
-            await self._uow.agenda.unpause(self._event.key, site_key)
+            lasted = await self._end_pause(site_key, by, now)
+        if lasted is None:
+            return PauseChanged(site_key, paused=False, changed=False)
         await self._tick_one(site_key)
         return PauseChanged(site_key, paused=False, changed=True, seconds=lasted)
+
+    async def _end_pause(self, site_key: str, by: int | None, now: datetime) -> int | None:
+        """Inside a transaction: make the pause's move permanent and lift it; returns how long
+        it lasted in seconds, or None when the site was not paused."""
+        state = await self._uow.agenda.state(self._event.key, site_key)
+        if state.paused_at is None:
+            return None
+        lasted = max(0, math.floor((now - state.paused_at).total_seconds()))
+        first = Plan(self._event, replace(state, paused_at=None), now).first_unpushed()
+        if first is not None and lasted:
+            await self._uow.agenda.add_shift(
+                self._event.key, site_key, first.item.key, lasted, ShiftReason.RESUME, by, now
+            )
+        await self._uow.agenda.unpause(self._event.key, site_key)
+        return lasted
 
     async def _tick_one(self, site_key: str) -> TickReport:
         site = self._event.site(site_key)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.event import Event
-from bot.i18n import Catalogue, pick_language
+from bot.i18n import Catalogue, pick_language, telegram_length
 from bot.models import Broadcast, NewDelivery, OutboxMessage
 from bot.ports import Clock, UnitOfWork
 from bot.services.access import Rights
@@ -74,8 +74,8 @@ class BroadcastService:
     ) -> Drafted | NotAllowed | TooLong:
         if not self._allowed(rights, site_key):
             return NotAllowed()
-        if len(text) > MAX_TEXT:
-            return TooLong(len(text))
+        if telegram_length(text) > MAX_TEXT:
+            return TooLong(telegram_length(text))
         async with self._uow.transaction():
             broadcast = await self._uow.broadcasts.draft(
                 self._event.key, site_key, text, user_id, self._clock.now()

@@ -289,7 +289,7 @@ class CheckInService:
         return await self._update_complete(user, lambda c: replace(c, category_key=category_key))
 
     async def choose_anonymity(self, user: UserRef, *, anonymous: bool) -> Outcome:
-        if self._event.event.anonymity is not Anonymity.PARTICIPANT_CHOICE:
+        if self._event.event.anonymity != Anonymity.PARTICIPANT_CHOICE:
             return Stale()
         return await self._update_complete(user, lambda c: replace(c, anonymous=anonymous))
 
@@ -315,7 +315,7 @@ class CheckInService:
             return ChooseCategory(site.key)
         if (
             checkin.anonymous is None
-            and self._event.event.anonymity is Anonymity.PARTICIPANT_CHOICE
+            and self._event.event.anonymity == Anonymity.PARTICIPANT_CHOICE
         ):
             return ChooseAnonymity(site.key)
         return CheckedIn(checkin.site_key, checkin.group_key, already=already)

@@ -44,19 +44,35 @@ class OpenPrompt:
 
 
 class Plan:
-    def __init__(self, event: Event, state: SiteAgendaState) -> None:
+    """The slots of a site at `now`.
+
+    A pause stops the clock: while it lasts, every item not yet pushed moves later by the time
+    the pause has lasted so far, so nothing new becomes current or due, an open prompt stays
+    open, and its reminder waits; `/resume` makes that move permanent.
+    """
+
+    def __init__(self, event: Event, state: SiteAgendaState, now: datetime) -> None:
         self.event = event
         self.state = state
         self.site_key = state.site_key
+        self.now = now
         timeline = event.timeline(state.site_key)
         index = {item.key: i for i, item in enumerate(timeline)}
-        offsets = [0] * len(timeline)
+        offsets = [0.0] * len(timeline)
         for shift in state.shifts:
             first = index.get(shift.from_item_key)
             if first is None:
                 continue  # an item removed from the file since: its shift no longer applies
             for i in range(first, len(timeline)):
                 offsets[i] += shift.seconds
+        if state.paused_at is not None:
+            held = max(0.0, (now - state.paused_at).total_seconds())
+            first_unpushed = next(
+                (i for i, item in enumerate(timeline) if (item.key, "start") not in state.fired),
+                len(timeline),
+            )
+            for i in range(first_unpushed, len(timeline)):
+                offsets[i] += held
         starts = [
             event.start_of(item) + timedelta(seconds=offsets[i]) for i, item in enumerate(timeline)
         ]
@@ -69,6 +85,9 @@ class Plan:
             )
             for i, item in enumerate(timeline)
         )
+
+    def first_unpushed(self) -> Slot | None:
+        return next((s for s in self.slots if not self.fired(s.item.key)), None)
 
     @property
     def paused(self) -> bool:

@@ -127,7 +127,7 @@ async def test_next_starts_the_next_item_now(
     assert log["group_work_1"] == "13:30"  # the rest moved 10 minutes earlier with it
 
 
-async def test_pause_holds_the_programme_and_resume_moves_it_by_the_time_it_lasted(
+async def test_pause_stops_the_clock_and_resume_continues_where_it_stopped(
     harness: BotHarness, seed_event: Event, clock: ManualClock
 ) -> None:
     host = harness.api.user(240, "Host", language_code="da")
@@ -140,12 +140,116 @@ async def test_pause_holds_the_programme_and_resume_moves_it_by_the_time_it_last
     assert "pause" in host.last()["text"]
     await run_until(harness, clock, at(seed_event, "13:50"))
     assert "group_work_1" not in dict(agenda_pushes(received(harness, seed_event, 241)))
+    anna.send("/agenda")
+    await harness.settle()
+    programme = anna.last()["text"]
+    assert "▶️ 13:15  Dagens cases" in programme  # not the item held by the pause
+    assert "⏸" in programme
     host.send("/resume")
     await harness.settle()
+    # Five minutes were left before group work 1 when the pause began: they still are.
+    await run_until(harness, clock, at(seed_event, "14:45"))
     log = dict(agenda_pushes(received(harness, seed_event, 241)))
-    assert log["group_work_1"] == "13:50"
-    await run_until(harness, clock, at(seed_event, "14:40"))
-    assert dict(agenda_pushes(received(harness, seed_event, 241)))["break"] == "14:35"
+    assert log["group_work_1"] == "13:55"
+    assert log["break"] == "14:40"
+
+
+async def test_next_during_a_pause_starts_the_item_the_room_was_waiting_for(
+    harness: BotHarness, seed_event: Event, clock: ManualClock
+) -> None:
+    host = harness.api.user(242, "Host", language_code="da")
+    anna = harness.api.user(243, "Anna", language_code="da")
+    await become_facilitator(harness, seed_event, host, "aalborg")
+    await check_in(harness, anna, "aalborg-t4")
+    await run_until(harness, clock, at(seed_event, "13:35"))
+    host.send("/pause")
+    await run_until(harness, clock, at(seed_event, "13:55"))
+    host.send("/next")
+    await harness.settle()
+    log = agenda_pushes(received(harness, seed_event, 243))
+    assert log[-1] == ("group_work_1", "13:55")
+    assert ("break", "13:55") not in log
+    assert harness.query(
+        "SELECT outcome FROM agenda_fired WHERE item_key = 'group_work_1' AND what = 'start'"
+        " AND site_key = 'aalborg'"
+    ) == [("sent",)]
+    host.send("/delay 5")
+    await harness.settle()
+    assert "rykket 5 minutter" in anna.last()["text"]
+
+
+async def test_no_reminder_counts_down_while_the_programme_is_paused(
+    harness: BotHarness, seed_event: Event, clock: ManualClock
+) -> None:
+    host = harness.api.user(244, "Host", language_code="da")
+    anna = harness.api.user(245, "Anna", language_code="da")
+    await become_facilitator(harness, seed_event, host, "aalborg")
+    await check_in(harness, anna, "aalborg-t4")
+    await run_until(harness, clock, at(seed_event, "14:15"))
+    host.send("/pause")
+    await run_until(harness, clock, at(seed_event, "14:30"))
+    assert not [k for k, *_ in received(harness, seed_event, 245) if k == "reminder"]
+    host.send("/delay 5")
+    await harness.settle()
+    assert "sat på pause" in host.last()["text"]
+    host.send("/resume")
+    await run_until(harness, clock, at(seed_event, "14:45"))
+    reminders = [(i, t) for k, i, t in received(harness, seed_event, 245) if k == "reminder"]
+    assert reminders == [("group_work_1", "14:35")]  # 5 minutes before the break, 14:40
+
+
+async def test_a_late_joiner_whose_confirmation_failed_still_gets_the_current_item(
+    harness: BotHarness, seed_event: Event, clock: ManualClock
+) -> None:
+    early = harness.api.user(246, "Early", language_code="da")
+    await check_in(harness, early, "kobenhavn-t1")
+    await run_until(harness, clock, at(seed_event, "13:50"))
+    late = harness.api.user(247, "Late", language_code="da")
+    late.send("/start kobenhavn-t2")
+    await harness.deliver()
+    late.press_button(late.last(), "✅ Ja, jeg deltager")
+    await harness.deliver()
+    late.press(late.last(), "v1:cat:politician")
+    await harness.deliver()
+    # The confirmation (an edit) fails: the handler stops before its catch-up.
+    harness.api.fail_next("editMessageText", error_code=502)
+    harness.api.fail_next("sendMessage", error_code=502, chat_id=247)
+    late.press(late.last(), "v1:anon:named")
+    await harness.deliver()
+    await run_until(harness, clock, at(seed_event, "13:52"))
+    assert agenda_pushes(received(harness, seed_event, 247))[0][0] == "group_work_1"
+
+
+async def test_a_delay_that_reaches_now_starts_the_item_without_a_zero_minute_notice(
+    harness: BotHarness, seed_event: Event, clock: ManualClock
+) -> None:
+    host = harness.api.user(248, "Host", language_code="en")
+    anna = harness.api.user(249, "Anna", language_code="en")
+    await become_facilitator(harness, seed_event, host, "aalborg")
+    await check_in(harness, anna, "aalborg-t1")
+    await run_until(harness, clock, at(seed_event, "13:38"))
+    host.send("/delay -5")
+    await harness.settle()
+    assert "has started now" in host.last()["text"]
+    assert not any("0 minutes" in m["text"] for m in anna.inbox())
+    assert dict(agenda_pushes(received(harness, seed_event, 249)))["group_work_1"] == "13:38"
+    host.send("/delay 0")
+    await harness.settle()
+    assert "Write a number of minutes" in host.last()["text"]
+
+
+async def test_next_with_a_clock_between_whole_seconds_starts_the_item(
+    harness: BotHarness, seed_event: Event, clock: ManualClock
+) -> None:
+    host = harness.api.user(250, "Host", language_code="en")
+    anna = harness.api.user(251, "Anna", language_code="en")
+    await become_facilitator(harness, seed_event, host, "aalborg")
+    await check_in(harness, anna, "aalborg-t1")
+    await run_until(harness, clock, at(seed_event, "13:05"))
+    clock.advance(timedelta(milliseconds=250))
+    host.send("/next")
+    await harness.settle()
+    assert "goes to 1 participants" in host.last()["text"]
 
 
 async def test_participants_and_other_sites_facilitators_are_refused_politely(
@@ -179,7 +283,7 @@ async def test_delay_explains_itself_when_the_number_is_missing_or_wild(
 ) -> None:
     host = harness.api.user(260, "Host", language_code="en")
     await become_facilitator(harness, seed_event, host, "aalborg")
-    for bad in ("/delay", "/delay soon", "/delay 999", "/delay 5 10"):
+    for bad in ("/delay", "/delay soon", "/delay 999", "/delay 5 10", "/delay 0", "/delay -0"):
         host.send(bad)
         await harness.settle()
         assert "Write a number of minutes" in host.last()["text"], bad
@@ -240,6 +344,10 @@ async def test_broadcast_is_previewed_then_sent_once_to_the_site(
     host.press(preview, "v1:bcast:send-1")
     await harness.settle()
     assert len(anna.inbox()) == before + 1
+    # Forged data with an id too large for the database is refused, not a crash.
+    host.press(host.last(), "v1:bcast:send-" + "9" * 30)
+    await harness.settle()
+    assert "no longer valid" in list(harness.api.callback_answers.values())[-1]["text"]
     # Nor can someone else confirm it, even with forged button data.
     anna.press(anna.last(), "v1:bcast:send-1")
     await harness.settle()
@@ -292,3 +400,22 @@ async def test_timing_follows_the_clock_not_the_step(
     assert agenda_pushes(received(harness, seed_event, 311)) == []
     await run_until(harness, clock, at(seed_event, "13:00"))
     assert agenda_pushes(received(harness, seed_event, 311)) == [("welcome", "13:00")]
+
+
+async def test_length_limits_count_emoji_as_telegram_does(
+    harness: BotHarness, seed_event: Event, clock: ManualClock
+) -> None:
+    host = harness.api.user(320, "Host", language_code="en")
+    anna = harness.api.user(321, "Anna", language_code="en")
+    await become_facilitator(harness, seed_event, host, "aalborg")
+    await check_in(harness, anna, "aalborg-t1")
+    host.send("/prompt " + "🙂" * 2000)  # 2000 characters, 4000 UTF-16 units
+    await harness.settle()
+    assert "too long" in host.last()["text"]
+    host.send("/prompt " + "🙂" * 1700)
+    await harness.settle()
+    assert "went to 1 participants" in host.last()["text"]
+    assert harness.query("SELECT COUNT(*) FROM outbox WHERE status = 'failed'") == [(0,)]
+    host.send("/broadcast " + "🙂" * 1890)  # within 3800 units, previewed in full
+    await harness.settle()
+    assert "Send it?" in host.last()["text"]

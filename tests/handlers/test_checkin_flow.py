@@ -244,7 +244,7 @@ async def test_stray_commands_and_messages_get_a_useful_answer(harness: BotHarne
     assert "not checked in yet" in liv.last()["text"]
     liv.send_sticker()
     await harness.deliver()
-    assert "not checked in yet" in liv.last()["text"]
+    assert "Please write it as text" in liv.last()["text"]
 
 
 async def test_forget_erases_the_participant_after_confirmation(harness: BotHarness) -> None:

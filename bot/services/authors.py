@@ -1,0 +1,25 @@
+"""How an input's author is shown, as the event's anonymity and the author's choice allow."""
+
+from __future__ import annotations
+
+from bot.event import Anonymity, Event
+from bot.i18n import Catalogue
+from bot.models import Input
+
+
+def author_label(event: Event, texts: Catalogue, lang: str, item: Input) -> str:
+    """A name, "politiker, Aalborg", or "anonym" — never more than the event allows.
+
+    Organisers' exports may say more; this is what other participants and sites see.
+    """
+    default = event.default_language
+    site = event.site(item.site_key)
+    site_name = site.name.get(lang, default) if site else item.site_key
+    role = event.event.participant_role(item.category_key)
+    role_name = role.name.get(lang, default) if role else texts.plain(lang, "authors.participant")
+    mode = event.event.anonymity
+    if mode == Anonymity.ROLE_ONLY:
+        return texts.plain(lang, "authors.role_at", role=role_name, site=site_name)
+    if mode == Anonymity.ANONYMOUS or item.anonymous or not item.author_name.strip():
+        return texts.plain(lang, "authors.anonymous")
+    return item.author_name

@@ -1,0 +1,421 @@
+"""Inputs: what participants write back, captured with where it came from.
+
+A message is stored only from a checked-in participant who consented, tagged with site, table,
+role and the prompt open at their site at that moment; the caller acknowledges it only after
+`receive` returned (the transaction has committed), so an acknowledged input is never lost.
+Facilitators see each new input in their feed (through the outbox), star, hide and show it;
+participants vote.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.event import AgendaItem, AgendaKind, Event, OutsidePrompt
+from bot.i18n import Catalogue
+from bot.models import (
+    IncomingMessage,
+    Input,
+    InputKind,
+    InputState,
+    NewDelivery,
+    OutboxMessage,
+    Role,
+    UserRef,
+)
+from bot.ports import Clock, UnitOfWork
+from bot.services.access import Rights
+from bot.services.authors import author_label
+from bot.services.plan import OpenPrompt, Plan
+
+FLOOD_LIMIT = 20  # messages …
+FLOOD_WINDOW = 10.0  # … in this many seconds, then a participant is slowed down
+MODERATION = {"star", "hide", "show"}
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    input: Input
+    general: bool  # no prompt was open: kept as a general input
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    input_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotCheckedIn:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class NoOpenPrompt:
+    """Not stored: the event wants messages only while a prompt is open."""
+
+    next_item: AgendaItem | None
+    next_start: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Flooded:
+    """Not stored: too many messages too fast. `warn` is True once per window."""
+
+    warn: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Edited:
+    input: Input
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """Not one of this person's inputs (or withdrawn): nothing to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawn:
+    input: Input
+
+
+@dataclass(frozen=True, slots=True)
+class NotAllowed:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Moderated:
+    input: Input
+    starred_by_me: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Voted:
+    input: Input
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PromptView:
+    """The latest inputs of a site for the prompt open now, with counts per table."""
+
+    site_key: str
+    prompt: OpenPrompt | None
+    title: str
+    items: list[Input]
+    counts: dict[str | None, int]
+    my_votes: set[int] = field(default_factory=set)
+    quiet: list[str] = field(default_factory=list)  # tables with no input yet
+
+
+class FloodGate:
+    """A sliding window per person, in memory: a burst is absorbed, a flood slowed."""
+
+    def __init__(
+        self,
+        limit: int = FLOOD_LIMIT,
+        window: float = FLOOD_WINDOW,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._limit, self._window, self._monotonic = limit, window, monotonic
+        self._seen: dict[int, deque[float]] = {}
+        self._warned: dict[int, float] = {}
+
+    def admit(self, user_id: int) -> Flooded | None:
+        now = self._monotonic()
+        seen = self._seen.setdefault(user_id, deque())
+        while seen and now - seen[0] > self._window:
+            seen.popleft()
+        if len(seen) < self._limit:
+            seen.append(now)
+            if len(self._seen) > 10_000:  # keep memory bounded over a long day
+                self._forget(now)
+            return None
+        warn = now - self._warned.get(user_id, float("-inf")) > self._window
+        if warn:
+            self._warned[user_id] = now
+        return Flooded(warn)
+
+    def _forget(self, now: float) -> None:
+        for user_id in [u for u, s in self._seen.items() if not s or now - s[-1] > self._window]:
+            del self._seen[user_id]
+
+
+class InputService:
+    def __init__(
+        self,
+        event: Event,
+        uow: UnitOfWork,
+        clock: Clock,
+        texts: Catalogue,
+        gate: FloodGate | None = None,
+    ) -> None:
+        self._event = event
+        self._uow = uow
+        self._clock = clock
+        self._texts = texts
+        self._gate = gate or FloodGate()
+        self._on_queued: Callable[[], None] = lambda: None
+
+    def on_queued(self, callback: Callable[[], None]) -> None:
+        self._on_queued = callback
+
+    # -- intake --------------------------------------------------------------------------------
+
+    async def receive(
+        self, user: UserRef, rights: Rights, message: IncomingMessage
+    ) -> Stored | Duplicate | NotCheckedIn | NoOpenPrompt | Flooded:
+        key = self._event.key
+        async with self._uow.transaction():
+            existing = await self._uow.inputs.by_message(message.chat_id, message.message_id)
+            if existing is not None:
+                return Duplicate(existing.id)
+            flooded = self._gate.admit(user.user_id)
+            if flooded is not None:
+                return flooded
+            checkin = await self._uow.checkins.get(key, user.user_id)
+            consent = await self._uow.participants.active_consent(user.user_id, key)
+            site = self._event.site(checkin.site_key) if checkin else None
+            if checkin is None or consent is None or site is None:
+                return NotCheckedIn()
+            if checkin.group_key is None and site.groups:
+                return NotCheckedIn()
+            now = self._clock.now()
+            plan = Plan(self._event, await self._uow.agenda.state(key, site.key), now)
+            prompt = plan.open_prompt(now, checkin.group_key)
+            if prompt is None and self._event.event.outside_prompt == OutsidePrompt.REDIRECT:
+                upcoming = next(
+                    (s for s in plan.slots if s.start > now and s.item.kind is AgendaKind.PROMPT),
+                    None,
+                )
+                return NoOpenPrompt(
+                    upcoming.item if upcoming else None, upcoming.start if upcoming else None
+                )
+            role = (
+                Role.ORGANISER
+                if rights.organiser
+                else Role.FACILITATOR
+                if rights.facilitator_sites
+                else Role.PARTICIPANT
+            )
+            input_id = await self._uow.inputs.add(
+                event_key=key,
+                user_id=user.user_id,
+                site_key=site.key,
+                group_key=checkin.group_key,
+                role=role.value,
+                category_key=checkin.category_key,
+                anonymous=bool(checkin.anonymous),
+                item_key=prompt.item_key if prompt else None,
+                adhoc_id=prompt.adhoc_id if prompt else None,
+                message=message,
+                now=now,
+            )
+            if input_id is None:  # the same update, delivered again
+                return Duplicate(0)
+            stored = await self._uow.inputs.get(input_id)
+            assert stored is not None  # noqa: S101 - written in this transaction
+            await self._feed(stored, now)
+        self._on_queued()
+        return Stored(stored, general=prompt is None)
+
+    async def edit(
+        self, user: UserRef, chat_id: int, message_id: int, text: str
+    ) -> Edited | Unknown:
+        async with self._uow.transaction():
+            found = await self._uow.inputs.by_message(chat_id, message_id)
+            if found is None or found.user_id != user.user_id:
+                return Unknown()
+            if found.state is InputState.WITHDRAWN or found.text == text:
+                return Unknown()
+            await self._uow.inputs.edit(found.id, text, self._clock.now())
+            edited = await self._uow.inputs.get(found.id)
+        assert edited is not None  # noqa: S101 - just edited
+        return Edited(edited)
+
+    # -- the author's own inputs -----------------------------------------------------------------
+
+    async def mine(self, user: UserRef, limit: int = 20) -> tuple[list[Input], int]:
+        """The newest `limit` of the person's inputs, and how many there are in all."""
+        async with self._uow.transaction():
+            items = list(await self._uow.inputs.of_user(self._event.key, user.user_id, limit))
+            total = await self._uow.inputs.count_of_user(self._event.key, user.user_id)
+        return items, total
+
+    async def withdraw(self, user: UserRef, input_id: int | None = None) -> Withdrawn | Unknown:
+        """Withdraw one input, or (None) the person's latest: it leaves every export."""
+        async with self._uow.transaction():
+            if input_id is None:
+                latest = await self._uow.inputs.of_user(self._event.key, user.user_id, 1)
+                found = latest[0] if latest else None
+            else:
+                found = await self._uow.inputs.get(input_id)
+            if (
+                found is None
+                or found.user_id != user.user_id
+                or found.state is InputState.WITHDRAWN
+            ):
+                return Unknown()
+            await self._uow.inputs.set_state(
+                found.id, InputState.WITHDRAWN, user.user_id, self._clock.now()
+            )
+        return Withdrawn(found)
+
+    # -- facilitators ----------------------------------------------------------------------------
+
+    async def moderate(
+        self, user: UserRef, rights: Rights, input_id: int, action: str
+    ) -> Moderated | NotAllowed | Unknown:
+        """Star, hide or show an input of a site the person facilitates."""
+        if action not in MODERATION:
+            return Unknown()
+        async with self._uow.transaction():
+            found = await self._uow.inputs.get(input_id)
+            if found is None or found.event_key != self._event.key:
+                return Unknown()
+            if not rights.may_facilitate(found.site_key):
+                return NotAllowed()
+            if found.state is InputState.WITHDRAWN:
+                return Unknown()
+            now = self._clock.now()
+            starred = False
+            if action == "star":
+                starred = await self._uow.inputs.toggle_star(found.id, user.user_id, now)
+            else:
+                state = InputState.HIDDEN if action == "hide" else InputState.VISIBLE
+                await self._uow.inputs.set_state(found.id, state, user.user_id, now)
+            updated = await self._uow.inputs.get(found.id)
+        assert updated is not None  # noqa: S101 - just read
+        return Moderated(updated, starred)
+
+    async def view(self, user: UserRef, site_key: str, limit: int = 10) -> PromptView:
+        """The latest visible inputs of the site for the prompt open now."""
+        key = self._event.key
+        async with self._uow.transaction():
+            now = self._clock.now()
+            plan = Plan(self._event, await self._uow.agenda.state(key, site_key), now)
+            checkin = await self._uow.checkins.get(key, user.user_id)
+            group = checkin.group_key if checkin and checkin.site_key == site_key else None
+            prompt = plan.open_prompt(now, group)
+            if prompt is None:
+                return PromptView(site_key, None, "", [], {})
+            item_key, adhoc_id = prompt.item_key, prompt.adhoc_id
+            items = list(
+                await self._uow.inputs.for_prompt(key, site_key, item_key, adhoc_id, limit)
+            )
+            counts = await self._uow.inputs.counts_by_group(key, site_key, item_key, adhoc_id)
+            votes = await self._uow.inputs.voted_by(user.user_id, [i.id for i in items])
+        site = self._event.site(site_key)
+        quiet = [g.key for g in site.groups if not counts.get(g.key)] if site else []
+        return PromptView(site_key, prompt, self._title(plan, prompt), items, counts, votes, quiet)
+
+    def _title(self, plan: Plan, prompt: OpenPrompt) -> str:
+        default = self._event.default_language
+        if prompt.item_key is not None:
+            item = self._event.item(prompt.item_key)
+            return item.title.get(default, default) if item else prompt.item_key
+        adhoc = next((a for a in plan.state.adhoc if a.id == prompt.adhoc_id), None)
+        return adhoc.text if adhoc else ""
+
+    # -- votes -----------------------------------------------------------------------------------
+
+    async def vote(self, user: UserRef, input_id: int) -> Voted | NotAllowed | Unknown:
+        """A 👍 on an input of the voter's own site, toggled by pressing again."""
+        key = self._event.key
+        async with self._uow.transaction():
+            found = await self._uow.inputs.get(input_id)
+            if found is None or found.event_key != key or found.state is not InputState.VISIBLE:
+                return Unknown()
+            checkin = await self._uow.checkins.get(key, user.user_id)
+            consent = await self._uow.participants.active_consent(user.user_id, key)
+            if checkin is None or consent is None or checkin.site_key != found.site_key:
+                return NotAllowed()
+            if found.user_id == user.user_id:
+                return NotAllowed()
+            on = await self._uow.inputs.toggle_vote(found.id, user.user_id, self._clock.now())
+            updated = await self._uow.inputs.get(found.id)
+        assert updated is not None  # noqa: S101 - just read
+        return Voted(updated, on)
+
+    # -- the facilitators' feed ------------------------------------------------------------------
+
+    def feed_card(self, item: Input, lang: str) -> OutboxMessage:
+        """The card a facilitator sees for an input, with its moderation buttons."""
+        texts, event = self._texts, self._event
+        default = event.default_language
+        site = event.site(item.site_key)
+        group = site.group(item.group_key) if site and item.group_key else None
+        prompt = event.item(item.item_key) if item.item_key else None
+        where = (
+            group.name.get(lang, default)
+            if group
+            else (site.name.get(lang, default) if site else "")
+        )
+        about = (
+            prompt.title.get(lang, default)
+            if prompt
+            else texts.plain(lang, "feed.adhoc" if item.adhoc_id else "feed.general")
+        )
+        body = item.text
+        if item.kind is not InputKind.TEXT:
+            body = f"[{texts.plain(lang, f'feed.kind_{item.kind.value}')}] {body}".strip()
+        state = {
+            InputState.VISIBLE: "",
+            InputState.HIDDEN: texts.plain(lang, "feed.hidden"),
+            InputState.WITHDRAWN: texts.plain(lang, "feed.withdrawn"),
+        }[item.state]
+        text = texts.fit(
+            lang,
+            "feed.card",
+            where=where,
+            about=about,
+            author=author_label(event, texts, lang, item),
+            text=body,
+            stars=item.stars,
+            votes=item.votes,
+            state=state,
+        )
+        toggle = (
+            ("hide", "feed.hide") if item.state is InputState.VISIBLE else ("show", "feed.show")
+        )
+        buttons = (
+            (
+                (texts.plain(lang, "feed.star", stars=item.stars), f"v1:mod:star-{item.id}"),
+                (texts.plain(lang, toggle[1]), f"v1:mod:{toggle[0]}-{item.id}"),
+            ),
+        )
+        return OutboxMessage(text, buttons=buttons, silent=True)
+
+    async def _feed(self, item: Input, now: datetime) -> None:
+        """Queue the new input's card to the site's facilitators (their group chat, or else
+        each facilitator's private chat)."""
+        site = self._event.site(item.site_key)
+        if site is None:
+            return
+        chats = (
+            [site.facilitator_chat]
+            if site.facilitator_chat is not None
+            else await self._uow.agenda.facilitator_chats(self._event.key, site.key)
+        )
+        card = self.feed_card(item, self._event.default_language)
+        await self._uow.outbox.enqueue(
+            [
+                NewDelivery(
+                    key=f"feed:{self._event.key}:{item.id}:{chat}",
+                    event_key=self._event.key,
+                    chat_id=chat,
+                    user_id=None,
+                    kind="feed",
+                    message=card,
+                    priority=1,  # after pushes: a prompt reaching a room matters more
+                )
+                for chat in chats
+                if chat != item.chat_id
+            ],
+            now,
+        )

@@ -1,0 +1,399 @@
+"""Participants' inputs: messages in, 👍 out; /mine, /undo, /inputs, /quiet, votes, the feed."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
+
+from bot.models import IncomingMessage, Input, InputKind, UserRef
+from bot.services import Services
+from bot.services.authors import author_label
+from bot.services.inputs import (
+    Duplicate,
+    Edited,
+    Flooded,
+    Moderated,
+    NoOpenPrompt,
+    NotAllowed,
+    NotCheckedIn,
+    PromptView,
+    Stored,
+    Voted,
+    Withdrawn,
+)
+from handlers import keyboards, views
+from handlers.common import answer_button, language_of, reply, user_ref
+from handlers.context import Context
+
+log = logging.getLogger(__name__)
+
+ACK = "👍"
+PREVIEW = 160  # characters of an input shown in lists
+
+
+def incoming(update: Update, message: Message) -> IncomingMessage | None:
+    """The parts of a Telegram message an input keeps; None for kinds that are not inputs."""
+    caption = message.caption or ""
+    kind: InputKind
+    file_id = unique = name = mime = None
+    duration: int | None = None
+    if message.text is not None:
+        kind, caption = InputKind.TEXT, message.text
+    elif message.photo:
+        kind, largest = InputKind.PHOTO, message.photo[-1]
+        file_id, unique = largest.file_id, largest.file_unique_id
+    elif message.document is not None:
+        kind, doc = InputKind.DOCUMENT, message.document
+        file_id, unique, name, mime = doc.file_id, doc.file_unique_id, doc.file_name, doc.mime_type
+    elif message.voice is not None:
+        kind, voice = InputKind.VOICE, message.voice
+        file_id, unique, mime = voice.file_id, voice.file_unique_id, voice.mime_type
+        length = voice.duration
+        duration = int(length.total_seconds()) if isinstance(length, timedelta) else int(length)
+    else:
+        return None
+    return IncomingMessage(
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        update_id=update.update_id,
+        kind=kind,
+        text=caption,
+        file_id=file_id,
+        file_unique_id=unique,
+        file_name=name,
+        mime_type=mime,
+        duration=duration,
+    )
+
+
+async def message_input(update: Update, context: Context) -> None:
+    """Any plain message, photo, document or voice note in a private chat."""
+    user = user_ref(update)
+    message = update.effective_message
+    if user is None or message is None:
+        return
+    item = incoming(update, message)
+    if item is None:
+        return
+    services = context.services
+    rights = await services.access.rights(user)
+    outcome = await services.inputs.receive(user, rights, item)
+    lang = await language_of(context, user)
+    match outcome:
+        case Stored() | Duplicate():
+            # Only now, after the commit: an acknowledged input is never lost.
+            await _acknowledge(message, services, lang)
+        case NotCheckedIn():
+            await reply(update, services.texts(lang, "fallback.not_checked_in"))
+        case NoOpenPrompt(next_item=nxt, next_start=start) if nxt is not None and start:
+            await reply(
+                update,
+                services.texts(
+                    lang,
+                    "inputs.no_prompt",
+                    title=nxt.title.get(lang, services.event.default_language),
+                    time=views.hhmm(start, services),
+                ),
+            )
+        case NoOpenPrompt():
+            await reply(update, services.texts(lang, "inputs.no_prompt_today"))
+        case Flooded(warn=True):
+            await reply(update, services.texts(lang, "inputs.slow_down"))
+        case Flooded():
+            pass
+
+
+async def _acknowledge(message: Message, services: Services, lang: str) -> None:
+    try:
+        await message.set_reaction(ACK)
+    except TelegramError:
+        # Reactions can be switched off; a short reply says the same.
+        await message.reply_text(services.texts(lang, "inputs.saved"))
+
+
+async def edited_input(update: Update, context: Context) -> None:
+    """An edited message updates its input; the earlier text is kept in its history."""
+    user = user_ref(update)
+    message = update.edited_message
+    if user is None or message is None:
+        return
+    text = message.text if message.text is not None else message.caption
+    if text is None:
+        return
+    outcome = await context.services.inputs.edit(user, message.chat.id, message.message_id, text)
+    if isinstance(outcome, Edited):
+        log.info("input %s edited", outcome.input.id)
+
+
+async def unsupported_message(update: Update, context: Context) -> None:
+    """Stickers, locations, contacts, polls, dice, video: ask for text instead."""
+    user = user_ref(update)
+    if user is None:
+        return
+    lang = await language_of(context, user)
+    await reply(update, context.services.texts(lang, "inputs.as_text"))
+
+
+def _preview(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= PREVIEW else flat[: PREVIEW - 1].rstrip() + "…"
+
+
+def _about(services: Services, lang: str, item: Input) -> str:
+    prompt = services.event.item(item.item_key) if item.item_key else None
+    if prompt is not None:
+        return prompt.title.get(lang, services.event.default_language)
+    return services.texts.plain(lang, "feed.adhoc" if item.adhoc_id else "feed.general")
+
+
+def _mine_view(
+    services: Services, lang: str, items: list[Input], total: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    texts = services.texts
+    if not items:
+        return texts(lang, "inputs.mine_empty"), None
+    lines = [texts(lang, "inputs.mine_heading", count=total)]
+    for n, item in enumerate(items, 1):
+        body = item.text or texts.plain(lang, f"feed.kind_{item.kind.value}")
+        lines.append(
+            texts(
+                lang,
+                "inputs.mine_line",
+                n=n,
+                time=views.hhmm(item.created_at, services),
+                about=_about(services, lang, item),
+                text=_preview(body),
+            )
+        )
+    buttons = [
+        InlineKeyboardButton(
+            texts.plain(lang, "inputs.withdraw_button", n=n),
+            callback_data=keyboards.data("wd", str(item.id)),
+        )
+        for n, item in enumerate(items, 1)
+    ]
+    rows = [buttons[i : i + 4] for i in range(0, len(buttons), 4)]
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+async def mine_command(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    if user is None:
+        return
+    services = context.services
+    lang = await language_of(context, user)
+    items, total = await services.inputs.mine(user, limit=10)
+    text, keyboard = _mine_view(services, lang, items, total)
+    await reply(update, text, keyboard)
+
+
+async def undo_command(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    if user is None:
+        return
+    await _withdraw(update, context, user, None)
+
+
+async def withdraw_button(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    query = update.callback_query
+    button = keyboards.parse(query.data if query else None)
+    input_id = keyboards.parse_id(button.argument) if button else None
+    if user is None or query is None or input_id is None:
+        if query is not None:
+            await query.answer()
+        return
+    await _withdraw(update, context, user, input_id)
+
+
+async def _withdraw(update: Update, context: Context, user: UserRef, input_id: int | None) -> None:
+    services = context.services
+    lang = await language_of(context, user)
+    outcome = await services.inputs.withdraw(user, input_id)
+    if isinstance(outcome, Withdrawn):
+        body = outcome.input.text or services.texts.plain(
+            lang, f"feed.kind_{outcome.input.kind.value}"
+        )
+        done = services.texts(lang, "inputs.withdrawn", text=_preview(body))
+    else:
+        done = services.texts(lang, "inputs.nothing_to_withdraw")
+    if update.callback_query is None:
+        await reply(update, done)
+        return
+    # Under /mine: show the list as it is now, with what happened on top.
+    items, total = await services.inputs.mine(user, limit=10)
+    text, keyboard = _mine_view(services, lang, items, total)
+    await answer_button(update, f"{done}\n\n{text}", keyboard)
+
+
+def _view_text(
+    services: Services, lang: str, view: PromptView, *, facilitator: bool
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    texts, event = services.texts, services.event
+    if view.prompt is None:
+        return texts(lang, "inputs.view_none"), None
+    site = event.site(view.site_key)
+    default = event.default_language
+    lines = [
+        texts(
+            lang,
+            "inputs.view_heading",
+            title=view.title,
+            site=site.name.get(lang, default) if site else view.site_key,
+        )
+    ]
+    if not view.items:
+        lines.append(texts(lang, "inputs.view_empty"))
+    for n, item in enumerate(view.items, 1):
+        body = item.text or texts.plain(lang, f"feed.kind_{item.kind.value}")
+        lines.append(
+            texts(
+                lang,
+                "inputs.view_line",
+                n=n,
+                author=author_label(event, texts, lang, item),
+                text=_preview(body),
+                votes=item.votes,
+            )
+        )
+    if facilitator and site is not None:
+        counts = ", ".join(
+            f"{g.name.get(lang, default)}: {view.counts.get(g.key, 0)}" for g in site.groups
+        )
+        lines.append(texts(lang, "inputs.view_counts", counts=counts))
+    buttons = [
+        InlineKeyboardButton(
+            ("✅ " if item.id in view.my_votes else "👍 ") + str(n),
+            callback_data=keyboards.data("vote", str(item.id)),
+        )
+        for n, item in enumerate(view.items, 1)
+    ]
+    rows = [buttons[i : i + 5] for i in range(0, len(buttons), 5)]
+    return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
+
+
+async def _site_for_view(context: Context, user: UserRef) -> tuple[str | None, bool]:
+    """The site whose inputs the person sees, and whether they see it as a facilitator."""
+    services = context.services
+    rights = await services.access.rights(user)
+    where = await services.checkin.where(user)
+    if rights.facilitator_sites:
+        return sorted(rights.facilitator_sites)[0], True
+    if where.complete and where.checkin is not None:
+        return where.checkin.site_key, rights.organiser
+    if rights.organiser and services.event.sites:
+        return services.event.sites[0].key, True
+    return None, False
+
+
+async def inputs_command(update: Update, context: Context) -> None:
+    """The latest inputs of the site for the prompt open now (participants vote here)."""
+    user = user_ref(update)
+    if user is None:
+        return
+    services = context.services
+    lang = await language_of(context, user)
+    site_key, facilitator = await _site_for_view(context, user)
+    wanted = (context.args or [""])[0].lower()
+    rights = await services.access.rights(user)
+    if wanted and services.event.site(wanted) is not None and rights.may_facilitate(wanted):
+        site_key, facilitator = wanted, True
+    if site_key is None:
+        await reply(update, services.texts(lang, "checkin.not_checked_in"))
+        return
+    view = await services.inputs.view(user, site_key)
+    text, keyboard = _view_text(services, lang, view, facilitator=facilitator)
+    await reply(update, text, keyboard)
+
+
+async def vote_button(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    query = update.callback_query
+    button = keyboards.parse(query.data if query else None)
+    input_id = keyboards.parse_id(button.argument) if button else None
+    if user is None or query is None or input_id is None:
+        if query is not None:
+            await query.answer()
+        return
+    services = context.services
+    lang = await language_of(context, user)
+    outcome = await services.inputs.vote(user, input_id)
+    if not isinstance(outcome, Voted):
+        await query.answer(services.texts.plain(lang, "inputs.cannot_vote"), show_alert=True)
+        return
+    view = await services.inputs.view(user, outcome.input.site_key)
+    rights = await services.access.rights(user)
+    text, keyboard = _view_text(
+        services, lang, view, facilitator=rights.may_facilitate(outcome.input.site_key)
+    )
+    await answer_button(update, text, keyboard)
+
+
+async def quiet_command(update: Update, context: Context) -> None:
+    """Tables with no input for the current prompt, so the facilitator can go and help."""
+    user = user_ref(update)
+    if user is None:
+        return
+    services = context.services
+    lang = await language_of(context, user)
+    rights = await services.access.rights(user)
+    site_key, facilitator = await _site_for_view(context, user)
+    wanted = (context.args or [""])[0].lower()
+    if wanted and services.event.site(wanted) is not None:
+        site_key = wanted
+    if site_key is None or not facilitator or not rights.may_facilitate(site_key):
+        await reply(update, services.texts(lang, "facilitator.only"))
+        return
+    view = await services.inputs.view(user, site_key)
+    if view.prompt is None:
+        await reply(update, services.texts(lang, "inputs.view_none"))
+        return
+    site = services.event.site(site_key)
+    default = services.event.default_language
+    names = [
+        g.name.get(lang, default) for g in (site.groups if site else []) if g.key in view.quiet
+    ]
+    if names:
+        text = services.texts(lang, "inputs.quiet", title=view.title, tables=", ".join(names))
+    else:
+        text = services.texts(lang, "inputs.quiet_none", title=view.title)
+    await reply(update, text)
+
+
+async def moderate_button(update: Update, context: Context) -> None:
+    """⭐ / 🙈 / ↩ under a feed card; the presser's rights are checked now, in the database."""
+    user = user_ref(update)
+    query = update.callback_query
+    button = keyboards.parse(query.data if query else None)
+    if user is None or query is None or button is None:
+        if query is not None:
+            await query.answer()
+        return
+    services = context.services
+    lang = await language_of(context, user)
+    action, _, raw_id = button.argument.partition("-")
+    input_id = keyboards.parse_id(raw_id)
+    if input_id is None:
+        await query.answer(services.texts.plain(lang, "buttons.stale"), show_alert=True)
+        return
+    rights = await services.access.rights(user)
+    outcome = await services.inputs.moderate(user, rights, input_id, action)
+    if isinstance(outcome, NotAllowed):
+        await query.answer(
+            services.texts.plain(lang, "facilitator.not_your_site"), show_alert=True
+        )
+        return
+    if not isinstance(outcome, Moderated):
+        await query.answer(services.texts.plain(lang, "buttons.stale"), show_alert=True)
+        return
+    card = services.inputs.feed_card(outcome.input, lang)
+    markup = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(label, callback_data=data) for label, data in row]
+            for row in card.buttons
+        ]
+    )
+    await answer_button(update, card.text, markup)

@@ -1,0 +1,214 @@
+"""Inputs, their edits, stars and votes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import aiosqlite
+
+from bot.models import IncomingMessage, Input, InputKind, InputState
+from storage.timestamps import from_db, maybe_from_db, to_db
+
+_SELECT = """
+    SELECT i.*, p.display_name AS author_name,
+           (SELECT COUNT(*) FROM input_stars s WHERE s.input_id = i.id) AS stars,
+           (SELECT COUNT(*) FROM input_votes v WHERE v.input_id = i.id) AS votes
+      FROM inputs i JOIN participants p ON p.user_id = i.user_id
+"""
+
+
+def _input(row: aiosqlite.Row) -> Input:
+    return Input(
+        id=row["id"],
+        event_key=row["event_key"],
+        user_id=row["user_id"],
+        site_key=row["site_key"],
+        group_key=row["group_key"],
+        role=row["role"],
+        category_key=row["category_key"],
+        anonymous=bool(row["anonymous"]),
+        item_key=row["item_key"],
+        adhoc_id=row["adhoc_id"],
+        kind=InputKind(row["kind"]),
+        text=row["text"],
+        file_id=row["file_id"],
+        file_name=row["file_name"],
+        chat_id=row["chat_id"],
+        message_id=row["message_id"],
+        state=InputState(row["state"]),
+        created_at=from_db(row["created_at"]),
+        edited_at=maybe_from_db(row["edited_at"]),
+        author_name=row["author_name"],
+        stars=row["stars"],
+        votes=row["votes"],
+    )
+
+
+class SqliteInputRepo:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def add(
+        self,
+        *,
+        event_key: str,
+        user_id: int,
+        site_key: str,
+        group_key: str | None,
+        role: str,
+        category_key: str | None,
+        anonymous: bool,
+        item_key: str | None,
+        adhoc_id: int | None,
+        message: IncomingMessage,
+        now: datetime,
+    ) -> int | None:
+        """Store an input; None when this message or update is already stored."""
+        cur = await self._conn.execute(
+            """
+            INSERT INTO inputs (event_key, user_id, site_key, group_key, role, category_key,
+                                anonymous, item_key, adhoc_id, kind, text, file_id,
+                                file_unique_id, file_name, mime_type, duration, chat_id,
+                                message_id, update_id, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT DO NOTHING
+            """,
+            (
+                event_key,
+                user_id,
+                site_key,
+                group_key,
+                role,
+                category_key,
+                int(anonymous),
+                item_key,
+                adhoc_id,
+                message.kind.value,
+                message.text,
+                message.file_id,
+                message.file_unique_id,
+                message.file_name,
+                message.mime_type,
+                message.duration,
+                message.chat_id,
+                message.message_id,
+                message.update_id,
+                to_db(now),
+            ),
+        )
+        return cur.lastrowid if cur.rowcount > 0 else None
+
+    async def get(self, input_id: int) -> Input | None:
+        async with self._conn.execute(f"{_SELECT} WHERE i.id = ?", (input_id,)) as cur:
+            row = await cur.fetchone()
+        return _input(row) if row else None
+
+    async def by_message(self, chat_id: int, message_id: int) -> Input | None:
+        async with self._conn.execute(
+            f"{_SELECT} WHERE i.chat_id = ? AND i.message_id = ?", (chat_id, message_id)
+        ) as cur:
+            row = await cur.fetchone()
+        return _input(row) if row else None
+
+    async def edit(self, input_id: int, text: str, now: datetime) -> None:
+        """Replace the text, keeping the one it replaces in the history."""
+        await self._conn.execute(
+            "INSERT INTO input_edits (input_id, text, replaced_at)"
+            " SELECT id, text, ? FROM inputs WHERE id = ?",
+            (to_db(now), input_id),
+        )
+        await self._conn.execute(
+            "UPDATE inputs SET text = ?, edited_at = ? WHERE id = ?",
+            (text, to_db(now), input_id),
+        )
+
+    async def history(self, input_id: int) -> list[str]:
+        async with self._conn.execute(
+            "SELECT text FROM input_edits WHERE input_id = ? ORDER BY rowid", (input_id,)
+        ) as cur:
+            return [row["text"] async for row in cur]
+
+    async def set_state(
+        self, input_id: int, state: InputState, by: int | None, now: datetime
+    ) -> None:
+        await self._conn.execute(
+            "UPDATE inputs SET state = ?, state_changed_at = ?, state_changed_by = ? WHERE id = ?",
+            (state.value, to_db(now), by, input_id),
+        )
+
+    async def of_user(self, event_key: str, user_id: int, limit: int) -> Sequence[Input]:
+        """The person's inputs that are not withdrawn, newest first."""
+        async with self._conn.execute(
+            f"{_SELECT} WHERE i.event_key = ? AND i.user_id = ? AND i.state != 'withdrawn'"
+            " ORDER BY i.id DESC LIMIT ?",
+            (event_key, user_id, limit),
+        ) as cur:
+            return [_input(row) async for row in cur]
+
+    async def count_of_user(self, event_key: str, user_id: int) -> int:
+        async with self._conn.execute(
+            "SELECT COUNT(*) FROM inputs WHERE event_key = ? AND user_id = ?"
+            " AND state != 'withdrawn'",
+            (event_key, user_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def for_prompt(
+        self,
+        event_key: str,
+        site_key: str,
+        item_key: str | None,
+        adhoc_id: int | None,
+        limit: int,
+    ) -> Sequence[Input]:
+        """The latest visible inputs to one prompt at one site, newest first."""
+        async with self._conn.execute(
+            f"{_SELECT} WHERE i.event_key = ? AND i.site_key = ? AND i.state = 'visible'"
+            " AND i.item_key IS ? AND i.adhoc_id IS ? ORDER BY i.id DESC LIMIT ?",
+            (event_key, site_key, item_key, adhoc_id, limit),
+        ) as cur:
+            return [_input(row) async for row in cur]
+
+    async def counts_by_group(
+        self, event_key: str, site_key: str, item_key: str | None, adhoc_id: int | None
+    ) -> dict[str | None, int]:
+        """Inputs that are not withdrawn per table, for one prompt at one site."""
+        async with self._conn.execute(
+            "SELECT group_key, COUNT(*) AS n FROM inputs WHERE event_key = ? AND site_key = ?"
+            " AND item_key IS ? AND adhoc_id IS ? AND state != 'withdrawn' GROUP BY group_key",
+            (event_key, site_key, item_key, adhoc_id),
+        ) as cur:
+            return {row["group_key"]: row["n"] async for row in cur}
+
+    async def toggle_star(self, input_id: int, user_id: int, now: datetime) -> bool:
+        """Star or unstar; True when the input is now starred by this person."""
+        return await self._toggle("input_stars", input_id, user_id, now)
+
+    async def toggle_vote(self, input_id: int, user_id: int, now: datetime) -> bool:
+        return await self._toggle("input_votes", input_id, user_id, now)
+
+    async def voted_by(self, user_id: int, input_ids: Sequence[int]) -> set[int]:
+        if not input_ids:
+            return set()
+        marks = ",".join("?" * len(input_ids))
+        async with self._conn.execute(
+            f"SELECT input_id FROM input_votes WHERE user_id = ? AND input_id IN ({marks})",  # noqa: S608 - only placeholders are interpolated
+            (user_id, *input_ids),
+        ) as cur:
+            return {row["input_id"] async for row in cur}
+
+    async def _toggle(self, table: str, input_id: int, user_id: int, now: datetime) -> bool:
+        # `table` is one of two constants above, never user input.
+        cur = await self._conn.execute(
+            f"DELETE FROM {table} WHERE input_id = ? AND user_id = ?",  # noqa: S608
+            (input_id, user_id),
+        )
+        if cur.rowcount > 0:
+            return False
+        await self._conn.execute(
+            f"INSERT INTO {table} (input_id, user_id, created_at) VALUES (?, ?, ?)",  # noqa: S608
+            (input_id, user_id, to_db(now)),
+        )
+        return True
