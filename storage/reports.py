@@ -101,3 +101,40 @@ async def shifts(
             (row["site_key"], row["reason"], row["seconds"], from_db(row["created_at"]))
             async for row in cur
         ]
+
+
+@dataclass(frozen=True, slots=True)
+class PromptTally:
+    site_key: str
+    item_key: str | None  # None: ad-hoc prompts and general inputs
+    group_key: str | None
+    inputs: int
+    authors: int
+    starred: int
+
+
+async def inputs_by_prompt(conn: aiosqlite.Connection, event_key: str) -> list[PromptTally]:
+    """Inputs that are not withdrawn, per site, prompt and table."""
+    async with conn.execute(
+        """
+        SELECT i.site_key, i.item_key, i.group_key, COUNT(*) AS n,
+               COUNT(DISTINCT i.user_id) AS authors,
+               SUM(EXISTS (SELECT 1 FROM input_stars s WHERE s.input_id = i.id)) AS starred
+          FROM inputs i
+         WHERE i.event_key = ? AND i.state != 'withdrawn'
+         GROUP BY i.site_key, i.item_key, i.group_key
+         ORDER BY i.site_key, i.item_key, i.group_key
+        """,
+        (event_key,),
+    ) as cur:
+        return [
+            PromptTally(
+                row["site_key"],
+                row["item_key"],
+                row["group_key"],
+                row["n"],
+                row["authors"],
+                row["starred"],
+            )
+            async for row in cur
+        ]

@@ -39,6 +39,8 @@ def test_it_prints_each_sites_timeline_in_event_time(rehearsal: tuple[str, Path]
     assert "message from the facilitator" in text
     assert "5 minutes left: Gruppearbejde 1" in text
     assert "Summary" in text
+    assert "inputs     Gruppearbejde 1:" in text
+    assert "starred by facilitators" in text
 
 
 def test_every_push_reached_every_participant_and_nothing_failed(
@@ -50,6 +52,8 @@ def test_every_push_reached_every_participant_and_nothing_failed(
     assert summary["checked_in"] == 24
     assert set(summary["deliveries"]) == {"sent"}
     assert summary["answers"] > 0
+    # Every answer a simulated participant wrote landed as an input.
+    assert summary["inputs"] == summary["answers"]
     with sqlite3.connect(out / "rehearsal.sqlite3") as conn:
         pushes = conn.execute(
             "SELECT o.user_id, COUNT(*), MIN(k.given_at) < '2018-10-03T11:00'"

@@ -25,7 +25,7 @@ from pydantic import SecretStr
 
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.event import AgendaKind, Event
+from bot.event import AgendaKind, Event, Site
 from bot.eventfile import load_event
 from bot.sandbox.fake_api import FakeBotApi, FakeUser
 from bot.sandbox.harness import BotHarness
@@ -124,6 +124,7 @@ async def rehearse(
         _facilitators(event, plan, harness, api, first, rng, samples)
 
         seen: set[int] = set()
+        starred_cards: set[tuple[int, int]] = set()
         end = last + AFTER_CLOSE
         by_id = {p.user.id: p for p in people}
         while clock.now() < end:
@@ -152,6 +153,7 @@ async def rehearse(
                     answers,
                     answerers,
                 )
+            await _star_some(harness, api, rng, starred_cards)
             if speed > 0:
                 pause = STEP.total_seconds() / speed - (time.perf_counter() - tick_started)
                 if pause > 0:
@@ -291,6 +293,30 @@ def _facilitators(
         plan.at(moment + timedelta(minutes=2 + index), _broadcast(harness, host, text))
 
 
+async def _star_some(
+    harness: BotHarness, api: FakeBotApi, rng: random.Random, looked_at: set[tuple[int, int]]
+) -> None:
+    """Each site's facilitator stars about one input card in four as they arrive."""
+    for index in range(len(harness.app.bot_data.services.event.sites)):
+        host = api.existing_user(FACILITATOR_IDS + index)
+        if host is None:
+            continue
+        for card in host.inbox():
+            key = (host.id, card["message_id"])
+            if key in looked_at:
+                continue
+            looked_at.add(key)
+            stars = [
+                b["callback_data"]
+                for row in card.get("reply_markup", {}).get("inline_keyboard", [])
+                for b in row
+                if b.get("callback_data", "").startswith("v1:mod:star-")
+            ]
+            if stars and rng.random() < 0.25:
+                host.press(card, stars[0])
+                await harness.deliver()
+
+
 def _say(harness: BotHarness, user: FakeUser, text: str) -> Callable[[], Awaitable[None]]:
     async def act() -> None:
         user.send(text)
@@ -346,6 +372,43 @@ async def _plan_answers(
         plan.at(when, write)
 
 
+def _input_lines(
+    event: Event,
+    site: Site,
+    tallies: list[reports.PromptTally],
+    answers: Counter[tuple[str, str]],
+    lines: list[str],
+) -> list[dict[str, object]]:
+    """Append a line per prompt (and for inputs outside them) to `lines`; return the figures."""
+    lang = event.default_language
+    per_prompt: list[dict[str, object]] = []
+    for item in [None, *event.timeline(site.key)]:
+        if item is not None and item.kind is not AgendaKind.PROMPT:
+            continue
+        item_key = item.key if item else None
+        rows = [t for t in tallies if t.site_key == site.key and t.item_key == item_key]
+        if item is None and not rows:
+            continue
+        n = sum(t.inputs for t in rows)
+        starred = sum(t.starred for t in rows)
+        tables = ", ".join(f"{_group_name(site, t.group_key, lang)} {t.inputs}" for t in rows)
+        title = item.title.get(lang, lang) if item else "outside the prompts"
+        written = answers[(site.key, item_key)] if item_key else 0
+        per_prompt.append(
+            {"item": item_key, "inputs": n, "starred": starred, "messages_written": written}
+        )
+        lines.append(
+            f"  inputs     {title}: {n} stored, {starred} starred"
+            + (f" ({tables})" if tables else "")
+        )
+    return per_prompt
+
+
+def _group_name(site: Site, group_key: str | None, lang: str) -> str:
+    group = site.group(group_key) if group_key else None
+    return group.name.get(lang, lang) if group else "-"
+
+
 def _duration(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     return f"{minutes // 60} h {minutes % 60:02d} min"
@@ -366,6 +429,7 @@ async def _report(
         groups = [g async for g in reports.sent_by_site(db.conn, event.key)]
         moments = [m async for m in reports.check_in_moments(db.conn, event.key)]
         totals = await reports.delivery_totals(db.conn, event.key)
+        tallies = await reports.inputs_by_prompt(db.conn, event.key)
         changes = await reports.shifts(db.conn, event.key)
     finally:
         await db.close()
@@ -409,15 +473,7 @@ async def _report(
                 )
         events.sort(key=lambda e: (e[0], e[1]))
         lines += [f"  {text}" for _, _, text in events]
-        per_prompt = []
-        for item in event.timeline(site.key):
-            if item.kind is AgendaKind.PROMPT:
-                n, who = answers[(site.key, item.key)], len(answerers[(site.key, item.key)])
-                per_prompt.append({"item": item.key, "messages": n, "participants": who})
-                lines.append(
-                    f"  answers    {item.title.get(lang, lang)}: {n} messages from {who} "
-                    f"of {len(arrived)} participants"
-                )
+        per_prompt = _input_lines(event, site, tallies, answers, lines)
         lines.append("")
         summary_sites[site.key] = {
             "simulated": len(site_people),
@@ -439,7 +495,11 @@ async def _report(
             for s in ("sent", "pending", "failed", "unreachable", "unknown")
         )
     )
-    lines.append(f"  answers written: {sum(answers.values())} messages")
+    stored = sum(t.inputs for t in tallies)
+    lines.append(
+        f"  inputs: {stored} stored of {sum(answers.values())} written, "
+        f"{sum(t.starred for t in tallies)} starred by facilitators"
+    )
     lines.append(f"  event time: {hhmm(opened)}–{hhmm(end)}")
     summary: dict[str, object] = {
         "event": event.key,
@@ -448,6 +508,7 @@ async def _report(
         "deliveries": totals,
         "sent": sent,
         "answers": sum(answers.values()),
+        "inputs": stored,
         "sites": summary_sites,
     }
     return "\n".join(lines), summary
