@@ -29,6 +29,7 @@ from bot.services.checkin import CheckInService
 from bot.services.delivery import DeliveryWorker, RateLimiter
 from bot.services.inputs import InputService
 from bot.services.privacy import PrivacyService
+from bot.services.relay import RelayService
 from handlers import jobs
 from handlers.context import BotData, Context
 from handlers.notifier import TelegramSender
@@ -64,6 +65,8 @@ def build_services(
     delivery = DeliveryWorker(uow, sender, clock, limiter)
     agenda = AgendaEngine(event, uow, clock, texts)
     agenda.on_queued(delivery.notify)
+    relay = RelayService(event, uow, clock, texts)
+    agenda.relays_with(relay)
     broadcast = BroadcastService(event, uow, clock, texts)
     broadcast.on_queued(delivery.notify)
     inputs = InputService(event, uow, clock, texts)
@@ -83,6 +86,7 @@ def build_services(
         broadcast=broadcast,
         delivery=delivery,
         inputs=inputs,
+        relay=relay,
     )
 
 

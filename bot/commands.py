@@ -41,6 +41,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("prompt", Role.FACILITATOR),
     CommandSpec("close", Role.FACILITATOR),
     CommandSpec("broadcast", Role.FACILITATOR),
+    CommandSpec("relay", Role.FACILITATOR),
 )
 
 

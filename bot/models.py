@@ -232,6 +232,7 @@ class Broadcast:
     sent_at: datetime | None = None
     cancelled_at: datetime | None = None
     recipients: int | None = None
+    kind: str = "broadcast"  # or "greeting": from one site to the others
 
 
 # -- inputs ------------------------------------------------------------------------------------

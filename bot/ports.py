@@ -223,7 +223,13 @@ class AgendaRepo(Protocol):
 
 class BroadcastRepo(Protocol):
     async def draft(
-        self, event_key: str, site_key: str | None, text: str, by: int, now: datetime
+        self,
+        event_key: str,
+        site_key: str | None,
+        text: str,
+        by: int,
+        now: datetime,
+        kind: str = "broadcast",
     ) -> Broadcast: ...
 
     async def get(self, broadcast_id: int) -> Broadcast | None: ...
@@ -288,6 +294,40 @@ class InputRepo(Protocol):
     async def voted_by(self, user_id: int, input_ids: Sequence[int]) -> set[int]: ...
 
 
+class RelayRepo(Protocol):
+    """Highlights, what was relayed to which site, and the other sites' 👍."""
+
+    async def add_highlight(
+        self, input_id: int, event_key: str, site_key: str, reason: str, now: datetime
+    ) -> bool: ...
+
+    async def drop_highlight_if_unrelayed(self, input_id: int) -> bool: ...
+
+    async def is_highlight(self, input_id: int) -> bool: ...
+
+    async def pending(
+        self, event_key: str, from_site: str, to_site: str, limit: int
+    ) -> Sequence[Input]: ...
+
+    async def top(self, event_key: str, site_key: str, limit: int) -> Sequence[Input]: ...
+
+    async def mark_relayed(
+        self, input_ids: Sequence[int], to_site: str, mode: str, relay_key: str, now: datetime
+    ) -> None: ...
+
+    async def was_relayed_to(self, input_id: int, site_key: str) -> bool: ...
+
+    async def last_live_relay(self, event_key: str, to_site: str) -> datetime | None: ...
+
+    async def toggle_reaction(
+        self, input_id: int, user_id: int, site_key: str, now: datetime
+    ) -> bool: ...
+
+    async def reception(self, input_id: int) -> dict[str, int]: ...
+
+    async def site_figures(self, event_key: str, site_key: str) -> tuple[int, int]: ...
+
+
 class UnitOfWork(Protocol):
     """One storage transaction; the repositories are only used inside `transaction()`."""
 
@@ -308,6 +348,9 @@ class UnitOfWork(Protocol):
 
     @property
     def inputs(self) -> InputRepo: ...
+
+    @property
+    def relay(self) -> RelayRepo: ...
 
     @property
     def outbox(self) -> OutboxRepo: ...

@@ -69,6 +69,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler("prompt", facilitator.prompt_command, filters=PRIVATE),
             CommandHandler("close", facilitator.close_command, filters=PRIVATE),
             CommandHandler("broadcast", facilitator.broadcast_command, filters=PRIVATE),
+            CommandHandler("relay", facilitator.relay_command, filters=PRIVATE),
             # Buttons: each pattern names one action of `handlers.keyboards`; anything else is
             # old or forged and gets a polite "no longer valid".
             CallbackQueryHandler(participant.consent_button, pattern=r"^v1:consent:"),
@@ -81,6 +82,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(facilitator.broadcast_button, pattern=r"^v1:bcast:"),
             CallbackQueryHandler(inputs.withdraw_button, pattern=r"^v1:wd:"),
             CallbackQueryHandler(inputs.vote_button, pattern=r"^v1:vote:"),
+            CallbackQueryHandler(inputs.relay_reaction_button, pattern=r"^v1:rv:"),
             # Feed cards may sit in a facilitators' group chat: no chat filter here, the
             # presser's rights are checked in the service.
             CallbackQueryHandler(inputs.moderate_button, pattern=r"^v1:mod:"),

@@ -273,6 +273,34 @@ async def broadcast_command(update: Update, context: Context, call: Call) -> Non
         )
 
 
+@_guarded()
+async def relay_command(update: Update, context: Context, call: Call) -> None:
+    """`/relay [site] <text>`: a greeting from the facilitator's site to the other sites."""
+    services, lang = context.services, call.lang
+    if not call.text:
+        await reply(update, services.texts(lang, "facilitator.relay_usage"))
+        return
+    outcome = await services.broadcast.draft(
+        call.user.user_id, call.rights, call.site, call.text, kind="greeting"
+    )
+    if isinstance(outcome, TooLong):
+        await reply(update, services.texts(lang, "facilitator.too_long", limit=outcome.limit))
+    elif isinstance(outcome, NotAllowed):
+        await reply(update, services.texts(lang, "facilitator.not_your_site"))
+    elif isinstance(outcome, Drafted):
+        await reply(
+            update,
+            services.texts.fit(
+                lang,
+                "facilitator.broadcast_preview",
+                where=services.texts(lang, "facilitator.other_sites"),
+                count=outcome.recipients,
+                text=outcome.broadcast.text,
+            ),
+            keyboards.broadcast(services.texts, lang, outcome.broadcast.id),
+        )
+
+
 async def broadcast_button(update: Update, context: Context) -> None:
     user = user_ref(update)
     query = update.callback_query

@@ -24,6 +24,7 @@ from bot.services.inputs import (
     Voted,
     Withdrawn,
 )
+from bot.services.relay import Reacted
 from handlers import keyboards, views
 from handlers.common import answer_button, language_of, reply, user_ref
 from handlers.context import Context
@@ -397,3 +398,23 @@ async def moderate_button(update: Update, context: Context) -> None:
         ]
     )
     await answer_button(update, card.text, markup)
+
+
+async def relay_reaction_button(update: Update, context: Context) -> None:
+    """👍 under a highlight relayed from another site."""
+    user = user_ref(update)
+    query = update.callback_query
+    button = keyboards.parse(query.data if query else None)
+    input_id = keyboards.parse_id(button.argument) if button else None
+    if user is None or query is None or input_id is None:
+        if query is not None:
+            await query.answer()
+        return
+    services = context.services
+    lang = await language_of(context, user)
+    outcome = await services.relay.react(user, input_id)
+    if isinstance(outcome, Reacted):
+        key = "relay.reacted" if outcome.on else "relay.unreacted"
+        await query.answer(services.texts.plain(lang, key))
+    else:
+        await query.answer(services.texts.plain(lang, "buttons.stale"), show_alert=True)

@@ -15,17 +15,23 @@ class SqliteBroadcastRepo:
         self._conn = conn
 
     async def draft(
-        self, event_key: str, site_key: str | None, text: str, by: int, now: datetime
+        self,
+        event_key: str,
+        site_key: str | None,
+        text: str,
+        by: int,
+        now: datetime,
+        kind: str = "broadcast",
     ) -> Broadcast:
         cur = await self._conn.execute(
             """
-            INSERT INTO broadcasts (event_key, site_key, text, created_by, created_at)
-            VALUES (?, ?, ?, ?, ?)
+            INSERT INTO broadcasts (event_key, site_key, text, created_by, created_at, kind)
+            VALUES (?, ?, ?, ?, ?, ?)
             """,
-            (event_key, site_key, text, by, to_db(now)),
+            (event_key, site_key, text, by, to_db(now), kind),
         )
         assert cur.lastrowid is not None  # noqa: S101 - an INSERT into a rowid table
-        return Broadcast(cur.lastrowid, event_key, site_key, text, by, now)
+        return Broadcast(cur.lastrowid, event_key, site_key, text, by, now, kind=kind)
 
     async def get(self, broadcast_id: int) -> Broadcast | None:
         async with self._conn.execute(
@@ -44,6 +50,7 @@ class SqliteBroadcastRepo:
             sent_at=maybe_from_db(row["sent_at"]),
             cancelled_at=maybe_from_db(row["cancelled_at"]),
             recipients=row["recipients"],
+            kind=row["kind"],
         )
 
     async def mark_sent(self, broadcast_id: int, recipients: int, now: datetime) -> bool:

@@ -138,3 +138,17 @@ async def inputs_by_prompt(conn: aiosqlite.Connection, event_key: str) -> list[P
             )
             async for row in cur
         ]
+
+
+async def relayed_highlights(conn: aiosqlite.Connection, event_key: str) -> dict[str, list[str]]:
+    """For each relay decision (outbox key without the recipient), the sites its highlights
+    came from, one entry per highlight."""
+    async with conn.execute(
+        "SELECT r.relay_key, h.site_key FROM highlight_relays r"
+        " JOIN highlights h ON h.input_id = r.input_id WHERE h.event_key = ? ORDER BY r.rowid",
+        (event_key,),
+    ) as cur:
+        found: dict[str, list[str]] = {}
+        async for row in cur:
+            found.setdefault(row["relay_key"], []).append(row["site_key"])
+        return found

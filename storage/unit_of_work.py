@@ -12,6 +12,7 @@ from storage.db import Database
 from storage.inputs import SqliteInputRepo
 from storage.outbox import SqliteOutboxRepo
 from storage.participants import SqliteParticipantRepo
+from storage.relay import SqliteRelayRepo
 from storage.roles import SqliteRoleRepo
 
 
@@ -25,6 +26,7 @@ class SqliteUnitOfWork:
         self.agenda = SqliteAgendaRepo(db.conn)
         self.broadcasts = SqliteBroadcastRepo(db.conn)
         self.inputs = SqliteInputRepo(db.conn)
+        self.relay = SqliteRelayRepo(db.conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:

@@ -430,6 +430,7 @@ async def _report(
         moments = [m async for m in reports.check_in_moments(db.conn, event.key)]
         totals = await reports.delivery_totals(db.conn, event.key)
         tallies = await reports.inputs_by_prompt(db.conn, event.key)
+        relayed = await reports.relayed_highlights(db.conn, event.key)
         changes = await reports.shifts(db.conn, event.key)
     finally:
         await db.close()
@@ -459,7 +460,7 @@ async def _report(
         # (when, order at the same minute, line): a change comes before the notice about it.
         events: list[tuple[datetime, int, str]] = []
         for group in (g for g in groups if g.site_key == site.key):
-            events.append((group.first_sent or end, 1, _describe(event, group, hhmm)))
+            events.append((group.first_sent or end, 1, _describe(event, group, hhmm, relayed)))
         for site_key, reason, seconds, when in changes:
             if site_key == site.key:
                 sign = "+" if seconds >= 0 else "-"
@@ -515,7 +516,10 @@ async def _report(
 
 
 def _describe(
-    event: Event, group: reports.SentGroup, hhmm: Callable[[datetime | None], str]
+    event: Event,
+    group: reports.SentGroup,
+    hhmm: Callable[[datetime | None], str],
+    relayed: dict[str, list[str]],
 ) -> str:
     lang = event.default_language
     parts = group.decision.split(":")
@@ -526,7 +530,23 @@ def _describe(
         if parts[0] == "reminder":
             label = f"{item.remind_before if item else '?'} minutes left: {label}"
     elif parts[0] == "broadcast":
-        label = "message from the facilitator"
+        label = (
+            "greeting from another site"
+            if group.kind == "relay"
+            else ("message from the facilitator")
+        )
+    elif parts[0] == "digest" and len(parts) >= 5:
+        source = event.site(parts[4])
+        n = len(relayed.get(group.decision, []))
+        label = (
+            f"digest from {source.name.get(lang, lang) if source else parts[4]}: {n} highlights"
+        )
+    elif parts[0] == "relay":
+        sources = sorted(set(relayed.get(group.decision, [])))
+        names = ", ".join(
+            (site.name.get(lang, lang) if (site := event.site(s)) else s) for s in sources
+        )
+        label = f"{len(relayed.get(group.decision, []))} highlights from {names}"
     elif parts[0] == "shift":
         label = "new times after the change"
     elif parts[0] == "adhoc":

@@ -14,6 +14,7 @@ from bot.services.checkin import CheckInService
 from bot.services.delivery import DeliveryWorker
 from bot.services.inputs import InputService
 from bot.services.privacy import PrivacyService
+from bot.services.relay import RelayService
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,3 +29,4 @@ class Services:
     broadcast: BroadcastService
     delivery: DeliveryWorker
     inputs: InputService
+    relay: RelayService

@@ -20,6 +20,7 @@ from bot.i18n import Catalogue, pick_language
 from bot.models import NewDelivery, OutboxMessage, Recipient, ShiftReason
 from bot.ports import Clock, UnitOfWork
 from bot.services.plan import Plan, Slot
+from bot.services.relay import RelayService
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +107,15 @@ class AgendaEngine:
         self._texts = texts
         self._grace = grace if grace is not None else timedelta(minutes=event.event.grace_minutes)
         self._on_queued: Callable[[], None] = lambda: None
+        self._relay: RelayService | None = None
 
     def on_queued(self, callback: Callable[[], None]) -> None:
         """Called after a transaction that queued messages committed (wakes the worker)."""
         self._on_queued = callback
+
+    def relays_with(self, relay: RelayService) -> None:
+        """Relays ride on the engine's ticks: live batches, check-in cards and digests."""
+        self._relay = relay
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -120,11 +126,14 @@ class AgendaEngine:
 
     async def next_wake(self) -> datetime | None:
         now = self._clock.now()
-        moments = [
-            moment
-            for site in self._event.sites
-            if (moment := (await self.plan(site.key)).next_wake(now)) is not None
-        ]
+        moments: list[datetime] = []
+        for site in self._event.sites:
+            plan = await self.plan(site.key)
+            moment = plan.next_wake(now)
+            if moment is not None:
+                moments.append(moment)
+            if self._relay is not None and (card := await self._relay.next_card_at(plan, now)):
+                moments.append(card)
         return min(moments) if moments else None
 
     async def status(self, site_key: str) -> SiteStatus:
@@ -183,11 +192,15 @@ class AgendaEngine:
                     continue
                 recipients = await self._uow.agenda.recipients(key, site.key)
                 report.queued += await self._push(plan, slot, recipients, now)
+                if slot.item.kind is AgendaKind.CROSSCHECK and self._relay is not None:
+                    report.queued += await self._relay.crosscheck_started(plan, slot, now)
                 await self._uow.agenda.mark_fired(key, site.key, item_key, START, SENT, now)
                 await self._uow.agenda.close_adhoc(key, site.key, now)
                 report.started.append((site.key, item_key))
                 handled_now.add(item_key)
             await self._catch_up_site(plan, now, report)
+            if self._relay is not None:
+                report.queued += await self._relay.tick_site(plan, now)
             if plan.paused:
                 return  # the clock is stopped: a reminder would count down a frozen prompt
             for slot in plan.slots:

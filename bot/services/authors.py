@@ -7,10 +7,12 @@ from bot.i18n import Catalogue
 from bot.models import Input
 
 
-def author_label(event: Event, texts: Catalogue, lang: str, item: Input) -> str:
+def author_label(
+    event: Event, texts: Catalogue, lang: str, item: Input, *, with_site: bool = True
+) -> str:
     """A name, "politiker, Aalborg", or "anonym" — never more than the event allows.
 
-    Organisers' exports may say more; this is what other participants and sites see.
+    `with_site=False` leaves the site out where the caller names it already (relays).
     """
     default = event.default_language
     site = event.site(item.site_key)
@@ -19,6 +21,8 @@ def author_label(event: Event, texts: Catalogue, lang: str, item: Input) -> str:
     role_name = role.name.get(lang, default) if role else texts.plain(lang, "authors.participant")
     mode = event.event.anonymity
     if mode == Anonymity.ROLE_ONLY:
+        if not with_site:
+            return role_name
         return texts.plain(lang, "authors.role_at", role=role_name, site=site_name)
     if mode == Anonymity.ANONYMOUS or item.anonymous or not item.author_name.strip():
         return texts.plain(lang, "authors.anonymous")

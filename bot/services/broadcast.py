@@ -66,22 +66,34 @@ class BroadcastService:
     def _allowed(self, rights: Rights, site_key: str | None) -> bool:
         return rights.organiser if site_key is None else rights.may_facilitate(site_key)
 
-    def _sites(self, site_key: str | None) -> list[str]:
+    def _sites(self, site_key: str | None, kind: str = "broadcast") -> list[str]:
+        """Who receives it: a broadcast its site (or every site); a greeting every other
+        site that receives relays."""
+        if kind == "greeting":
+            excluded = set(self._event.event.relay.exclude_sites)
+            return [
+                s.key for s in self._event.sites if s.key != site_key and s.key not in excluded
+            ]
         return [site.key for site in self._event.sites] if site_key is None else [site_key]
 
     async def draft(
-        self, user_id: int, rights: Rights, site_key: str | None, text: str
+        self,
+        user_id: int,
+        rights: Rights,
+        site_key: str | None,
+        text: str,
+        kind: str = "broadcast",
     ) -> Drafted | NotAllowed | TooLong:
-        if not self._allowed(rights, site_key):
+        if not self._allowed(rights, site_key) or (kind == "greeting" and site_key is None):
             return NotAllowed()
         if telegram_length(text) > MAX_TEXT:
             return TooLong(telegram_length(text))
         async with self._uow.transaction():
             broadcast = await self._uow.broadcasts.draft(
-                self._event.key, site_key, text, user_id, self._clock.now()
+                self._event.key, site_key, text, user_id, self._clock.now(), kind
             )
             count = 0
-            for key in self._sites(site_key):
+            for key in self._sites(site_key, kind):
                 count += len(await self._uow.agenda.recipients(self._event.key, key))
         return Drafted(broadcast, count)
 
@@ -101,8 +113,9 @@ class BroadcastService:
             if broadcast.sent_at is not None or broadcast.cancelled_at is not None:
                 return AlreadyDone()
             deliveries: list[NewDelivery] = []
-            for site_key in self._sites(broadcast.site_key):
-                site = self._event.site(site_key)
+            sender = self._event.site(broadcast.site_key) if broadcast.site_key else None
+            for site_key in self._sites(broadcast.site_key, broadcast.kind):
+                site = sender if broadcast.kind == "greeting" else self._event.site(site_key)
                 assert site is not None  # noqa: S101 - sites come from the event
                 for r in await self._uow.agenda.recipients(self._event.key, site_key):
                     lang = pick_language(
@@ -112,7 +125,9 @@ class BroadcastService:
                         self._event.default_language,
                     )
                     header = (
-                        "broadcast.from_organisers"
+                        "broadcast.greeting"
+                        if broadcast.kind == "greeting"
+                        else "broadcast.from_organisers"
                         if broadcast.site_key is None
                         else "broadcast.from_site"
                     )
@@ -128,7 +143,7 @@ class BroadcastService:
                             event_key=self._event.key,
                             chat_id=r.chat_id,
                             user_id=r.user_id,
-                            kind="broadcast",
+                            kind="relay" if broadcast.kind == "greeting" else "broadcast",
                             message=OutboxMessage(text),
                         )
                     )

@@ -286,6 +286,14 @@ class InputService:
             starred = False
             if action == "star":
                 starred = await self._uow.inputs.toggle_star(found.id, user.user_id, now)
+                # A starred input is a highlight: the agenda engine relays it to the other
+                # sites. Unstarred by everyone, it stops being one unless it has travelled.
+                if starred:
+                    await self._uow.relay.add_highlight(
+                        found.id, found.event_key, found.site_key, "star", now
+                    )
+                elif not (await self._uow.inputs.get(found.id) or found).stars:
+                    await self._uow.relay.drop_highlight_if_unrelayed(found.id)
             else:
                 state = InputState.HIDDEN if action == "hide" else InputState.VISIBLE
                 await self._uow.inputs.set_state(found.id, state, user.user_id, now)
@@ -337,8 +345,12 @@ class InputService:
                 return NotAllowed()
             if found.user_id == user.user_id:
                 return NotAllowed()
-            on = await self._uow.inputs.toggle_vote(found.id, user.user_id, self._clock.now())
+            now = self._clock.now()
+            on = await self._uow.inputs.toggle_vote(found.id, user.user_id, now)
             updated = await self._uow.inputs.get(found.id)
+            threshold = self._event.event.relay.vote_threshold
+            if updated is not None and threshold and updated.votes >= threshold:
+                await self._uow.relay.add_highlight(found.id, key, found.site_key, "votes", now)
         assert updated is not None  # noqa: S101 - just read
         return Voted(updated, on)
 

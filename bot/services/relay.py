@@ -1,0 +1,363 @@
+"""Relays: the sites work apart, yet inspire each other while they work.
+
+A highlight (an input a facilitator starred, or one that passed the event's vote threshold)
+reaches the participants of every other site, labelled with where it came from and one line
+of that site's angle. `live` events relay as highlights come, at most one relay message per
+site every few minutes (the rest wait for the next); `digest` events collect them until the
+next cross-site check-in, where every site receives a digest from each other site. Every
+relay is an outbox decision recorded together with `highlight_relays`, so nothing travels
+twice, not even across a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.event import AgendaKind, Event, RelayMode, Site
+from bot.i18n import Catalogue, pick_language
+from bot.models import Input, NewDelivery, OutboxMessage, Recipient, UserRef
+from bot.ports import Clock, UnitOfWork
+from bot.services.authors import author_label
+from bot.services.plan import Plan, Slot
+
+LIVE_COOLDOWN = timedelta(minutes=3)  # at most one live relay message per site this often
+PER_MESSAGE = 5  # highlights in one relay or digest message
+CARD_LEAD = timedelta(minutes=2)  # the check-in card reaches facilitators this early
+PREVIEW = 500  # characters of a highlight in a relay
+ANGLE_PREVIEW = 140
+RECEPTION_MILESTONES = frozenset({1, 3, 5, 10, 20, 50, 100})
+
+
+@dataclass(frozen=True, slots=True)
+class Reacted:
+    input: Input
+    on: bool
+    reception: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class NotRelayedHere:
+    """The highlight was not relayed to the person's site (or they are not checked in)."""
+
+
+def _short(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+class RelayService:
+    def __init__(self, event: Event, uow: UnitOfWork, clock: Clock, texts: Catalogue) -> None:
+        self._event = event
+        self._uow = uow
+        self._clock = clock
+        self._texts = texts
+
+    @property
+    def mode(self) -> RelayMode:
+        return self._event.event.relay.mode
+
+    def receives(self, site_key: str) -> bool:
+        return site_key not in self._event.event.relay.exclude_sites
+
+    def others(self, site_key: str) -> list[Site]:
+        return [s for s in self._event.sites if s.key != site_key]
+
+    # -- called by the agenda engine inside its transaction for each site --------------------
+
+    async def tick_site(self, plan: Plan, now: datetime) -> int:
+        """Live relays due to this site, and the check-in card before a cross-site check-in."""
+        queued = await self._card(plan, now)
+        if self.mode == RelayMode.LIVE and self.receives(plan.site_key):
+            queued += await self._live(plan.site_key, now)
+        return queued
+
+    async def crosscheck_started(self, plan: Plan, slot: Slot, now: datetime) -> int:
+        """At a cross-site check-in the site receives a digest from each other site."""
+        if not self.receives(plan.site_key):
+            return 0
+        key = self._event.key
+        recipients = await self._uow.agenda.recipients(key, plan.site_key)
+        queued = 0
+        for source in self.others(plan.site_key):
+            highlights = list(
+                await self._uow.relay.pending(key, source.key, plan.site_key, PER_MESSAGE)
+            )
+            participants, inputs = await self._uow.relay.site_figures(key, source.key)
+            decision = f"digest:{key}:{plan.site_key}:{slot.item.key}:{source.key}"
+
+            def render(
+                lang: str,
+                source: Site = source,
+                found: list[Input] = highlights,
+                figures: tuple[int, int] = (participants, inputs),
+            ) -> str:
+                return self._render_digest(lang, source, found, *figures)
+
+            queued += await self._enqueue(decision, recipients, now, render, highlights)
+            await self._uow.relay.mark_relayed(
+                [h.id for h in highlights], plan.site_key, "digest", decision, now
+            )
+        return queued
+
+    async def next_card_at(self, plan: Plan, now: datetime) -> datetime | None:
+        moments = [
+            s.start - CARD_LEAD
+            for s in plan.slots
+            if s.item.kind is AgendaKind.CROSSCHECK and s.start - CARD_LEAD > now
+        ]
+        return min(moments) if moments else None
+
+    async def _live(self, to_site: str, now: datetime) -> int:
+        key = self._event.key
+        last = await self._uow.relay.last_live_relay(key, to_site)
+        if last is not None and now - last < LIVE_COOLDOWN:
+            return 0  # the rest are collected for the next relay message
+        highlights: list[Input] = []
+        for source in self.others(to_site):
+            room = PER_MESSAGE - len(highlights)
+            if room <= 0:
+                break
+            highlights += await self._uow.relay.pending(key, source.key, to_site, room)
+        if not highlights:
+            return 0
+        recipients = await self._uow.agenda.recipients(key, to_site)
+        decision = f"relay:{key}:{to_site}:{min(h.id for h in highlights)}"
+        queued = await self._enqueue(
+            decision,
+            recipients,
+            now,
+            lambda lang: self._render_live(lang, highlights),
+            highlights,
+        )
+        await self._uow.relay.mark_relayed(
+            [h.id for h in highlights], to_site, "live", decision, now
+        )
+        return queued
+
+    async def _card(self, plan: Plan, now: datetime) -> int:
+        """Two minutes before a check-in, the facilitators' card: their own site's top
+        highlights and figures, so whoever speaks on the video link has something to say."""
+        slot = next(
+            (
+                s
+                for s in plan.slots
+                if s.item.kind is AgendaKind.CROSSCHECK
+                and s.start - CARD_LEAD <= now < s.start
+                and not plan.fired(s.item.key)
+            ),
+            None,
+        )
+        if slot is None:
+            return 0
+        key = self._event.key
+        site = self._event.site(plan.site_key)
+        if site is None:
+            return 0
+        chats = await self._uow.agenda.facilitator_chats(key, site.key)
+        if site.facilitator_chat is not None:
+            chats = [*chats, site.facilitator_chat]
+        if not chats:
+            return 0
+        top = list(await self._uow.relay.top(key, site.key, 3))
+        participants, inputs = await self._uow.relay.site_figures(key, site.key)
+        lang = self._event.default_language
+        text = self._render_card(lang, site, slot, top, participants, inputs)
+        return await self._uow.outbox.enqueue(
+            [
+                NewDelivery(
+                    key=f"card:{key}:{site.key}:{slot.item.key}:{chat}",
+                    event_key=key,
+                    chat_id=chat,
+                    user_id=None,
+                    kind="notice",
+                    message=OutboxMessage(text),
+                    priority=-1,
+                )
+                for chat in chats
+            ],
+            now,
+        )
+
+    # -- reactions across sites ------------------------------------------------------------
+
+    async def react(self, user: UserRef, input_id: int) -> Reacted | NotRelayedHere:
+        key = self._event.key
+        async with self._uow.transaction():
+            checkin = await self._uow.checkins.get(key, user.user_id)
+            consent = await self._uow.participants.active_consent(user.user_id, key)
+            found = await self._uow.inputs.get(input_id)
+            if (
+                checkin is None
+                or consent is None
+                or found is None
+                or found.event_key != key
+                or not await self._uow.relay.was_relayed_to(input_id, checkin.site_key)
+            ):
+                return NotRelayedHere()
+            now = self._clock.now()
+            on = await self._uow.relay.toggle_reaction(
+                input_id, user.user_id, checkin.site_key, now
+            )
+            reception = await self._uow.relay.reception(input_id)
+            if on and sum(reception.values()) in RECEPTION_MILESTONES:
+                await self._report_reception(found, reception, now)
+        return Reacted(found, on, reception)
+
+    async def _report_reception(
+        self, item: Input, reception: dict[str, int], now: datetime
+    ) -> None:
+        """Tell the originating site's facilitators how their highlight was received."""
+        key = self._event.key
+        site = self._event.site(item.site_key)
+        if site is None:
+            return
+        chats = (
+            [site.facilitator_chat]
+            if site.facilitator_chat is not None
+            else await self._uow.agenda.facilitator_chats(key, site.key)
+        )
+        lang = self._event.default_language
+        total = sum(reception.values())
+        per_site = ", ".join(
+            f"{self._site_name(s, lang)} {n}" for s, n in sorted(reception.items())
+        )
+        text = self._texts(
+            lang, "relay.reception", total=total, sites=per_site, text=_short(item.text, 120)
+        )
+        await self._uow.outbox.enqueue(
+            [
+                NewDelivery(
+                    key=f"reception:{key}:{item.id}:{total}:{chat}",
+                    event_key=key,
+                    chat_id=chat,
+                    user_id=None,
+                    kind="feed",
+                    message=OutboxMessage(text, silent=True),
+                    priority=1,
+                )
+                for chat in chats
+            ],
+            now,
+        )
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def _site_name(self, site_key: str, lang: str) -> str:
+        site = self._event.site(site_key)
+        return site.name.get(lang, self._event.default_language) if site else site_key
+
+    def provenance(self, lang: str, item: Input) -> str:
+        default = self._event.default_language
+        site = self._event.site(item.site_key)
+        group = site.group(item.group_key) if site and item.group_key else None
+        prompt = self._event.item(item.item_key) if item.item_key else None
+        return self._texts(
+            lang,
+            "relay.from_table" if group else "relay.from_site",
+            site=site.name.get(lang, default) if site else item.site_key,
+            table=group.name.get(lang, default) if group else "",
+            author=author_label(self._event, self._texts, lang, item, with_site=False),
+            prompt=prompt.title.get(lang, default) if prompt else "",
+        )
+
+    def _highlight_lines(self, lang: str, highlights: Sequence[Input]) -> list[str]:
+        default = self._event.default_language
+        lines = []
+        for n, item in enumerate(highlights, 1):
+            site = self._event.site(item.site_key)
+            body = item.text or self._texts.plain(lang, f"feed.kind_{item.kind.value}")
+            lines.append(
+                self._texts(
+                    lang,
+                    "relay.highlight",
+                    n=n,
+                    provenance=self.provenance(lang, item),
+                    text=_short(body, PREVIEW),
+                    angle=_short(site.angle.get(lang, default), ANGLE_PREVIEW) if site else "",
+                )
+            )
+        return lines
+
+    def _render_live(self, lang: str, highlights: Sequence[Input]) -> str:
+        return "\n\n".join(
+            [self._texts(lang, "relay.live_heading"), *self._highlight_lines(lang, highlights)]
+        )
+
+    def _render_digest(
+        self, lang: str, source: Site, highlights: Sequence[Input], participants: int, inputs: int
+    ) -> str:
+        default = self._event.default_language
+        head = self._texts(
+            lang,
+            "relay.digest_heading",
+            site=source.name.get(lang, default),
+            participants=participants,
+            inputs=inputs,
+            angle=_short(source.angle.get(lang, default), ANGLE_PREVIEW),
+        )
+        if not highlights:
+            return "\n\n".join([head, self._texts(lang, "relay.digest_empty")])
+        return "\n\n".join([head, *self._highlight_lines(lang, highlights)])
+
+    def _render_card(
+        self,
+        lang: str,
+        site: Site,
+        slot: Slot,
+        top: Sequence[Input],
+        participants: int,
+        inputs: int,
+    ) -> str:
+        default = self._event.default_language
+        lines = [
+            self._texts(
+                lang,
+                "relay.card_heading",
+                title=slot.item.title.get(lang, default),
+                time=f"{slot.start.astimezone(self._event.tz):%H:%M}",
+                participants=participants,
+                inputs=inputs,
+            )
+        ]
+        lines += (
+            self._highlight_lines(lang, top) if top else [self._texts(lang, "relay.card_empty")]
+        )
+        return "\n\n".join(lines)
+
+    async def _enqueue(
+        self,
+        decision: str,
+        recipients: Sequence[Recipient],
+        now: datetime,
+        render: Callable[[str], str],
+        highlights: Sequence[Input],
+    ) -> int:
+        rendered: dict[str, str] = {}
+        buttons = (
+            (tuple((f"👍 {n}", f"v1:rv:{item.id}") for n, item in enumerate(highlights, 1)),)
+            if highlights
+            else ()
+        )
+        deliveries = []
+        for r in recipients:
+            lang = pick_language(
+                r.language,
+                r.telegram_language,
+                self._texts.languages,
+                self._event.default_language,
+            )
+            if lang not in rendered:
+                rendered[lang] = render(lang)
+            deliveries.append(
+                NewDelivery(
+                    key=f"{decision}:{r.user_id}",
+                    event_key=self._event.key,
+                    chat_id=r.chat_id,
+                    user_id=r.user_id,
+                    kind="relay",
+                    message=OutboxMessage(rendered[lang], buttons=buttons),
+                )
+            )
+        return await self._uow.outbox.enqueue(deliveries, now)
