@@ -253,14 +253,17 @@ class RelayService:
         site = self._event.site(item.site_key)
         group = site.group(item.group_key) if site and item.group_key else None
         prompt = self._event.item(item.item_key) if item.item_key else None
-        return self._texts(
+        where = self._texts(
             lang,
             "relay.from_table" if group else "relay.from_site",
             site=site.name.get(lang, default) if site else item.site_key,
             table=group.name.get(lang, default) if group else "",
             author=author_label(self._event, self._texts, lang, item, with_site=False),
-            prompt=prompt.title.get(lang, default) if prompt else "",
         )
+        if prompt is None:
+            return where
+        answered = self._texts(lang, "relay.to_prompt", prompt=prompt.title.get(lang, default))
+        return f"{where} {answered}"
 
     def _highlight_lines(self, lang: str, highlights: Sequence[Input]) -> list[str]:
         default = self._event.default_language

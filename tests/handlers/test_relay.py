@@ -103,7 +103,8 @@ async def test_digest_mode_collects_highlights_until_the_cross_site_check_in(
     assert len(midt) == 2
     from_nord = next(t for t in midt if "Nyt fra Nord" in t)
     assert "Politikerne skal tage risikoen med ind i rammen." in from_nord
-    assert "Fra Nord, Bord 1, politiker" in from_nord  # role_only: the role, no name
+    # role_only: the role, no name; and the prompt it answered.
+    assert "Fra Nord, Bord 1, politiker – svar på «Gruppearbejde 1»" in from_nord
     assert "Deltager Nord" not in from_nord
     assert "Politikernes rolle i velfærdsteknologi" in from_nord  # the angle line
     assert "1 deltagere, 1 input" in from_nord
