@@ -15,6 +15,7 @@ from telegram.ext import (
 )
 
 from handlers import facilitator, inputs, participant
+from handlers.common import stale_button
 from handlers.errors import error_handler
 from handlers.gate import note_contact
 
@@ -86,7 +87,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             # Feed cards may sit in a facilitators' group chat: no chat filter here, the
             # presser's rights are checked in the service.
             CallbackQueryHandler(inputs.moderate_button, pattern=r"^v1:mod:"),
-            CallbackQueryHandler(participant.unknown_button),
+            CallbackQueryHandler(stale_button),
             # Inputs: what participants write back, and its edits.
             MessageHandler(PRIVATE & filters.UpdateType.EDITED_MESSAGE, inputs.edited_input),
             MessageHandler(PRIVATE & NEW & INPUT, inputs.message_input),

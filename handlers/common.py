@@ -5,11 +5,18 @@ Parse mode (HTML) and link previews (off) are application defaults set in `bot.a
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
 from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 
 from bot.models import UserRef
+from handlers import keyboards
 from handlers.context import Context
+
+ButtonStep = Callable[[Update, Context, UserRef, str], Awaitable[None]]
+Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 
 def user_ref(update: Update) -> UserRef | None:
@@ -52,3 +59,50 @@ async def answer_button(
     except BadRequest:
         # Too old to edit, deleted, or identical: the answer still has to reach the person.
         await reply(update, text, keyboard)
+
+
+async def stale_button(update: Update, context: Context) -> None:
+    """A pop-up for button data this version did not make (forged, or from an old message),
+    or that no longer fits; not an edit, as the message may still hold valid buttons."""
+    query = update.callback_query
+    if query is None:
+        return
+    user = user_ref(update)
+    if user is None:
+        await query.answer()
+        return
+    lang = await language_of(context, user)
+    await query.answer(context.services.texts.plain(lang, "buttons.stale"), show_alert=True)
+
+
+def button(
+    *, accept: frozenset[str] | None = None, ids: bool = False
+) -> Callable[[ButtonStep], Handler]:
+    """A callback-query handler from a step that takes (update, context, user, argument).
+
+    The data is parsed (`v1:<action>:<argument>`) and, with `accept`, must be one of those
+    arguments, with `ids` a database id; anything else gets the stale-button pop-up. The step
+    still checks everything against the database: the data only says what was pressed.
+    """
+
+    def wrap(step: ButtonStep) -> Handler:
+        async def handler(update: Update, context: Context) -> None:
+            user = user_ref(update)
+            query = update.callback_query
+            parsed = keyboards.parse(query.data if query else None)
+            argument = parsed.argument if parsed else None
+            if (
+                user is None
+                or argument is None
+                or (accept is not None and argument not in accept)
+                or (ids and keyboards.parse_id(argument.rpartition("-")[2]) is None)
+            ):
+                await stale_button(update, context)
+                return
+            await step(update, context, user, argument)
+
+        handler.__name__ = step.__name__
+        handler.__doc__ = step.__doc__
+        return handler
+
+    return wrap

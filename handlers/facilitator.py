@@ -20,7 +20,7 @@ from bot.services.access import Rights
 from bot.services.agenda import Advanced, NothingAhead, PausedNow, Shifted
 from bot.services.broadcast import AlreadyDone, Cancelled, Drafted, NotAllowed, Queued, TooLong
 from handlers import jobs, keyboards, views
-from handlers.common import answer_button, language_of, reply, user_ref
+from handlers.common import answer_button, button, language_of, reply, user_ref
 from handlers.context import Context
 
 _DELAY = re.compile(r"^[+-]?\d{1,3}$")
@@ -301,17 +301,15 @@ async def relay_command(update: Update, context: Context, call: Call) -> None:
         )
 
 
-async def broadcast_button(update: Update, context: Context) -> None:
-    user = user_ref(update)
+@button(ids=True)
+async def broadcast_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
     query = update.callback_query
-    button = keyboards.parse(query.data if query else None)
-    if user is None or button is None or query is None:
-        return
+    assert query is not None  # noqa: S101 - a button handler
     services = context.services
     lang = await language_of(context, user)
-    action, _, raw_id = button.argument.partition("-")
-    broadcast_id = keyboards.parse_id(raw_id)
-    if action not in {"send", "cancel"} or broadcast_id is None:
+    action, _, raw_id = argument.partition("-")
+    broadcast_id = int(raw_id)
+    if action not in {"send", "cancel"}:
         await query.answer(services.texts.plain(lang, "buttons.stale"), show_alert=True)
         return
     # Rights are looked up again now: the button only says what was pressed.

@@ -26,7 +26,7 @@ from bot.services.inputs import (
 )
 from bot.services.relay import Reacted
 from handlers import keyboards, views
-from handlers.common import answer_button, language_of, reply, user_ref
+from handlers.common import answer_button, button, language_of, reply, user_ref
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
@@ -198,16 +198,9 @@ async def undo_command(update: Update, context: Context) -> None:
     await _withdraw(update, context, user, None)
 
 
-async def withdraw_button(update: Update, context: Context) -> None:
-    user = user_ref(update)
-    query = update.callback_query
-    button = keyboards.parse(query.data if query else None)
-    input_id = keyboards.parse_id(button.argument) if button else None
-    if user is None or query is None or input_id is None:
-        if query is not None:
-            await query.answer()
-        return
-    await _withdraw(update, context, user, input_id)
+@button(ids=True)
+async def withdraw_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
+    await _withdraw(update, context, user, int(argument))
 
 
 async def _withdraw(update: Update, context: Context, user: UserRef, input_id: int | None) -> None:
@@ -310,18 +303,13 @@ async def inputs_command(update: Update, context: Context) -> None:
     await reply(update, text, keyboard)
 
 
-async def vote_button(update: Update, context: Context) -> None:
-    user = user_ref(update)
+@button(ids=True)
+async def vote_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
     query = update.callback_query
-    button = keyboards.parse(query.data if query else None)
-    input_id = keyboards.parse_id(button.argument) if button else None
-    if user is None or query is None or input_id is None:
-        if query is not None:
-            await query.answer()
-        return
+    assert query is not None  # noqa: S101 - a button handler
     services = context.services
     lang = await language_of(context, user)
-    outcome = await services.inputs.vote(user, input_id)
+    outcome = await services.inputs.vote(user, int(argument))
     if not isinstance(outcome, Voted):
         await query.answer(services.texts.plain(lang, "inputs.cannot_vote"), show_alert=True)
         return
@@ -364,24 +352,16 @@ async def quiet_command(update: Update, context: Context) -> None:
     await reply(update, text)
 
 
-async def moderate_button(update: Update, context: Context) -> None:
+@button(ids=True)
+async def moderate_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
     """⭐ / 🙈 / ↩ under a feed card; the presser's rights are checked now, in the database."""
-    user = user_ref(update)
     query = update.callback_query
-    button = keyboards.parse(query.data if query else None)
-    if user is None or query is None or button is None:
-        if query is not None:
-            await query.answer()
-        return
+    assert query is not None  # noqa: S101 - a button handler
     services = context.services
     lang = await language_of(context, user)
-    action, _, raw_id = button.argument.partition("-")
-    input_id = keyboards.parse_id(raw_id)
-    if input_id is None:
-        await query.answer(services.texts.plain(lang, "buttons.stale"), show_alert=True)
-        return
+    action, _, raw_id = argument.partition("-")
     rights = await services.access.rights(user)
-    outcome = await services.inputs.moderate(user, rights, input_id, action)
+    outcome = await services.inputs.moderate(user, rights, int(raw_id), action)
     if isinstance(outcome, NotAllowed):
         await query.answer(
             services.texts.plain(lang, "facilitator.not_your_site"), show_alert=True
@@ -400,19 +380,16 @@ async def moderate_button(update: Update, context: Context) -> None:
     await answer_button(update, card.text, markup)
 
 
-async def relay_reaction_button(update: Update, context: Context) -> None:
+@button(ids=True)
+async def relay_reaction_button(
+    update: Update, context: Context, user: UserRef, argument: str
+) -> None:
     """👍 under a highlight relayed from another site."""
-    user = user_ref(update)
     query = update.callback_query
-    button = keyboards.parse(query.data if query else None)
-    input_id = keyboards.parse_id(button.argument) if button else None
-    if user is None or query is None or input_id is None:
-        if query is not None:
-            await query.answer()
-        return
+    assert query is not None  # noqa: S101 - a button handler
     services = context.services
     lang = await language_of(context, user)
-    outcome = await services.relay.react(user, input_id)
+    outcome = await services.relay.react(user, int(argument))
     if isinstance(outcome, Reacted):
         key = "relay.reacted" if outcome.on else "relay.unreacted"
         await query.answer(services.texts.plain(lang, key))

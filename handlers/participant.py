@@ -26,7 +26,7 @@ from bot.services.checkin import (
     UnknownCode,
 )
 from handlers import keyboards, views
-from handlers.common import answer_button, language_of, reply, user_ref
+from handlers.common import answer_button, button, language_of, reply, stale_button, user_ref
 from handlers.context import Context
 
 
@@ -126,7 +126,7 @@ async def _send_outcome(update: Update, context: Context, user: UserRef, outcome
         plan = await services.agenda.plan(outcome.site_key)
         text += "\n\n" + views.programme_line(services, lang, plan, services.clock.now())
     if update.callback_query is not None and isinstance(outcome, Stale):
-        await unknown_button(update, context)
+        await stale_button(update, context)
     elif update.callback_query is not None:
         await answer_button(update, text, keyboard)
     else:
@@ -161,51 +161,33 @@ async def checkin_command(update: Update, context: Context) -> None:
     await start_command(update, context)
 
 
-async def consent_button(update: Update, context: Context) -> None:
-    user = user_ref(update)
-    button = keyboards.parse(update.callback_query.data if update.callback_query else None)
-    if user is None or button is None:
-        await unknown_button(update, context)
-        return
+@button()
+async def consent_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
     checkin = context.services.checkin
-    if button.argument == "yes":
+    if argument == "yes":
         outcome = await checkin.consent(user)
-    elif button.argument == "no":
+    elif argument == "no":
         outcome = await checkin.decline(user)
     else:
         outcome = Stale()
     await _send_outcome(update, context, user, outcome)
 
 
-async def table_button(update: Update, context: Context) -> None:
-    user = user_ref(update)
-    button = keyboards.parse(update.callback_query.data if update.callback_query else None)
-    if user is None or button is None:
-        await unknown_button(update, context)
-        return
-    outcome = await context.services.checkin.choose_table(user, button.argument)
+@button()
+async def table_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
+    outcome = await context.services.checkin.choose_table(user, argument)
     await _send_outcome(update, context, user, outcome)
 
 
-async def category_button(update: Update, context: Context) -> None:
-    user = user_ref(update)
-    button = keyboards.parse(update.callback_query.data if update.callback_query else None)
-    if user is None or button is None:
-        await unknown_button(update, context)
-        return
-    outcome = await context.services.checkin.choose_category(user, button.argument)
+@button()
+async def category_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
+    outcome = await context.services.checkin.choose_category(user, argument)
     await _send_outcome(update, context, user, outcome)
 
 
-async def anonymity_button(update: Update, context: Context) -> None:
-    user = user_ref(update)
-    button = keyboards.parse(update.callback_query.data if update.callback_query else None)
-    if user is None or button is None or button.argument not in {"named", "anon"}:
-        await unknown_button(update, context)
-        return
-    outcome = await context.services.checkin.choose_anonymity(
-        user, anonymous=button.argument == "anon"
-    )
+@button(accept=frozenset({"anon", "named"}))
+async def anonymity_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
+    outcome = await context.services.checkin.choose_anonymity(user, anonymous=argument == "anon")
     await _send_outcome(update, context, user, outcome)
 
 
@@ -229,16 +211,12 @@ async def anonymous_command(update: Update, context: Context) -> None:
     await reply(update, services.texts(lang, key))
 
 
-async def move_button(update: Update, context: Context) -> None:
-    user = user_ref(update)
-    button = keyboards.parse(update.callback_query.data if update.callback_query else None)
-    if user is None or button is None:
-        await unknown_button(update, context)
-        return
-    if button.argument not in {"yes", "no"}:
+@button()
+async def move_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
+    if argument not in {"yes", "no"}:
         outcome: Outcome = Stale()
     else:
-        outcome = await context.services.checkin.answer_move(user, accept=button.argument == "yes")
+        outcome = await context.services.checkin.answer_move(user, accept=argument == "yes")
     await _send_outcome(update, context, user, outcome)
 
 
@@ -316,15 +294,11 @@ async def language_command(update: Update, context: Context) -> None:
     await reply(update, texts(lang, "language.choose"), keyboards.languages(texts))
 
 
-async def language_button(update: Update, context: Context) -> None:
-    user = user_ref(update)
-    button = keyboards.parse(update.callback_query.data if update.callback_query else None)
-    if user is None or button is None:
-        await unknown_button(update, context)
-        return
+@button()
+async def language_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
     texts = context.services.texts
-    if await context.services.access.set_language(user, button.argument):
-        await answer_button(update, texts(button.argument, "language.set"))
+    if await context.services.access.set_language(user, argument):
+        await answer_button(update, texts(argument, "language.set"))
     else:
         await answer_button(update, texts(await language_of(context, user), "buttons.stale"))
 
@@ -338,15 +312,11 @@ async def forget_command(update: Update, context: Context) -> None:
     await reply(update, texts(lang, "forget.confirm"), keyboards.forget(texts, lang))
 
 
-async def forget_button(update: Update, context: Context) -> None:
-    user = user_ref(update)
-    button = keyboards.parse(update.callback_query.data if update.callback_query else None)
-    if user is None or button is None or button.argument not in {"yes", "no"}:
-        await unknown_button(update, context)
-        return
+@button(accept=frozenset({"yes", "no"}))
+async def forget_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
     # Ask for the language before erasing: afterwards the chosen one is gone too.
     lang = await language_of(context, user)
-    if button.argument == "yes":
+    if argument == "yes":
         await context.services.privacy.forget(user)
         await answer_button(update, context.services.texts(lang, "forget.done"))
     else:
@@ -367,20 +337,6 @@ def help_text(texts: Catalogue, lang: str, role: Role) -> str:
     lines = [texts(lang, f"help.{role.value}")]
     lines += [f"/{c.name} — {texts(lang, c.description_key)}" for c in commands_for(role)]
     return "\n".join(lines)
-
-
-async def unknown_button(update: Update, context: Context) -> None:
-    """Any button data this version did not make: forged, or from an old message."""
-    query = update.callback_query
-    user = user_ref(update)
-    if query is None:
-        return
-    if user is None:
-        await query.answer()
-        return
-    # A pop-up, not an edit: the message under the button may still hold valid buttons.
-    lang = await language_of(context, user)
-    await query.answer(context.services.texts.plain(lang, "buttons.stale"), show_alert=True)
 
 
 async def unknown_command(update: Update, context: Context) -> None:
