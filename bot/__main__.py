@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from bot.config import Settings
 from bot.eventfile import SEED_EVENT, EventFileError, load_event
+from bot.export import Format
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -33,6 +34,22 @@ def _parser() -> argparse.ArgumentParser:
         "environment or .env (see .env.example).",
     )
     run.add_argument("--event", type=Path, help="event file (default: EVENT_FILE or the seed)")
+    run.add_argument(
+        "--webhook",
+        metavar="URL",
+        help="receive updates at this HTTPS URL instead of long polling (a reverse proxy "
+        "terminates TLS and forwards to --listen:--port; Telegram's secret token is checked "
+        "on every request: WEBHOOK_SECRET, or a random one per start)",
+    )
+    run.add_argument(
+        "--listen", default="127.0.0.1", help="webhook address (default: %(default)s)"
+    )
+    run.add_argument("--port", type=int, default=8443, help="webhook port (default: %(default)s)")
+    run.add_argument(
+        "--drop-pending-updates",
+        action="store_true",
+        help="discard what Telegram holds for the bot at start (never done otherwise)",
+    )
 
     check = sub.add_parser(
         "check",
@@ -84,6 +101,32 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("qr-codes"), help="folder (default: %(default)s)"
     )
     qr.add_argument("--lang", help="language of the captions (default: the event's first)")
+
+    export = sub.add_parser(
+        "export",
+        help="export the inputs and the report (CSV, XLSX, JSON, HTML, Markdown)",
+        description="Export what the event produced from its database: one row per visible "
+        "input as CSV (UTF-8 with BOM), XLSX (a sheet per site and a summary) and JSON "
+        "(schema: prompts/export-v1.schema.json), and a readable report as HTML (pictures "
+        "inside) and Markdown (pictures in a folder beside it). Without --format, every "
+        "format goes into the folder --out. Hidden and withdrawn inputs are never exported; "
+        "authors appear only as the event's anonymity allows. Reads the database read-only, "
+        "so it can run while the bot does.",
+    )
+    export.add_argument(
+        "--format",
+        choices=[fmt.value for fmt in Format],
+        help="one format (default: all of them)",
+    )
+    export.add_argument("--site", help="only this site (its key in the event file)")
+    export.add_argument(
+        "--out",
+        type=Path,
+        default=Path("exports"),
+        help="folder; with --format also a file name ending in that format (default: %(default)s)",
+    )
+    export.add_argument("--event", type=Path, help="event file (default: EVENT_FILE or the seed)")
+    export.add_argument("--database", type=Path, help="SQLite file (default: DATABASE_PATH)")
     return parser
 
 
@@ -108,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "rehearse":
             return _rehearse(args)
+        if args.command == "export":
+            return _export(args)
     except EventFileError as exc:
         print(f"The event file has {len(exc.problems)} problem(s):", file=sys.stderr)
         print(str(exc), file=sys.stderr)
@@ -164,6 +209,55 @@ def _rehearse(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _export(args: argparse.Namespace) -> int:
+    import asyncio
+    import time
+    from datetime import UTC, datetime
+
+    from bot.export import ALL_FORMATS
+    from bot.export.runner import Written, write_exports
+    from bot.i18n import Catalogue
+    from storage.exports import ExportSchemaError, open_export_source
+
+    settings = _settings()
+    event = load_event(args.event or settings.event_file)
+    if args.site is not None and event.site(args.site) is None:
+        sites = ", ".join(site.key for site in event.sites)
+        print(
+            f"There is no site {args.site!r} in {event.key}; its sites: {sites}", file=sys.stderr
+        )
+        return EXIT_USAGE
+    database = args.database or settings.database_path
+    texts = Catalogue.load(default=event.default_language)
+    formats = (Format(args.format),) if args.format else ALL_FORMATS
+
+    async def export() -> list[Written]:
+        async with open_export_source(database) as source:
+            return await write_exports(
+                event,
+                texts,
+                source,
+                args.out,
+                formats=formats,
+                only=(args.site,) if args.site else None,
+                generated_at=datetime.now(UTC),
+            )
+
+    started = time.perf_counter()
+    try:
+        written = asyncio.run(export())
+    except ExportSchemaError as exc:
+        print(f"Cannot export: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    for item in written:
+        print(f"  {item.path}  {item.inputs} inputs, {item.size / 1024:,.0f} KiB")
+    print(
+        f"Exported {event.key} from {database}: {len(written)} file(s) in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    return EXIT_OK
+
+
 def _qr(args: argparse.Namespace) -> int:
     from bot.i18n import Catalogue
     from bot.qrcards import write_cards
@@ -177,11 +271,13 @@ def _qr(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from telegram import Update
+    import asyncio
+    import secrets
+
     from telegram.error import InvalidToken, NetworkError
 
     from bot import logs
-    from bot.app import MissingTokenError, build_application
+    from bot.app import MissingTokenError, Webhook, build_application, serve
     from storage.db import DatabaseError
 
     settings = _settings()
@@ -198,9 +294,19 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    webhook = None
+    if args.webhook:
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        webhook = Webhook(
+            url=args.webhook,
+            secret_token=secret or secrets.token_urlsafe(32),
+            listen=args.listen,
+            port=args.port,
+        )
     try:
-        # Pending updates are kept: what participants wrote while the bot was down still counts.
-        app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        # Pending updates are kept unless asked: what participants wrote while the bot was
+        # down still counts.
+        asyncio.run(serve(app, webhook=webhook, drop_pending=args.drop_pending_updates))
     except DatabaseError as exc:
         print(f"Database problem: {exc}", file=sys.stderr)
         return EXIT_INVALID

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from telegram import BotCommand, LinkPreviewOptions
+from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
@@ -18,6 +22,7 @@ from bot.commands import commands_for
 from bot.config import Settings
 from bot.event import Event
 from bot.eventfile import load_event
+from bot.health import LoopMonitor, snapshot
 from bot.i18n import Catalogue
 from bot.models import Role
 from bot.ports import Clock, Sender
@@ -27,13 +32,17 @@ from bot.services.agenda import AgendaEngine
 from bot.services.broadcast import BroadcastService
 from bot.services.checkin import CheckInService
 from bot.services.delivery import DeliveryWorker, RateLimiter
+from bot.services.export import ExportService
+from bot.services.inbox import InboxService
 from bot.services.inputs import InputService
 from bot.services.privacy import PrivacyService
 from bot.services.relay import RelayService
 from handlers import jobs
 from handlers.context import BotData, Context
 from handlers.notifier import TelegramSender
+from handlers.updates import ChatOrderedProcessor, InboxPoller, WebhookServer
 from storage.db import Database
+from storage.exports import open_export_source
 from storage.unit_of_work import SqliteUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -86,7 +95,16 @@ def build_services(
         broadcast=broadcast,
         delivery=delivery,
         inputs=inputs,
+        # Exports read the same file through a read-only connection of their own.
+        export=ExportService(
+            event,
+            texts,
+            clock,
+            None if db.path == ":memory:" else lambda: open_export_source(db.path),
+        ),
         relay=relay,
+        inbox=InboxService(uow, clock),
+        monitor=LoopMonitor(),
     )
 
 
@@ -125,6 +143,11 @@ def build_application(
             limiter,
         )
         app.bot_data.services = services
+        processor = app.update_processor
+        if isinstance(processor, ChatOrderedProcessor):
+            processor.inbox = services.inbox
+            processor.requeue = app.update_queue.put
+        services.monitor.start()
         await _register_commands(app, texts)
         recovered = await services.delivery.recover()
         if recovered:
@@ -140,6 +163,7 @@ def build_application(
         services = app.bot_data.services_or_none
         if services is not None:
             await services.delivery.stop()
+            await services.monitor.stop()
         if resources.db is not None:
             await resources.db.close()
 
@@ -158,6 +182,8 @@ def build_application(
         )
         .post_init(post_init)
         .post_shutdown(post_shutdown)
+        # Updates of different chats are handled concurrently, one chat's in order.
+        .concurrent_updates(ChatOrderedProcessor())
     )
     if request_factory is not None:
         builder = builder.request(request_factory()).get_updates_request(request_factory())
@@ -174,3 +200,95 @@ async def _register_commands(app: App, texts: Catalogue) -> None:
         await app.bot.set_my_commands(commands, language_code=lang)
         if lang == texts.default:
             await app.bot.set_my_commands(commands)
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """Serve Telegram's webhook at `url` (HTTPS, terminated by a reverse proxy that forwards
+    to `listen`:`port`), checking `secret_token` on every request."""
+
+    url: str
+    secret_token: str
+    listen: str = "127.0.0.1"
+    port: int = 8443
+
+
+async def serve(
+    app: App,
+    *,
+    webhook: Webhook | None = None,
+    drop_pending: bool = False,
+    stop: asyncio.Event | None = None,
+    poll_timeout: int = 30,
+) -> None:
+    """Run the bot until SIGINT or SIGTERM (or `stop` is set): updates through the inbox, by
+    long polling or the webhook. Pending updates are kept unless `drop_pending` says so."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    await app.initialize()
+    try:
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.start()
+        services = app.bot_data.services
+        poller = InboxPoller(app, services.inbox, timeout=poll_timeout)
+        await poller.resume()
+        server: WebhookServer | None = None
+        polling: asyncio.Task[None] | None = None
+        if webhook is not None:
+            server = WebhookServer(
+                app,
+                services.inbox,
+                path=urlsplit(webhook.url).path or "/",
+                secret_token=webhook.secret_token,
+                host=webhook.listen,
+                port=webhook.port,
+            )
+            await server.start()
+            app.bot_data.webhook_port = server.port
+            await app.bot.set_webhook(
+                webhook.url,
+                secret_token=webhook.secret_token,
+                allowed_updates=Update.ALL_TYPES,
+                drop_pending_updates=drop_pending,
+            )
+            log.info("webhook: listening on %s:%d", webhook.listen, server.port)
+        else:
+            await app.bot.delete_webhook(drop_pending_updates=drop_pending)
+            polling = loop.create_task(poller.run(stop))
+            log.info("polling for updates")
+        heartbeat = loop.create_task(_health_log(app, stop))
+        await stop.wait()
+        for task in (polling, heartbeat):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if server is not None:
+            await server.stop()
+        await app.stop()
+    finally:
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+
+
+async def _health_log(app: App, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=60)
+            return
+        figures = await snapshot(app.bot_data.services)
+        app.bot_data.services.monitor.take_longest()
+        log.info(
+            "health: inbox %d pending; outbox %d pending, %d unknown; last delivery %s; "
+            "longest loop stall %d ms",
+            figures.inbox_pending,
+            figures.outbox_pending,
+            figures.outbox_unknown,
+            figures.last_delivery,
+            figures.stall_ms,
+        )

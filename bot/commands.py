@@ -42,6 +42,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("close", Role.FACILITATOR),
     CommandSpec("broadcast", Role.FACILITATOR),
     CommandSpec("relay", Role.FACILITATOR),
+    CommandSpec("health", Role.ORGANISER),
+    CommandSpec("stats", Role.FACILITATOR),
+    CommandSpec("export", Role.FACILITATOR),
 )
 
 

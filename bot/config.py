@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     event_file: Path = Field(default_factory=lambda: Path(str(SEED_EVENT)))
     organizer_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     log_level: str = "INFO"
+    # Telegram's secret_token for webhook mode; a random one per start when not set.
+    webhook_secret: SecretStr | None = None
 
     @field_validator("telegram_bot_token", "event_file", mode="before")
     @classmethod

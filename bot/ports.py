@@ -28,6 +28,10 @@ from bot.models import (
 )
 
 
+class StorageUnavailableError(Exception):
+    """The database could not be opened or used; storage adapters raise subclasses."""
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """An aware datetime; tests and rehearsals pass a clock they control."""
@@ -328,6 +332,26 @@ class RelayRepo(Protocol):
     async def site_figures(self, event_key: str, site_key: str) -> tuple[int, int]: ...
 
 
+class InboxRepo(Protocol):
+    """Updates as fetched from Telegram, until they are handled."""
+
+    async def store(
+        self, items: Sequence[tuple[int, str | None, str]], now: datetime
+    ) -> list[int]: ...
+
+    async def next_offset(self) -> int: ...
+
+    async def unfinished(self, limit: int) -> list[tuple[int, str]]: ...
+
+    async def finish(self, update_id: int, now: datetime, error: str | None = None) -> None: ...
+
+    async def give_up(self, update_id: int, now: datetime) -> None: ...
+
+    async def attempts(self, update_id: int) -> int: ...
+
+    async def counts(self) -> dict[str, int]: ...
+
+
 class UnitOfWork(Protocol):
     """One storage transaction; the repositories are only used inside `transaction()`."""
 
@@ -351,6 +375,9 @@ class UnitOfWork(Protocol):
 
     @property
     def relay(self) -> RelayRepo: ...
+
+    @property
+    def inbox(self) -> InboxRepo: ...
 
     @property
     def outbox(self) -> OutboxRepo: ...

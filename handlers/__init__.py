@@ -14,7 +14,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import facilitator, inputs, participant
+from handlers import exports, facilitator, inputs, participant
 from handlers.common import stale_button
 from handlers.errors import error_handler
 from handlers.gate import note_contact
@@ -71,6 +71,11 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler("close", facilitator.close_command, filters=PRIVATE),
             CommandHandler("broadcast", facilitator.broadcast_command, filters=PRIVATE),
             CommandHandler("relay", facilitator.relay_command, filters=PRIVATE),
+            CommandHandler("health", participant.health_command, filters=PRIVATE),
+            CommandHandler("stats", exports.stats_command, filters=PRIVATE),
+            # An export takes seconds: it runs as a task of its own (block=False), so the
+            # updates after it are not held up.
+            CommandHandler("export", exports.export_command, filters=PRIVATE, block=False),
             # Buttons: each pattern names one action of `handlers.keyboards`; anything else is
             # old or forged and gets a polite "no longer valid".
             CallbackQueryHandler(participant.consent_button, pattern=r"^v1:consent:"),

@@ -14,6 +14,7 @@ class BotData:
 
     def __init__(self) -> None:
         self._services: Services | None = None
+        self.webhook_port: int | None = None  # where the webhook server listens, once it does
 
     @property
     def services(self) -> Services:

@@ -6,6 +6,7 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot.commands import commands_for
 from bot.event import Event
+from bot.health import snapshot
 from bot.i18n import Catalogue
 from bot.models import Role, UserRef
 from bot.services import Services
@@ -337,6 +338,38 @@ def help_text(texts: Catalogue, lang: str, role: Role) -> str:
     lines = [texts(lang, f"help.{role.value}")]
     lines += [f"/{c.name} — {texts(lang, c.description_key)}" for c in commands_for(role)]
     return "\n".join(lines)
+
+
+async def health_command(update: Update, context: Context) -> None:
+    """Organisers: queue depths, last delivery and event-loop stalls."""
+    user = user_ref(update)
+    if user is None:
+        return
+    services = context.services
+    lang = await language_of(context, user)
+    if not (await services.access.rights(user)).organiser:
+        await reply(update, services.texts(lang, "health.only_organisers"))
+        return
+    figures = await snapshot(services)
+    last = (
+        f"{figures.last_delivery.astimezone(services.event.tz):%H:%M:%S}"
+        if figures.last_delivery
+        else services.texts(lang, "status.nothing")
+    )
+    await reply(
+        update,
+        services.texts(
+            lang,
+            "health.report",
+            inbox=figures.inbox_pending,
+            outbox=figures.outbox_pending,
+            unknown=figures.outbox_unknown,
+            failed=figures.outbox_failed,
+            last=last,
+            stall=figures.stall_ms,
+            stall_ever=figures.stall_ms_ever,
+        ),
+    )
 
 
 async def unknown_command(update: Update, context: Context) -> None:

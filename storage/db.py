@@ -12,12 +12,14 @@ from pathlib import Path
 
 import aiosqlite
 
+from bot.ports import StorageUnavailableError
+
 log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-class DatabaseError(Exception):
+class DatabaseError(StorageUnavailableError):
     """The database cannot be opened or migrated; the message says what to do."""
 
 

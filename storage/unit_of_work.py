@@ -9,6 +9,7 @@ from storage.agenda import SqliteAgendaRepo
 from storage.broadcasts import SqliteBroadcastRepo
 from storage.checkins import SqliteCheckInRepo
 from storage.db import Database
+from storage.inbox import SqliteInboxRepo
 from storage.inputs import SqliteInputRepo
 from storage.outbox import SqliteOutboxRepo
 from storage.participants import SqliteParticipantRepo
@@ -27,6 +28,7 @@ class SqliteUnitOfWork:
         self.broadcasts = SqliteBroadcastRepo(db.conn)
         self.inputs = SqliteInputRepo(db.conn)
         self.relay = SqliteRelayRepo(db.conn)
+        self.inbox = SqliteInboxRepo(db.conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:

@@ -171,6 +171,7 @@ async def rehearse(
     (out / "summary.json").write_text(
         json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
     )
+    await _write_exports(event, database, out, clock.now())
     return Result(text, summary, out, wall)
 
 
@@ -553,3 +554,16 @@ def _describe(
         label = "ad-hoc question from the facilitator"
     reach = f"→ {group.sent}" + (f" ({group.not_sent} not delivered)" if group.not_sent else "")
     return f"{hhmm(group.first_sent)}  {group.kind:<10} {label:<46} {reach}"
+
+
+async def _write_exports(event: Event, database: Path, out: Path, now: datetime) -> None:
+    """Every export, as `python -m bot export` writes them, from the rehearsed database."""
+    # Deferred: the writers bring in matplotlib and XlsxWriter.
+    from bot.export.runner import export_off_loop
+    from bot.i18n import Catalogue
+    from storage.exports import open_export_source
+
+    texts = Catalogue.load(default=event.default_language)
+    await export_off_loop(
+        event, texts, lambda: open_export_source(database), out, generated_at=now
+    )

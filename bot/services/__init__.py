@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.event import Event
+from bot.health import LoopMonitor
 from bot.i18n import Catalogue
 from bot.ports import Clock
 from bot.services.access import AccessService
@@ -12,6 +13,8 @@ from bot.services.agenda import AgendaEngine
 from bot.services.broadcast import BroadcastService
 from bot.services.checkin import CheckInService
 from bot.services.delivery import DeliveryWorker
+from bot.services.export import ExportService
+from bot.services.inbox import InboxService
 from bot.services.inputs import InputService
 from bot.services.privacy import PrivacyService
 from bot.services.relay import RelayService
@@ -29,4 +32,7 @@ class Services:
     broadcast: BroadcastService
     delivery: DeliveryWorker
     inputs: InputService
+    export: ExportService
     relay: RelayService
+    inbox: InboxService
+    monitor: LoopMonitor

@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.models import OutboxRow
 from bot.ports import Clock, Sender, UnitOfWork
@@ -203,6 +203,7 @@ class DeliveryStats:
     unreachable: int = 0
     unknown: int = 0
     rate_limited_429: int = 0
+    last_sent_at: datetime | None = None
 
 
 class DeliveryWorker:
@@ -255,6 +256,12 @@ class DeliveryWorker:
         self._stopping = False
 
     # -- lifecycle ----------------------------------------------------------------------------
+
+    async def counts(self) -> dict[str, int]:
+        """Outbox rows by state, for /health and the minute log."""
+        async with self._uow.transaction():
+            found = await self._uow.outbox.counts()
+        return {str(status): n for status, n in found.items()}
 
     async def recover(self) -> int:
         """Rows a crash left in `sending` become `unknown`; return how many."""
@@ -423,6 +430,7 @@ class DeliveryWorker:
         match outcome:
             case int(message_id):
                 self.stats.sent += 1
+                self.stats.last_sent_at = now
                 async with self._uow.transaction():
                     await outbox.mark_sent(row.id, message_id, now)
             case RetryLater(seconds=seconds):

@@ -266,3 +266,20 @@ async def test_forget_erases_the_participant_after_confirmation(harness: BotHarn
     assert "erased" in mo.last()["text"]
     for table in ("participants", "consents", "checkins", "roles"):
         assert await db_rows(harness, f"SELECT COUNT(*) FROM {table}") == [(0,)], table  # noqa: S608
+
+
+async def test_health_shows_organisers_the_queues_and_refuses_others(
+    harness: BotHarness,
+) -> None:
+    from tests.handlers.conftest import ORGANISER_ID
+
+    boss = harness.api.user(ORGANISER_ID, "Org", language_code="en")
+    boss.send("/health")
+    await harness.deliver()
+    report = boss.last()["text"]
+    assert "How the bot is doing" in report
+    assert "Outbox: 0 waiting, 0 with unknown outcome, 0 failed" in report
+    nosy = harness.api.user(140, "Nosy", language_code="en")
+    nosy.send("/health")
+    await harness.deliver()
+    assert "for organisers" in nosy.last()["text"]

@@ -51,8 +51,9 @@ async def build_world(harness: BotHarness, clock: ManualClock, event: Event) -> 
         assert site.facilitator_code is not None
         host.send(f"/start {site.facilitator_code}")
         await harness.settle()
-        person = harness.api.user(700 + n, f"Deltager {site.name.get('da', 'da')}",
-                                  language_code="da")
+        person = harness.api.user(
+            700 + n, f"Deltager {site.name.get('da', 'da')}", language_code="da"
+        )
         await check_in(harness, person, f"{site.code}-t1", role="politician")
         people[site.key], hosts[site.key] = person, host
     return World(harness, clock, event, people, hosts)
@@ -210,9 +211,10 @@ async def test_a_restart_between_star_and_relay_relays_exactly_once(
         for site in ("midt", "syd"):
             copies = [t for t in relays_to(world, site) if "Overlever en genstart" in t]
             assert len(copies) == 1
-        assert harness.query(
-            "SELECT to_site, mode FROM highlight_relays ORDER BY to_site"
-        ) == [("midt", "digest"), ("syd", "digest")]
+        assert harness.query("SELECT to_site, mode FROM highlight_relays ORDER BY to_site") == [
+            ("midt", "digest"),
+            ("syd", "digest"),
+        ]
 
 
 async def test_votes_past_the_threshold_make_a_highlight(

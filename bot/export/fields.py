@@ -1,0 +1,192 @@
+"""From what the database holds to what a reader sees: names, titles, prompt texts, local
+times and authors, in one language (the event's default), and the flat record of one input
+that the data files share.
+
+Authors are shown exactly as `bot.services.authors.author_label` shows them to anyone else:
+organisers' exports follow the event's anonymity too. An anonymous author is left empty in
+the data files; with `anonymity: anonymous` the participant's role is left out as well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.event import AgendaKind, Anonymity, Event
+from bot.export.records import AdhocQuestion, ExportedInput, PromptRef
+from bot.i18n import Catalogue
+from bot.models import Input
+from bot.services.authors import author_label
+
+Value = str | int | bool | None | list[str]
+
+# The data files' columns, in order. They are identifiers, the same in every language and in
+# the JSON schema (`prompts/export-v1.schema.json`), so that others can script against them.
+COLUMNS: tuple[str, ...] = (
+    "id",
+    "event",
+    "site",
+    "site_name",
+    "table",
+    "table_name",
+    "item",
+    "item_title",
+    "adhoc_id",
+    "prompt",
+    "created_at",
+    "edited_at",
+    "author",
+    "category",
+    "category_name",
+    "kind",
+    "text",
+    "file_id",
+    "file_name",
+    "mime_type",
+    "stars",
+    "votes",
+    "highlight",
+    "relayed_to",
+)
+
+
+@dataclass(frozen=True)
+class Presenter:
+    event: Event
+    texts: Catalogue
+    lang: str
+    # Names, titles and prompt texts repeat on every row: looked up once per key.
+    _where: dict[tuple[object, ...], tuple[str, str | None, str, str]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    @classmethod
+    def for_event(cls, event: Event, texts: Catalogue) -> Presenter:
+        return cls(event, texts, event.default_language)
+
+    @property
+    def default(self) -> str:
+        return self.event.default_language
+
+    def say(self, key: str, /, **params: object) -> str:
+        """A catalogue sentence as plain text (the writers escape for their own format)."""
+        return self.texts.plain(self.lang, key, **params)
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.event.tz)
+
+    def iso(self, moment: datetime | None) -> str | None:
+        return None if moment is None else self.local(moment).isoformat(timespec="seconds")
+
+    def hhmm(self, moment: datetime) -> str:
+        return f"{self.local(moment):%H:%M}"
+
+    def site_name(self, site_key: str) -> str:
+        site = self.event.site(site_key)
+        return site.name.get(self.lang, self.default) if site else site_key
+
+    def table_name(self, site_key: str, group_key: str | None) -> str:
+        if group_key is None:
+            return self.say("report.no_table")
+        site = self.event.site(site_key)
+        group = site.group(group_key) if site else None
+        return group.name.get(self.lang, self.default) if group else group_key
+
+    def item_title(self, ref: PromptRef, adhoc: AdhocQuestion | None = None) -> str:
+        if ref.item_key is not None:
+            item = self.event.item(ref.item_key)
+            return item.title.get(self.lang, self.default) if item else ref.item_key
+        if ref.adhoc_id is not None:
+            if adhoc is not None:
+                return self.say("report.adhoc_at", time=self.hhmm(adhoc.opened_at))
+            return self.say("report.adhoc")
+        return self.say("report.general")
+
+    def prompt_text(
+        self, site_key: str, group_key: str | None, ref: PromptRef, adhoc_text: str | None
+    ) -> str:
+        """What the participant was asked: their site's (or table's) text of the item."""
+        if ref.item_key is not None:
+            item = self.event.item(ref.item_key)
+            if item is None:
+                return ""
+            return item.text_for(self.lang, self.default, site_key, group_key)
+        return adhoc_text or ""
+
+    def is_prompt(self, item_key: str) -> bool:
+        item = self.event.item(item_key)
+        return item is not None and item.kind is AgendaKind.PROMPT
+
+    def category(self, item: Input) -> tuple[str | None, str | None]:
+        """(key, name) of the author's kind of participant, unless the event is anonymous."""
+        if self.event.event.anonymity is Anonymity.ANONYMOUS or item.category_key is None:
+            return None, None
+        role = self.event.event.participant_role(item.category_key)
+        return item.category_key, role.name.get(self.lang, self.default) if role else None
+
+    def author_label(self, item: Input) -> str:
+        """A name, "politiker, Aalborg" or "anonym": what anyone else is shown."""
+        return author_label(self.event, self.texts, self.lang, item)
+
+    def author(self, item: Input) -> str | None:
+        """The author for the data files: as shown to others, but empty when anonymous."""
+        label = self.author_label(item)
+        return None if label == self.texts.plain(self.lang, "authors.anonymous") else label
+
+    def kind_name(self, item: Input) -> str:
+        return self.say(f"report.kind.{item.kind.value}")
+
+    def _names(
+        self, site_key: str, group_key: str | None, ref: PromptRef, adhoc_text: str | None
+    ) -> tuple[str, str | None, str, str]:
+        """(site name, table name, item title, prompt text), cached per combination."""
+        key = (site_key, group_key, ref.item_key, ref.adhoc_id)
+        found = self._where.get(key)
+        if found is None:
+            found = (
+                self.site_name(site_key),
+                None if group_key is None else self.table_name(site_key, group_key),
+                self.item_title(ref),
+                self.prompt_text(site_key, group_key, ref, adhoc_text),
+            )
+            self._where[key] = found
+        return found
+
+    def record(self, row: ExportedInput) -> dict[str, Value]:
+        item = row.input
+        ref = PromptRef(item.item_key, item.adhoc_id)
+        category_key, category_name = self.category(item)
+        site_name, table_name, item_title, prompt = self._names(
+            item.site_key, item.group_key, ref, row.adhoc_text
+        )
+        return {
+            "id": item.id,
+            "event": item.event_key,
+            "site": item.site_key,
+            "site_name": site_name,
+            "table": item.group_key,
+            "table_name": table_name,
+            "item": item.item_key,
+            "item_title": item_title,
+            "adhoc_id": item.adhoc_id,
+            "prompt": prompt,
+            "created_at": self.iso(item.created_at),
+            "edited_at": self.iso(item.edited_at),
+            "author": self.author(item),
+            "category": category_key,
+            "category_name": category_name,
+            "kind": item.kind.value,
+            "text": item.text,
+            "file_id": item.file_id,
+            "file_name": item.file_name,
+            "mime_type": row.mime_type,
+            "stars": item.stars,
+            "votes": item.votes,
+            "highlight": row.highlight,
+            "relayed_to": list(row.relayed_to),
+        }
+
+
+def percent(part: int, whole: int) -> int | None:
+    """A rounded percentage, None when there is nobody to count."""
+    return round(100 * part / whole) if whole else None

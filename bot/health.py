@@ -1,0 +1,78 @@
+"""How the bot is doing: event-loop stalls, measured by a task that expects to wake on time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+TICK = 0.05  # seconds between checks
+STALL_WARNING = 0.1  # a loop blocked longer than this is worth a warning
+
+
+class LoopMonitor:
+    """Sleeps `TICK` again and again; any extra delay is time the event loop was blocked."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0  # since the last `take_longest()`
+        self.longest_ever = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def take_longest(self) -> float:
+        longest, self.longest = self.longest, 0.0
+        return longest
+
+    async def _run(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(TICK)
+            stall = time.perf_counter() - before - TICK
+            if stall > self.longest:
+                self.longest = stall
+                self.longest_ever = max(self.longest_ever, stall)
+            if stall > STALL_WARNING:
+                log.warning("the event loop was blocked for %.0f ms", stall * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    inbox_pending: int
+    outbox_pending: int
+    outbox_unknown: int
+    outbox_failed: int
+    last_delivery: datetime | None
+    stall_ms: int  # the longest event-loop stall since the last minute's log line
+    stall_ms_ever: int
+
+
+async def snapshot(services: Services) -> Snapshot:
+    """Queue depths, last delivery and event-loop stalls: for /health and the minute log."""
+    inbox = await services.inbox.counts()
+    outbox = await services.delivery.counts()
+    return Snapshot(
+        inbox_pending=inbox.get("pending", 0),
+        outbox_pending=outbox.get("pending", 0) + outbox.get("sending", 0),
+        outbox_unknown=outbox.get("unknown", 0),
+        outbox_failed=outbox.get("failed", 0),
+        last_delivery=services.delivery.stats.last_sent_at,
+        stall_ms=round(services.monitor.longest * 1000),
+        stall_ms_ever=round(services.monitor.longest_ever * 1000),
+    )

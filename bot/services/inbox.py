@@ -1,0 +1,54 @@
+"""The inbox of updates: written before Telegram is told they arrived, marked done after.
+
+Telegram-free: updates come in as (update id, domain key, JSON) from the polling loop or the
+webhook, and go out as JSON to be handled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from bot.ports import Clock, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3  # a failing update is tried this often, then set aside as failed
+
+
+class InboxService:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def store(self, items: Sequence[tuple[int, str | None, str]]) -> list[int]:
+        """Persist fetched updates; returns the ids to handle (new, and not duplicates)."""
+        async with self._uow.transaction():
+            return await self._uow.inbox.store(items, self._clock.now())
+
+    async def next_offset(self) -> int:
+        async with self._uow.transaction():
+            return await self._uow.inbox.next_offset()
+
+    async def unfinished(self, limit: int = 10_000) -> list[tuple[int, str]]:
+        """Updates fetched before a crash and not handled: they are handled now."""
+        async with self._uow.transaction():
+            return await self._uow.inbox.unfinished(limit)
+
+    async def done(self, update_id: int) -> None:
+        async with self._uow.transaction():
+            await self._uow.inbox.finish(update_id, self._clock.now())
+
+    async def failed(self, update_id: int, error: str) -> bool:
+        """Count a failed attempt; True when the update should be tried again."""
+        async with self._uow.transaction():
+            await self._uow.inbox.finish(update_id, self._clock.now(), error)
+            if await self._uow.inbox.attempts(update_id) < MAX_ATTEMPTS:
+                return True
+            await self._uow.inbox.give_up(update_id, self._clock.now())
+        log.error("update %s failed %d times and is set aside", update_id, MAX_ATTEMPTS)
+        return False
+
+    async def counts(self) -> dict[str, int]:
+        async with self._uow.transaction():
+            return await self._uow.inbox.counts()

@@ -1,0 +1,267 @@
+"""The export read model: streaming, read-only queries over what the day produced.
+
+Every export opens its own read-only connection (`open_export_source`): SQLite's WAL lets it
+read a consistent snapshot while the bot goes on writing through its own connection, and
+the bot's transaction lock is never taken. Inputs are streamed with `fetchmany`, so an export
+of 100,000 inputs holds one batch in memory, not the event.
+
+Only visible inputs are exported: hidden ones (a facilitator took them off the feed) and
+withdrawn ones (their author took them back) never leave the database.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import aiosqlite
+
+from bot.export.records import (
+    AdhocQuestion,
+    ExportedInput,
+    ItemStart,
+    Participation,
+    PromptFigures,
+    PromptRef,
+    Scope,
+    SiteFigures,
+    Tally,
+)
+from bot.models import Input, InputKind, InputState
+from storage.timestamps import from_db, maybe_from_db
+
+BATCH = 500
+# The schema version that has everything the export reads (highlights and their relays).
+NEEDS_SCHEMA = 5
+
+_INPUTS = """
+    SELECT i.id, i.event_key, i.user_id, i.site_key, i.group_key, i.role, i.category_key,
+           i.anonymous, i.item_key, i.adhoc_id, i.kind, i.text, i.file_id, i.file_name,
+           i.mime_type, i.chat_id, i.message_id, i.state, i.created_at, i.edited_at,
+           p.display_name AS author_name,
+           a.text AS adhoc_text,
+           (SELECT COUNT(*) FROM input_stars s WHERE s.input_id = i.id) AS stars,
+           (SELECT COUNT(*) FROM input_votes v WHERE v.input_id = i.id) AS votes,
+           EXISTS (SELECT 1 FROM highlights h WHERE h.input_id = i.id) AS highlight,
+           (SELECT group_concat(r.to_site, ',') FROM highlight_relays r
+             WHERE r.input_id = i.id) AS relayed_to
+      FROM inputs i
+      JOIN participants p ON p.user_id = i.user_id
+      LEFT JOIN adhoc_prompts a ON a.id = i.adhoc_id
+     WHERE i.event_key = ? AND i.state = 'visible'
+"""
+
+
+class ExportSchemaError(Exception):
+    """The database predates what the export reads; the message says what to do."""
+
+
+def _exported(row: aiosqlite.Row) -> ExportedInput:
+    relayed = row["relayed_to"]
+    return ExportedInput(
+        input=Input(
+            id=row["id"],
+            event_key=row["event_key"],
+            user_id=row["user_id"],
+            site_key=row["site_key"],
+            group_key=row["group_key"],
+            role=row["role"],
+            category_key=row["category_key"],
+            anonymous=bool(row["anonymous"]),
+            item_key=row["item_key"],
+            adhoc_id=row["adhoc_id"],
+            kind=InputKind(row["kind"]),
+            text=row["text"],
+            file_id=row["file_id"],
+            file_name=row["file_name"],
+            chat_id=row["chat_id"],
+            message_id=row["message_id"],
+            state=InputState(row["state"]),
+            created_at=from_db(row["created_at"]),
+            edited_at=maybe_from_db(row["edited_at"]),
+            author_name=row["author_name"],
+            stars=row["stars"],
+            votes=row["votes"],
+        ),
+        adhoc_text=row["adhoc_text"],
+        mime_type=row["mime_type"],
+        highlight=bool(row["highlight"]),
+        relayed_to=tuple(sorted(relayed.split(","))) if relayed else (),
+    )
+
+
+class SqliteExportSource:
+    def __init__(self, conn: aiosqlite.Connection, batch: int = BATCH) -> None:
+        self._conn = conn
+        self._batch = batch
+
+    async def inputs(self, event_key: str, scope: Scope) -> AsyncIterator[ExportedInput]:
+        sql = _INPUTS
+        params: list[object] = [event_key]
+        if scope.site_key is not None:
+            sql += " AND i.site_key = ?"
+            params.append(scope.site_key)
+        if scope.prompt is not None:
+            sql += " AND i.item_key IS ? AND i.adhoc_id IS ?"
+            params += [scope.prompt.item_key, scope.prompt.adhoc_id]
+        if scope.table is not None:
+            sql += " AND i.group_key IS ?"
+            params.append(scope.table.group_key)
+        if scope.highlights_only:
+            sql += " AND EXISTS (SELECT 1 FROM highlights h WHERE h.input_id = i.id)"
+        order = "i.group_key, " if scope.prompt is not None else ""
+        sql += f" ORDER BY i.site_key, {order}i.created_at, i.id"
+        async with self._conn.execute(sql, params) as cur:
+            while rows := await cur.fetchmany(self._batch):
+                for row in rows:
+                    yield _exported(row)
+
+    async def participation(
+        self, event_key: str, site_keys: Sequence[str] | None = None
+    ) -> Participation:
+        wanted = None if site_keys is None else set(site_keys)
+        checked: defaultdict[str, dict[str | None, int]] = defaultdict(dict)
+        unreachable: defaultdict[str, int] = defaultdict(int)
+        async with self._conn.execute(
+            """
+            SELECT c.site_key, c.group_key, COUNT(*) AS n,
+                   SUM(p.unreachable_at IS NOT NULL) AS unreachable
+              FROM checkins c
+              JOIN participants p ON p.user_id = c.user_id
+             WHERE c.event_key = ?
+               AND EXISTS (SELECT 1 FROM consents k
+                            WHERE k.user_id = c.user_id AND k.event_key = c.event_key
+                              AND k.withdrawn_at IS NULL)
+             GROUP BY c.site_key, c.group_key
+            """,
+            (event_key,),
+        ) as cur:
+            async for row in cur:
+                checked[row["site_key"]][row["group_key"]] = row["n"]
+                unreachable[row["site_key"]] += row["unreachable"]
+
+        # (site, item, adhoc, group) → tally, with the whole prompt and whole site on top.
+        per_table: defaultdict[tuple[str, PromptRef], dict[str | None, Tally]] = defaultdict(dict)
+        async with self._conn.execute(
+            f"{_TALLY} GROUP BY site_key, item_key, adhoc_id, group_key", (event_key,)
+        ) as cur:
+            async for row in cur:
+                ref = PromptRef(row["item_key"], row["adhoc_id"])
+                per_table[(row["site_key"], ref)][row["group_key"]] = _tally(row)
+        per_prompt: dict[tuple[str, PromptRef], Tally] = {}
+        async with self._conn.execute(
+            f"{_TALLY} GROUP BY site_key, item_key, adhoc_id", (event_key,)
+        ) as cur:
+            async for row in cur:
+                per_prompt[(row["site_key"], PromptRef(row["item_key"], row["adhoc_id"]))] = (
+                    _tally(row)
+                )
+        per_site: dict[str, Tally] = {}
+        async with self._conn.execute(f"{_TALLY} GROUP BY site_key", (event_key,)) as cur:
+            async for row in cur:
+                per_site[row["site_key"]] = _tally(row)
+
+        adhoc: dict[int, AdhocQuestion] = {}
+        async with self._conn.execute(
+            "SELECT id, site_key, group_key, text, opened_at FROM adhoc_prompts"
+            " WHERE event_key = ? ORDER BY opened_at, id",
+            (event_key,),
+        ) as cur:
+            async for row in cur:
+                adhoc[row["id"]] = AdhocQuestion(
+                    row["id"],
+                    row["site_key"],
+                    row["group_key"],
+                    row["text"],
+                    from_db(row["opened_at"]),
+                )
+
+        site_keys_found = set(checked) | set(per_site)
+        sites = {
+            key: SiteFigures(
+                site_key=key,
+                checked_in=sum(checked[key].values()),
+                unreachable=unreachable[key],
+                by_table=dict(checked[key]),
+                total=per_site.get(key, Tally()),
+            )
+            for key in sorted(site_keys_found)
+            if wanted is None or key in wanted
+        }
+        prompts = [
+            PromptFigures(site, ref, tally, per_table.get((site, ref), {}))
+            for (site, ref), tally in per_prompt.items()
+            if wanted is None or site in wanted
+        ]
+        return Participation(
+            sites=sites,
+            prompts=prompts,
+            adhoc={k: q for k, q in adhoc.items() if wanted is None or q.site_key in wanted},
+        )
+
+    async def activity(self, event_key: str, site_key: str) -> list[tuple[datetime, int]]:
+        # Stored times are UTC ISO text, so the first 16 characters name the minute.
+        async with self._conn.execute(
+            "SELECT substr(created_at, 1, 16) AS minute, COUNT(*) AS n FROM inputs"
+            " WHERE event_key = ? AND site_key = ? AND state = 'visible'"
+            " GROUP BY minute ORDER BY minute",
+            (event_key, site_key),
+        ) as cur:
+            return [
+                (datetime.fromisoformat(row["minute"]).replace(tzinfo=UTC), row["n"])
+                async for row in cur
+            ]
+
+    async def item_starts(self, event_key: str, site_key: str) -> list[ItemStart]:
+        async with self._conn.execute(
+            "SELECT item_key, fired_at FROM agenda_fired WHERE event_key = ? AND site_key = ?"
+            " AND what = 'start' AND outcome = 'sent' ORDER BY fired_at",
+            (event_key, site_key),
+        ) as cur:
+            return [ItemStart(row["item_key"], from_db(row["fired_at"])) async for row in cur]
+
+
+_TALLY = """
+    SELECT site_key, item_key, adhoc_id, group_key,
+           SUM(state = 'visible') AS inputs, SUM(state = 'hidden') AS hidden,
+           COUNT(DISTINCT CASE WHEN state = 'visible' THEN user_id END) AS answered
+      FROM inputs
+     WHERE event_key = ? AND state != 'withdrawn'
+"""
+
+
+def _tally(row: aiosqlite.Row) -> Tally:
+    return Tally(inputs=row["inputs"], hidden=row["hidden"], answered=row["answered"])
+
+
+@asynccontextmanager
+async def open_export_source(path: str | Path) -> AsyncIterator[SqliteExportSource]:
+    """A read-only connection to an existing database, closed afterwards.
+
+    Raises ExportSchemaError when there is no database there or it is too old to export.
+    """
+    target = str(path)
+    try:
+        # mode=ro never creates the file: a mistyped path is an error, not a new database.
+        conn = await aiosqlite.connect(f"file:{quote(target)}?mode=ro", uri=True, timeout=5.0)
+    except sqlite3.Error as exc:
+        raise ExportSchemaError(f"cannot open a database at {target}: {exc}") from exc
+    try:
+        conn.row_factory = aiosqlite.Row
+        await conn.execute("PRAGMA busy_timeout = 5000")
+        async with conn.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        if version < NEEDS_SCHEMA:
+            raise ExportSchemaError(
+                f"the database at {target} is at schema version {version}; start the bot "
+                f"once with it (python -m bot run) so that it is upgraded, then export"
+            )
+        yield SqliteExportSource(conn)
+    finally:
+        await conn.close()

@@ -1,0 +1,191 @@
+"""The export's parts on their own: the read model's filters and batches, cell escaping,
+sheet names, Markdown escaping, top terms, file names, and what the bot imports at start-up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.export import Format
+from bot.export.charts import bins
+from bot.export.csvfile import cell
+from bot.export.records import PromptRef, Scope, TableRef
+from bot.export.report import md
+from bot.export.runner import target_paths
+from bot.export.terms import TermCounter, stopwords, words
+from bot.export.xlsxfile import sheet_name
+from storage.db import Database
+from storage.exports import ExportSchemaError, SqliteExportSource, open_export_source
+
+EVENT = "ev"
+T0 = datetime(2018, 10, 3, 11, 40, tzinfo=UTC)
+
+
+async def _seed(db: Database) -> None:
+    """Eight inputs at two sites: one hidden, one withdrawn, one highlighted and relayed."""
+    async with db.transaction() as conn:
+        for user in (1, 2):
+            await conn.execute(
+                "INSERT INTO participants (user_id, chat_id, display_name, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (user, user, f"P{user}", T0.isoformat()),
+            )
+        rows = [
+            # user, site, table, item, state
+            (1, "a", "t1", "q1", "visible"),
+            (1, "a", "t1", "q1", "hidden"),
+            (2, "a", "t2", "q1", "visible"),
+            (2, "a", None, "q1", "visible"),
+            (1, "a", "t1", "q2", "withdrawn"),
+            (2, "a", "t2", "q2", "visible"),
+            (1, "b", "t1", "q1", "visible"),
+            (2, "b", "t1", None, "visible"),
+        ]
+        for n, (user, site, table, item, state) in enumerate(rows, 1):
+            await conn.execute(
+                "INSERT INTO inputs (event_key, user_id, site_key, group_key, role, item_key,"
+                " kind, text, chat_id, message_id, state, created_at)"
+                " VALUES (?, ?, ?, ?, 'participant', ?, 'text', ?, ?, ?, ?, ?)",
+                (
+                    EVENT,
+                    user,
+                    site,
+                    table,
+                    item,
+                    f"input {n}",
+                    user,
+                    n,
+                    state,
+                    (T0 + timedelta(minutes=n)).isoformat(),
+                ),
+            )
+        await conn.execute(
+            "INSERT INTO highlights VALUES (3, ?, 'a', 'star', ?)", (EVENT, T0.isoformat())
+        )
+        await conn.execute(
+            "INSERT INTO highlight_relays VALUES (3, 'b', 'digest', 'k', ?)", (T0.isoformat(),)
+        )
+
+
+async def test_the_read_model_streams_visible_inputs_in_batches_by_scope(
+    db: Database,
+) -> None:
+    await _seed(db)
+    source = SqliteExportSource(db.conn, batch=2)
+
+    async def ids(scope: Scope) -> list[int]:
+        return [row.input.id async for row in source.inputs(EVENT, scope)]
+
+    assert await ids(Scope()) == [1, 3, 4, 6, 7, 8]
+    assert await ids(Scope(site_key="a")) == [1, 3, 4, 6]
+    # Within a prompt: by table (no table first, as SQLite sorts NULL), then time.
+    assert await ids(Scope("a", PromptRef("q1", None))) == [4, 1, 3]
+    assert await ids(Scope("a", PromptRef("q1", None), TableRef(None))) == [4]
+    assert await ids(Scope("b", PromptRef(None, None))) == [8]
+    assert await ids(Scope("a", highlights_only=True)) == [3]
+    [row] = [row async for row in source.inputs(EVENT, Scope(highlights_only=True))]
+    assert (row.highlight, row.relayed_to, row.input.author_name) == (True, ("b",), "P2")
+
+
+async def test_participation_counts_visible_inputs_and_distinct_authors(db: Database) -> None:
+    await _seed(db)
+    figures = await SqliteExportSource(db.conn).participation(EVENT)
+    q1 = figures.prompt("a", PromptRef("q1", None))
+    assert (q1.total.inputs, q1.total.hidden, q1.total.answered) == (3, 1, 2)
+    assert q1.by_table["t1"].inputs == 1
+    assert figures.prompt("a", PromptRef("q2", None)).total.inputs == 1  # one was withdrawn
+    assert figures.site("a").total.answered == 2
+    assert figures.site("nowhere").checked_in == 0
+    only_b = await SqliteExportSource(db.conn).participation(EVENT, ["b"])
+    assert {p.site_key for p in only_b.prompts} == {"b"}
+
+
+async def test_an_export_source_is_read_only_and_refuses_what_is_not_a_database(
+    tmp_path: Path, db: Database
+) -> None:
+    with pytest.raises(ExportSchemaError):
+        async with open_export_source(tmp_path / "missing.sqlite3"):
+            pass
+    assert not (tmp_path / "missing.sqlite3").exists()
+    async with open_export_source(db.path) as source:
+        with pytest.raises(Exception, match="readonly"):
+            await source._conn.execute("DELETE FROM inputs")
+
+
+def test_cells_that_a_spreadsheet_would_run_as_formulas_are_defused() -> None:
+    assert cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
+    assert cell("+45 1234") == "'+45 1234"
+    assert cell("@SUM(A1)") == "'@SUM(A1)"
+    assert cell("Politikerne – og vi") == "Politikerne – og vi"
+    assert (cell(None), cell(True), cell(["a", "b"]), cell(3)) == ("", "true", "a,b", "3")
+
+
+def test_sheet_names_follow_excels_rules() -> None:
+    taken: set[str] = set()
+    assert sheet_name("København", taken) == "København"
+    assert sheet_name("københavn", taken) == "københavn (2)"
+    long = sheet_name("A/B: a very long site name that goes on and on", taken)
+    assert len(long) <= 31
+    assert "/" not in long
+    assert ":" not in long
+
+
+def test_markdown_escapes_markup_in_participants_text() -> None:
+    assert md("*vigtigt* [link](x) <b>") == r"\*vigtigt\* \[link\](x) \<b\>"
+    assert md("# ikke en overskrift") == r"\# ikke en overskrift"
+    assert md("#hashtag og 2.0") == "#hashtag og 2.0"
+    assert md("- ikke en liste\n2. heller ikke") == "\\- ikke en liste  \n  2\\. heller ikke"
+
+
+def test_top_terms_leave_out_danish_and_english_stopwords() -> None:
+    assert {"og", "det", "the", "and", "skal"} <= stopwords()
+    assert words("Politikerne skal sætte RAMMEN – og the frame!") == [
+        "politikerne",
+        "sætte",
+        "rammen",
+        "frame",
+    ]
+    counter = TermCounter()
+    counter.add_all(
+        [
+            "Politikerne skal sætte rammen, rammen, rammen",
+            "Rammen er vigtig for politikerne",
+            "Borgerne først",
+        ]
+    )
+    # Each word counts once per input; a word in one input only is not a recurring term.
+    assert counter.top() == [("politikerne", 2), ("rammen", 2)]
+
+
+def test_minutes_are_binned_by_five_with_the_empty_bins_kept() -> None:
+    start = datetime(2018, 10, 3, 11, 41, tzinfo=UTC)
+    binned = bins(
+        [(start, 2), (start + timedelta(minutes=3), 1), (start + timedelta(minutes=16), 4)]
+    )
+    assert [(m.minute, n) for m, n in binned] == [(40, 3), (45, 0), (50, 0), (55, 4)]
+
+
+def test_one_format_may_name_its_file_and_several_go_into_a_folder(tmp_path: Path) -> None:
+    assert target_paths("ev", tmp_path / "x.csv", [Format.CSV], None) == {
+        Format.CSV: tmp_path / "x.csv"
+    }
+    assert target_paths("ev", tmp_path, [Format.HTML, Format.JSON], ("a",)) == {
+        Format.HTML: tmp_path / "ev-a-report.html",
+        Format.JSON: tmp_path / "ev-a.json",
+    }
+
+
+def test_the_bot_starts_without_loading_the_export_libraries() -> None:
+    code = (
+        "import sys, bot.app, handlers, bot.__main__\n"
+        "heavy = {'matplotlib', 'xlsxwriter', 'openpyxl'} & set(sys.modules)\n"
+        "print(sorted(heavy))"
+    )
+    result = subprocess.run(  # noqa: S603 - our own interpreter, a fixed script
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
