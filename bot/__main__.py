@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -89,6 +90,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     rehearse.add_argument("--seed", type=int, default=2018, help="random seed (default 2018)")
 
+    purge = sub.add_parser(
+        "purge",
+        help="erase the personal data of a past event (retention)",
+        description="Erase every participant's personal data of the event (profile, consent, "
+        "check-in, inputs, votes, what was sent to them), keeping only an anonymous count. "
+        "With --before, if the event took place before DATE; without it, if the event "
+        "file's retention_days have passed. Exports made afterwards are empty.",
+    )
+    purge.add_argument("--before", type=_date, metavar="YYYY-MM-DD", help="cut-off date")
+    purge.add_argument("--event", type=Path, help="event file (default: EVENT_FILE or the seed)")
+    purge.add_argument("--database", type=Path, help="database (default: DATABASE_PATH)")
+
     qr = sub.add_parser(
         "qr",
         help="write printable QR check-in cards (PNG and SVG)",
@@ -130,6 +143,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("give a date as YYYY-MM-DD") from None
+
+
 def _positive(value: str) -> int:
     number = int(value)
     if not 1 <= number <= 100_000:
@@ -151,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "rehearse":
             return _rehearse(args)
+        if args.command == "purge":
+            return _purge(args)
         if args.command == "export":
             return _export(args)
     except EventFileError as exc:
@@ -180,6 +202,37 @@ def _settings() -> Settings:
         )
         print(f"The settings are not valid: {problems}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
+
+
+def _purge(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.clock import SystemClock
+    from bot.services.privacy import PrivacyService
+    from storage.db import Database
+    from storage.unit_of_work import SqliteUnitOfWork
+
+    settings = _settings()
+    event = load_event(args.event or settings.event_file)
+    database = args.database or settings.database_path
+    if not Path(database).exists():
+        print(f"No database at {database}.", file=sys.stderr)
+        return EXIT_INVALID
+
+    async def purge() -> int | None:
+        db = await Database.open(database)
+        try:
+            service = PrivacyService(SqliteUnitOfWork(db), SystemClock(), event)
+            return await service.purge_event(args.before)
+        finally:
+            await db.close()
+
+    erased = asyncio.run(purge())
+    if erased is None:
+        print(f"{event.key} ({event.event.date}) is within its retention period: nothing erased.")
+    else:
+        print(f"{event.key}: erased the personal data of {erased} people.")
+    return EXIT_OK
 
 
 def _rehearse(args: argparse.Namespace) -> int:

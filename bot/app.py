@@ -78,19 +78,22 @@ def build_services(
     agenda.relays_with(relay)
     broadcast = BroadcastService(event, uow, clock, texts)
     broadcast.on_queued(delivery.notify)
+    access = AccessService(
+        event, uow, clock, organiser_ids=organiser_ids, ui_languages=texts.languages
+    )
+    privacy = PrivacyService(uow, clock, event)
+    privacy.on_erased(access.forget_person)
     inputs = InputService(event, uow, clock, texts)
     inputs.on_queued(delivery.notify)
     return Services(
         event=event,
         texts=texts,
         clock=clock,
-        access=AccessService(
-            event, uow, clock, organiser_ids=organiser_ids, ui_languages=texts.languages
-        ),
+        access=access,
         checkin=CheckInService(
             event, uow, clock, consent_version=texts.raw(texts.default, "consent.version")
         ),
-        privacy=PrivacyService(uow),
+        privacy=privacy,
         agenda=agenda,
         broadcast=broadcast,
         delivery=delivery,

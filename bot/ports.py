@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.models import (
     Broadcast,
@@ -352,6 +352,18 @@ class InboxRepo(Protocol):
     async def counts(self) -> dict[str, int]: ...
 
 
+class PrivacyRepo(Protocol):
+    """Erasure from every table, consent withdrawal, a person's own data."""
+
+    async def erase(self, user_id: int, reason: str, now: datetime) -> int | None: ...
+
+    async def people_of_event(self, event_key: str) -> list[int]: ...
+
+    async def withdraw_consent(self, user_id: int, event_key: str, now: datetime) -> bool: ...
+
+    async def data_of(self, user_id: int) -> dict[str, Any]: ...
+
+
 class UnitOfWork(Protocol):
     """One storage transaction; the repositories are only used inside `transaction()`."""
 
@@ -378,6 +390,9 @@ class UnitOfWork(Protocol):
 
     @property
     def inbox(self) -> InboxRepo: ...
+
+    @property
+    def privacy(self) -> PrivacyRepo: ...
 
     @property
     def outbox(self) -> OutboxRepo: ...

@@ -14,7 +14,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import exports, facilitator, inputs, participant
+from handlers import exports, facilitator, inputs, participant, privacy
 from handlers.common import stale_button
 from handlers.errors import error_handler
 from handlers.gate import note_contact
@@ -54,7 +54,10 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler("language", participant.language_command, filters=PRIVATE),
             CommandHandler("agenda", participant.agenda_command, filters=PRIVATE),
             CommandHandler("anonymous", participant.anonymous_command, filters=PRIVATE),
-            CommandHandler("forget", participant.forget_command, filters=PRIVATE),
+            CommandHandler("privacy", privacy.privacy_command, filters=PRIVATE),
+            CommandHandler("withdraw", privacy.withdraw_command, filters=PRIVATE),
+            CommandHandler("mydata", privacy.mydata_command, filters=PRIVATE),
+            CommandHandler("forget", privacy.forget_command, filters=PRIVATE),
             CommandHandler("mine", inputs.mine_command, filters=PRIVATE),
             CommandHandler("undo", inputs.undo_command, filters=PRIVATE),
             CommandHandler("inputs", inputs.inputs_command, filters=PRIVATE),
@@ -84,7 +87,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CallbackQueryHandler(participant.category_button, pattern=r"^v1:cat:"),
             CallbackQueryHandler(participant.anonymity_button, pattern=r"^v1:anon:"),
             CallbackQueryHandler(participant.language_button, pattern=r"^v1:lang:"),
-            CallbackQueryHandler(participant.forget_button, pattern=r"^v1:forget:"),
+            CallbackQueryHandler(privacy.forget_button, pattern=r"^v1:forget:"),
+            CallbackQueryHandler(privacy.withdraw_button, pattern=r"^v1:withdraw:"),
             CallbackQueryHandler(facilitator.broadcast_button, pattern=r"^v1:bcast:"),
             CallbackQueryHandler(inputs.withdraw_button, pattern=r"^v1:wd:"),
             CallbackQueryHandler(inputs.vote_button, pattern=r"^v1:vote:"),

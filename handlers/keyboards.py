@@ -159,3 +159,21 @@ def anonymity(texts: Catalogue, lang: str) -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+def withdraw(texts: Catalogue, lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    texts.plain(lang, "buttons.withdraw_yes"),
+                    callback_data=data("withdraw", "yes"),
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    texts.plain(lang, "buttons.withdraw_no"), callback_data=data("withdraw", "no")
+                )
+            ],
+        ]
+    )

@@ -304,26 +304,6 @@ async def language_button(update: Update, context: Context, user: UserRef, argum
         await answer_button(update, texts(await language_of(context, user), "buttons.stale"))
 
 
-async def forget_command(update: Update, context: Context) -> None:
-    user = user_ref(update)
-    if user is None:
-        return
-    lang = await language_of(context, user)
-    texts = context.services.texts
-    await reply(update, texts(lang, "forget.confirm"), keyboards.forget(texts, lang))
-
-
-@button(accept=frozenset({"yes", "no"}))
-async def forget_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
-    # Ask for the language before erasing: afterwards the chosen one is gone too.
-    lang = await language_of(context, user)
-    if argument == "yes":
-        await context.services.privacy.forget(user)
-        await answer_button(update, context.services.texts(lang, "forget.done"))
-    else:
-        await answer_button(update, context.services.texts(lang, "forget.kept"))
-
-
 async def help_command(update: Update, context: Context) -> None:
     user = user_ref(update)
     if user is None:

@@ -113,10 +113,13 @@ class SqliteOutboxRepo:
         return cur.rowcount > 0
 
     async def mark_sent(self, row_id: int, message_id: int, now: datetime) -> None:
+        # Once Telegram has it, the text is no longer needed here: keeping it would keep
+        # participants' words (quoted in feeds and relays) beyond their use.
         await self._conn.execute(
             """
             UPDATE outbox
-               SET status = 'sent', sent_at = ?, telegram_message_id = ?, error = NULL
+               SET status = 'sent', sent_at = ?, telegram_message_id = ?, error = NULL,
+                   payload = '{"text":""}'
              WHERE id = ?
             """,
             (to_db(now), message_id, row_id),

@@ -13,6 +13,7 @@ from storage.inbox import SqliteInboxRepo
 from storage.inputs import SqliteInputRepo
 from storage.outbox import SqliteOutboxRepo
 from storage.participants import SqliteParticipantRepo
+from storage.privacy import SqlitePrivacyRepo
 from storage.relay import SqliteRelayRepo
 from storage.roles import SqliteRoleRepo
 
@@ -29,6 +30,7 @@ class SqliteUnitOfWork:
         self.inputs = SqliteInputRepo(db.conn)
         self.relay = SqliteRelayRepo(db.conn)
         self.inbox = SqliteInboxRepo(db.conn)
+        self.privacy = SqlitePrivacyRepo(db.conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:

@@ -84,6 +84,10 @@ class AccessService:
         self._noted.add(user.user_id)
         return new
 
+    def forget_person(self, user_id: int) -> None:
+        """After an erasure: a listed facilitator gets their role again when they next write."""
+        self._noted.discard(user_id)
+
     async def rights(self, user: UserRef) -> Rights:
         async with self._uow.transaction():
             grants = await self._uow.roles.of_user(self._event.key, user.user_id)

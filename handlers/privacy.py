@@ -1,0 +1,82 @@
+"""Privacy in the chat: what is stored, consent withdrawal, one's own data, erasure."""
+
+from __future__ import annotations
+
+from telegram import InputFile, Update
+
+from bot.models import UserRef
+from handlers import keyboards
+from handlers.common import answer_button, button, language_of, reply, user_ref
+from handlers.context import Context
+
+
+async def privacy_command(update: Update, context: Context) -> None:
+    """What is stored, why, for how long and who sees it; and what the person can do."""
+    user = user_ref(update)
+    if user is None:
+        return
+    services = context.services
+    lang = await language_of(context, user)
+    days = services.event.event.retention_days
+    retention = (
+        services.texts(lang, "privacy.retention_days", days=days)
+        if days
+        else services.texts(lang, "privacy.retention_none")
+    )
+    await reply(update, services.texts(lang, "privacy.text", retention=retention))
+
+
+async def withdraw_command(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    if user is None:
+        return
+    texts = context.services.texts
+    lang = await language_of(context, user)
+    await reply(update, texts(lang, "withdraw.confirm"), keyboards.withdraw(texts, lang))
+
+
+@button(accept=frozenset({"yes", "no"}))
+async def withdraw_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
+    services = context.services
+    lang = await language_of(context, user)
+    if argument == "no":
+        await answer_button(update, services.texts(lang, "withdraw.kept"))
+        return
+    withdrawn = await services.privacy.withdraw(user)
+    key = "withdraw.done" if withdrawn else "withdraw.nothing"
+    await answer_button(update, services.texts(lang, key))
+
+
+async def mydata_command(update: Update, context: Context) -> None:
+    """The person's own data as a JSON file."""
+    user = user_ref(update)
+    chat = update.effective_chat
+    if user is None or chat is None:
+        return
+    services = context.services
+    lang = await language_of(context, user)
+    data = await services.privacy.my_data(user)
+    await chat.send_document(
+        InputFile(data, filename=f"samtidig-{user.user_id}.json"),
+        caption=services.texts(lang, "mydata.caption"),
+    )
+
+
+async def forget_command(update: Update, context: Context) -> None:
+    user = user_ref(update)
+    if user is None:
+        return
+    lang = await language_of(context, user)
+    texts = context.services.texts
+    await reply(update, texts(lang, "forget.confirm"), keyboards.forget(texts, lang))
+
+
+@button(accept=frozenset({"yes", "no"}))
+async def forget_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
+    # Ask for the language before erasing: afterwards the chosen one is gone too.
+    lang = await language_of(context, user)
+    if argument == "yes":
+        await context.services.privacy.forget(user)
+        await answer_button(update, context.services.texts(lang, "forget.done"))
+    else:
+        await answer_button(update, context.services.texts(lang, "forget.kept"))

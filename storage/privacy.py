@@ -1,0 +1,172 @@
+"""Erasure, retention and a participant's own data: SQL that reaches every table.
+
+Most personal data hangs off `participants` through ON DELETE CASCADE (consents, check-ins,
+roles, inputs with their edits, stars, votes, highlights and relays, reactions, outbox rows to
+the person). What does not is handled here: messages to others that carried the person's words
+(facilitators' feed cards, relays), the inbox's record of their messages, and the places that
+name them as the actor (moderation, shifts, broadcasts, ad-hoc prompts).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from storage.timestamps import to_db
+
+_ERASED = json.dumps({"text": "[erased]"})
+
+
+def _quoted(text: str) -> str:
+    """A text as it stands inside an outbox payload: HTML-escaped, then JSON-encoded."""
+    return json.dumps(html.escape(text.strip(), quote=False), ensure_ascii=False)[1:-1]
+
+
+class SqlitePrivacyRepo:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def erase(self, user_id: int, reason: str, now: datetime) -> int | None:
+        """Erase one person; returns how many inputs went with them, None if unknown."""
+        async with self._conn.execute(
+            "SELECT chat_id FROM participants WHERE user_id = ?", (user_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        chat_id = int(row[0])
+        async with self._conn.execute(
+            "SELECT id, event_key FROM inputs WHERE user_id = ?", (user_id,)
+        ) as cur:
+            inputs = [(r[0], r[1]) async for r in cur]
+        for input_id, event_key in inputs:
+            # Feed cards and reception notices quote the input: they go.
+            for prefix in (f"feed:{event_key}:{input_id}:", f"reception:{event_key}:{input_id}:"):
+                await self._conn.execute(
+                    "DELETE FROM outbox WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
+                )
+            # Relays and digests bundle several highlights: their record stays, the words go.
+            await self._conn.execute(
+                "UPDATE outbox SET payload = ? WHERE key IN (SELECT o.key FROM outbox o JOIN"
+                " highlight_relays r ON substr(o.key, 1, length(r.relay_key) + 1)"
+                " = r.relay_key || ':' WHERE r.input_id = ?)",
+                (_ERASED, input_id),
+            )
+        # Anything still queued that quotes them (a check-in card, a digest) loses the words;
+        # sent messages keep no text at all.
+        async with self._conn.execute(
+            "SELECT display_name FROM participants WHERE user_id = ?", (user_id,)
+        ) as cur:
+            name_row = await cur.fetchone()
+        async with self._conn.execute(
+            "SELECT text FROM inputs WHERE user_id = ? AND text != ''", (user_id,)
+        ) as cur:
+            texts = [r[0] async for r in cur]
+        snippets = [_quoted(t[:40]) for t in texts] + ([_quoted(name_row[0])] if name_row else [])
+        for snippet in filter(None, snippets):
+            await self._conn.execute(
+                "UPDATE outbox SET payload = ? WHERE status != 'sent' AND instr(payload, ?) > 0",
+                (_ERASED, snippet),
+            )
+        # The inbox knew which messages were theirs.
+        for prefix in (f"m:{chat_id}:", f"e:{chat_id}:"):
+            await self._conn.execute(
+                "DELETE FROM inbox WHERE substr(domain_key, 1, ?) = ?", (len(prefix), prefix)
+            )
+        await self._conn.execute("DELETE FROM outbox WHERE chat_id = ?", (chat_id,))
+        for sql in (
+            "UPDATE inputs SET state_changed_by = NULL WHERE state_changed_by = ?",
+            "UPDATE agenda_shifts SET created_by = NULL WHERE created_by = ?",
+            "UPDATE agenda_pauses SET paused_by = NULL WHERE paused_by = ?",
+            "UPDATE adhoc_prompts SET opened_by = NULL WHERE opened_by = ?",
+            "UPDATE broadcasts SET created_by = 0 WHERE created_by = ?",
+        ):
+            await self._conn.execute(sql, (user_id,))
+        await self._conn.execute("DELETE FROM participants WHERE user_id = ?", (user_id,))
+        events = sorted({event for _, event in inputs}) or [None]
+        for event_key in events:
+            count = sum(1 for _, e in inputs if e == event_key)
+            await self._conn.execute(
+                "INSERT INTO erasures (event_key, erased_at, inputs, reason) VALUES (?, ?, ?, ?)",
+                (event_key, to_db(now), count, reason),
+            )
+        return len(inputs)
+
+    async def people_of_event(self, event_key: str) -> list[int]:
+        """Everyone with a trace in the event: checked in, consented, wrote, or had a role."""
+        async with self._conn.execute(
+            """
+            SELECT user_id FROM checkins WHERE event_key = ?1
+            UNION SELECT user_id FROM consents WHERE event_key = ?1
+            UNION SELECT user_id FROM inputs WHERE event_key = ?1
+            UNION SELECT user_id FROM roles WHERE event_key = ?1
+            """,
+            (event_key,),
+        ) as cur:
+            return [int(r[0]) async for r in cur]
+
+    async def withdraw_consent(self, user_id: int, event_key: str, now: datetime) -> bool:
+        cur = await self._conn.execute(
+            "UPDATE consents SET withdrawn_at = ? WHERE user_id = ? AND event_key = ?"
+            " AND withdrawn_at IS NULL",
+            (to_db(now), user_id, event_key),
+        )
+        return cur.rowcount > 0
+
+    async def data_of(self, user_id: int) -> dict[str, Any]:
+        """Everything stored about one person, as plain data (for /mydata)."""
+
+        async def rows(sql: str, *params: object) -> list[dict[str, Any]]:
+            async with self._conn.execute(sql, params) as cur:
+                return [dict(r) async for r in cur]
+
+        profile = await rows(
+            "SELECT user_id, chat_id, display_name, language, telegram_language, created_at,"
+            " unreachable_at FROM participants WHERE user_id = ?",
+            user_id,
+        )
+        inputs = await rows(
+            "SELECT id, event_key, site_key, group_key, role, category_key, anonymous, item_key,"
+            " adhoc_id, kind, text, file_id, file_name, state, created_at, edited_at"
+            " FROM inputs WHERE user_id = ? ORDER BY id",
+            user_id,
+        )
+        for item in inputs:
+            item["earlier_versions"] = [
+                r["text"]
+                for r in await rows(
+                    "SELECT text FROM input_edits WHERE input_id = ? ORDER BY rowid", item["id"]
+                )
+            ]
+        return {
+            "profile": profile[0] if profile else None,
+            "consents": await rows(
+                "SELECT event_key, version, given_at, withdrawn_at FROM consents"
+                " WHERE user_id = ? ORDER BY id",
+                user_id,
+            ),
+            "checkins": await rows(
+                "SELECT event_key, site_key, group_key, category_key, anonymous, checked_in_at,"
+                " updated_at FROM checkins WHERE user_id = ?",
+                user_id,
+            ),
+            "roles": await rows(
+                "SELECT event_key, role, site_key, granted_at, via FROM roles WHERE user_id = ?",
+                user_id,
+            ),
+            "inputs": inputs,
+            "votes": await rows(
+                "SELECT input_id, created_at FROM input_votes WHERE user_id = ?", user_id
+            ),
+            "stars": await rows(
+                "SELECT input_id, created_at FROM input_stars WHERE user_id = ?", user_id
+            ),
+            "reactions_to_other_sites": await rows(
+                "SELECT input_id, site_key, created_at FROM relay_reactions WHERE user_id = ?",
+                user_id,
+            ),
+        }
