@@ -75,6 +75,7 @@ def build_services(
     agenda = AgendaEngine(event, uow, clock, texts)
     agenda.on_queued(delivery.notify)
     relay = RelayService(event, uow, clock, texts)
+    relay.on_queued(delivery.notify)
     agenda.relays_with(relay)
     broadcast = BroadcastService(event, uow, clock, texts)
     broadcast.on_queued(delivery.notify)

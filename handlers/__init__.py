@@ -8,20 +8,27 @@ from telegram import Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
     TypeHandler,
     filters,
 )
 
-from handlers import exports, facilitator, inputs, participant, privacy
+from handlers import exports, facilitator, gate, inputs, participant, privacy
 from handlers.common import stale_button
 from handlers.errors import error_handler
 from handlers.gate import note_contact
 
 PRIVATE = filters.ChatType.PRIVATE
 NEW = filters.UpdateType.MESSAGE  # not edits: those have their own handler
-INPUT = (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.Document.ALL | filters.VOICE
+# A GIF arrives with a `document` too (for old clients): it is an animation, not an input.
+INPUT = (
+    (filters.TEXT & ~filters.COMMAND)
+    | filters.PHOTO
+    | (filters.Document.ALL & ~filters.ANIMATION)
+    | filters.VOICE
+)
 NOT_AN_INPUT = (
     filters.Sticker.ALL
     | filters.LOCATION
@@ -97,6 +104,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             # presser's rights are checked in the service.
             CallbackQueryHandler(inputs.moderate_button, pattern=r"^v1:mod:"),
             CallbackQueryHandler(stale_button),
+            # Someone blocked the bot (or came back): pushes to them stop (or resume) now.
+            ChatMemberHandler(gate.blocked_or_back, ChatMemberHandler.MY_CHAT_MEMBER),
             # Inputs: what participants write back, and its edits.
             MessageHandler(PRIVATE & filters.UpdateType.EDITED_MESSAGE, inputs.edited_input),
             MessageHandler(PRIVATE & NEW & INPUT, inputs.message_input),

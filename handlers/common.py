@@ -5,15 +5,18 @@ Parse mode (HTML) and link previews (off) are application defaults set in `bot.a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 
 from bot.models import UserRef
 from handlers import keyboards
 from handlers.context import Context
+
+log = logging.getLogger(__name__)
 
 ButtonStep = Callable[[Update, Context, UserRef, str], Awaitable[None]]
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
@@ -44,6 +47,21 @@ async def reply(update: Update, text: str, keyboard: InlineKeyboardMarkup | None
         await chat.send_message(text, reply_markup=keyboard)
 
 
+async def answer_query(
+    query: CallbackQuery, text: str | None = None, *, alert: bool = False
+) -> None:
+    """Stop the button's spinner, with a pop-up if there is a `text`.
+
+    Telegram refuses answers to a press it no longer waits for (handled after a restart, or
+    delivered twice); what the press did is done either way, so that is no error."""
+    try:
+        await query.answer(text, show_alert=alert)
+    except BadRequest as error:
+        if "query is too old" not in error.message.lower():
+            raise
+        log.info("button press %s came too late to answer", query.id)
+
+
 async def answer_button(
     update: Update, text: str, keyboard: InlineKeyboardMarkup | None = None
 ) -> None:
@@ -53,7 +71,7 @@ async def answer_button(
     if query is None:
         await reply(update, text, keyboard)
         return
-    await query.answer()
+    await answer_query(query)
     try:
         await query.edit_message_text(text, reply_markup=keyboard)
     except BadRequest:
@@ -69,21 +87,36 @@ async def stale_button(update: Update, context: Context) -> None:
         return
     user = user_ref(update)
     if user is None:
-        await query.answer()
+        await answer_query(query)
         return
     lang = await language_of(context, user)
-    await query.answer(context.services.texts.plain(lang, "buttons.stale"), show_alert=True)
+    await answer_query(query, context.services.texts.plain(lang, "buttons.stale"), alert=True)
 
 
 def button(
-    *, accept: frozenset[str] | None = None, ids: bool = False
+    *,
+    accept: frozenset[str] | None = None,
+    ids: bool = False,
+    actions: frozenset[str] | None = None,
 ) -> Callable[[ButtonStep], Handler]:
     """A callback-query handler from a step that takes (update, context, user, argument).
 
     The data is parsed (`v1:<action>:<argument>`) and, with `accept`, must be one of those
-    arguments, with `ids` a database id; anything else gets the stale-button pop-up. The step
-    still checks everything against the database: the data only says what was pressed.
+    arguments; with `ids`, a database id; with `actions`, one of those actions, a hyphen and a
+    database id (`star-12`). Anything else gets the stale-button pop-up, so a step may read the
+    argument without checking its form again. The step still checks everything against the
+    database: the data only says what was pressed.
     """
+
+    def valid(argument: str) -> bool:
+        if accept is not None and argument not in accept:
+            return False
+        if ids and keyboards.parse_id(argument) is None:
+            return False
+        if actions is not None:
+            action, _, raw_id = argument.partition("-")
+            return action in actions and keyboards.parse_id(raw_id) is not None
+        return True
 
     def wrap(step: ButtonStep) -> Handler:
         async def handler(update: Update, context: Context) -> None:
@@ -91,12 +124,7 @@ def button(
             query = update.callback_query
             parsed = keyboards.parse(query.data if query else None)
             argument = parsed.argument if parsed else None
-            if (
-                user is None
-                or argument is None
-                or (accept is not None and argument not in accept)
-                or (ids and keyboards.parse_id(argument.rpartition("-")[2]) is None)
-            ):
+            if user is None or argument is None or not valid(argument):
                 await stale_button(update, context)
                 return
             await step(update, context, user, argument)

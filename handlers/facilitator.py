@@ -20,7 +20,7 @@ from bot.services.access import Rights
 from bot.services.agenda import Advanced, NothingAhead, PausedNow, Shifted
 from bot.services.broadcast import AlreadyDone, Cancelled, Drafted, NotAllowed, Queued, TooLong
 from handlers import jobs, keyboards, views
-from handlers.common import answer_button, button, language_of, reply, user_ref
+from handlers.common import answer_button, answer_query, button, language_of, reply, user_ref
 from handlers.context import Context
 
 _DELAY = re.compile(r"^[+-]?\d{1,3}$")
@@ -301,7 +301,7 @@ async def relay_command(update: Update, context: Context, call: Call) -> None:
         )
 
 
-@button(ids=True)
+@button(actions=frozenset({"send", "cancel"}))
 async def broadcast_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
     query = update.callback_query
     assert query is not None  # noqa: S101 - a button handler
@@ -309,9 +309,6 @@ async def broadcast_button(update: Update, context: Context, user: UserRef, argu
     lang = await language_of(context, user)
     action, _, raw_id = argument.partition("-")
     broadcast_id = int(raw_id)
-    if action not in {"send", "cancel"}:
-        await query.answer(services.texts.plain(lang, "buttons.stale"), show_alert=True)
-        return
     # Rights are looked up again now: the button only says what was pressed.
     rights = await services.access.rights(user)
     outcome: Queued | Cancelled | NotAllowed | AlreadyDone
@@ -330,7 +327,8 @@ async def broadcast_button(update: Update, context: Context, user: UserRef, argu
             jobs.watch_broadcast(cast("JobQueue[Context] | None", context.job_queue), watch)
     elif isinstance(outcome, Cancelled):
         await answer_button(update, services.texts(lang, "facilitator.broadcast_cancelled"))
-    elif isinstance(outcome, AlreadyDone):
-        await query.answer(services.texts.plain(lang, "buttons.stale"), show_alert=True)
+    elif isinstance(outcome, AlreadyDone) or rights.organiser or rights.facilitator_sites:
+        # Done before, or someone else's draft: the presser's rights are not the question.
+        await answer_query(query, services.texts.plain(lang, "buttons.stale"), alert=True)
     else:
-        await query.answer(services.texts.plain(lang, "facilitator.only"), show_alert=True)
+        await answer_query(query, services.texts.plain(lang, "facilitator.only"), alert=True)

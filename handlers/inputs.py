@@ -12,6 +12,7 @@ from bot.models import IncomingMessage, Input, InputKind, UserRef
 from bot.services import Services
 from bot.services.authors import author_label
 from bot.services.inputs import (
+    MODERATION,
     Duplicate,
     Edited,
     Flooded,
@@ -26,7 +27,7 @@ from bot.services.inputs import (
 )
 from bot.services.relay import Reacted
 from handlers import keyboards, views
-from handlers.common import answer_button, button, language_of, reply, user_ref
+from handlers.common import answer_button, answer_query, button, language_of, reply, user_ref
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
@@ -293,11 +294,14 @@ async def inputs_command(update: Update, context: Context) -> None:
     site_key, facilitator = await _site_for_view(context, user)
     wanted = (context.args or [""])[0].lower()
     rights = await services.access.rights(user)
-    if wanted and services.event.site(wanted) is not None and rights.may_facilitate(wanted):
-        site_key, facilitator = wanted, True
     if site_key is None:
         await reply(update, services.texts(lang, "checkin.not_checked_in"))
         return
+    if wanted and services.event.site(wanted) is not None and wanted != site_key:
+        if not rights.may_facilitate(wanted):
+            await reply(update, services.texts(lang, "facilitator.not_your_site"))
+            return
+        site_key, facilitator = wanted, True
     view = await services.inputs.view(user, site_key)
     text, keyboard = _view_text(services, lang, view, facilitator=facilitator)
     await reply(update, text, keyboard)
@@ -311,7 +315,7 @@ async def vote_button(update: Update, context: Context, user: UserRef, argument:
     lang = await language_of(context, user)
     outcome = await services.inputs.vote(user, int(argument))
     if not isinstance(outcome, Voted):
-        await query.answer(services.texts.plain(lang, "inputs.cannot_vote"), show_alert=True)
+        await answer_query(query, services.texts.plain(lang, "inputs.cannot_vote"), alert=True)
         return
     view = await services.inputs.view(user, outcome.input.site_key)
     rights = await services.access.rights(user)
@@ -333,8 +337,11 @@ async def quiet_command(update: Update, context: Context) -> None:
     wanted = (context.args or [""])[0].lower()
     if wanted and services.event.site(wanted) is not None:
         site_key = wanted
-    if site_key is None or not facilitator or not rights.may_facilitate(site_key):
+    if site_key is None or not facilitator:
         await reply(update, services.texts(lang, "facilitator.only"))
+        return
+    if not rights.may_facilitate(site_key):
+        await reply(update, services.texts(lang, "facilitator.not_your_site"))
         return
     view = await services.inputs.view(user, site_key)
     if view.prompt is None:
@@ -352,7 +359,7 @@ async def quiet_command(update: Update, context: Context) -> None:
     await reply(update, text)
 
 
-@button(ids=True)
+@button(actions=frozenset(MODERATION))
 async def moderate_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
     """⭐ / 🙈 / ↩ under a feed card; the presser's rights are checked now, in the database."""
     query = update.callback_query
@@ -363,12 +370,12 @@ async def moderate_button(update: Update, context: Context, user: UserRef, argum
     rights = await services.access.rights(user)
     outcome = await services.inputs.moderate(user, rights, int(raw_id), action)
     if isinstance(outcome, NotAllowed):
-        await query.answer(
-            services.texts.plain(lang, "facilitator.not_your_site"), show_alert=True
+        await answer_query(
+            query, services.texts.plain(lang, "facilitator.not_your_site"), alert=True
         )
         return
     if not isinstance(outcome, Moderated):
-        await query.answer(services.texts.plain(lang, "buttons.stale"), show_alert=True)
+        await answer_query(query, services.texts.plain(lang, "buttons.stale"), alert=True)
         return
     card = services.inputs.feed_card(outcome.input, lang)
     markup = InlineKeyboardMarkup(
@@ -392,6 +399,6 @@ async def relay_reaction_button(
     outcome = await services.relay.react(user, int(argument))
     if isinstance(outcome, Reacted):
         key = "relay.reacted" if outcome.on else "relay.unreacted"
-        await query.answer(services.texts.plain(lang, key))
+        await answer_query(query, services.texts.plain(lang, key))
     else:
-        await query.answer(services.texts.plain(lang, "buttons.stale"), show_alert=True)
+        await answer_query(query, services.texts.plain(lang, "buttons.stale"), alert=True)

@@ -255,7 +255,8 @@ async def agenda_command(update: Update, context: Context) -> None:
     lang = await language_of(context, user)
     site_key = await _own_site(context, user)
     wanted = (context.args or [""])[0].lower()
-    if services.event.site(wanted) is not None:
+    # Another site's programme, for whoever has a place at the event: not for strangers.
+    if site_key is not None and services.event.site(wanted) is not None:
         site_key = wanted
     if site_key is None:
         await reply(update, services.texts(lang, "checkin.not_checked_in"))
@@ -271,6 +272,8 @@ async def _own_site(context: Context, user: UserRef) -> str | None:
     rights = await context.services.access.rights(user)
     if rights.facilitator_sites:
         return sorted(rights.facilitator_sites)[0]
+    if rights.organiser and context.services.event.sites:
+        return context.services.event.sites[0].key
     return None
 
 

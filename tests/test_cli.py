@@ -103,3 +103,45 @@ def test_the_token_is_redacted_from_every_log_line(caplog: pytest.LogCaptureFixt
         logger.removeFilter(redact)
     assert secret not in caplog.text
     assert "[REDACTED]" in caplog.text
+
+
+HOSTILE_EVENT_FILES = {
+    "malformed YAML": ("event: [\n", "invalid YAML"),
+    "a huge file": ("# padding\n" * 120_000, "larger than 1 MiB"),
+    "deep nesting": ("a: " + "[" * 5_000 + "]" * 5_000 + "\n", "nested deeper than"),
+    "an unknown time zone": (
+        SEED_EVENT.read_text(encoding="utf-8").replace("Europe/Copenhagen", "Europe/Nowhere"),
+        "timezone",
+    ),
+    "a duplicate key": ("event:\n  key: a\n  key: b\n", "duplicate key 'key'"),
+    "a billion laughs": ('a: &a ["x", "x"]\nb: &b [*a, *a]\nc: [*b, *b, *b]\n', "alias"),
+}
+
+
+@pytest.mark.parametrize("kind", HOSTILE_EVENT_FILES)
+@pytest.mark.parametrize("command", ["check", "run", "rehearse", "export", "purge"])
+def test_a_hostile_event_file_gets_a_clear_error_never_a_traceback(
+    kind: str,
+    command: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text, expected = HOSTILE_EVENT_FILES[kind]
+    path = tmp_path / "event.yaml"
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "1:abc")
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "db.sqlite3"))
+    args = {
+        "check": ["check", str(path)],
+        "run": ["run", "--event", str(path)],
+        "rehearse": ["rehearse", str(path), "--out", str(tmp_path / "out")],
+        "export": ["export", "--event", str(path), "--out", str(tmp_path / "out")],
+        "purge": ["purge", "--before", "2019-01-01", "--event", str(path)],
+    }[command]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"{path}" in err
+    assert expected in err
+    assert "Traceback" not in err

@@ -113,6 +113,14 @@ class AccessService:
             None, user.telegram_language, self._ui_languages, self._event.default_language
         )
 
+    async def set_reachable(self, user: UserRef, *, reachable: bool) -> None:
+        """The person blocked the bot, or unblocked it; nothing is stored for a stranger."""
+        async with self._uow.transaction():
+            if reachable:
+                await self._uow.participants.mark_reachable(user.user_id)
+            else:
+                await self._uow.participants.mark_unreachable(user.user_id, self._clock.now())
+
     async def set_language(self, user: UserRef, language: str) -> bool:
         if language not in self._ui_languages:
             return False

@@ -285,6 +285,12 @@ class InputService:
             now = self._clock.now()
             starred = False
             if action == "star":
+                if await self._uow.participants.get(user.user_id) is None:
+                    # An organiser from the settings may never have written to the bot; a star
+                    # names its giver. A private chat's id is its user's id.
+                    await self._uow.participants.upsert(
+                        user.user_id, user.user_id, user.display_name, now, user.telegram_language
+                    )
                 starred = await self._uow.inputs.toggle_star(found.id, user.user_id, now)
                 # A starred input is a highlight: the agenda engine relays it to the other
                 # sites. Unstarred by everyone, it stops being one unless it has travelled.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.event import AgendaKind, Event, RelayMode, Site
-from bot.i18n import Catalogue, pick_language
+from bot.i18n import Catalogue, Markup, pick_language
 from bot.models import Input, NewDelivery, OutboxMessage, Recipient, UserRef
 from bot.ports import Clock, UnitOfWork
 from bot.services.authors import author_label
@@ -53,6 +53,12 @@ class RelayService:
         self._uow = uow
         self._clock = clock
         self._texts = texts
+        self._on_queued: Callable[[], None] = lambda: None
+
+    def on_queued(self, callback: Callable[[], None]) -> None:
+        """Called after a reaction queued a report to the facilitators (wakes the worker).
+        Relays themselves are queued by the agenda engine's tick, which wakes it already."""
+        self._on_queued = callback
 
     @property
     def mode(self) -> RelayMode:
@@ -201,8 +207,11 @@ class RelayService:
                 input_id, user.user_id, checkin.site_key, now
             )
             reception = await self._uow.relay.reception(input_id)
-            if on and sum(reception.values()) in RECEPTION_MILESTONES:
+            reported = on and sum(reception.values()) in RECEPTION_MILESTONES
+            if reported:
                 await self._report_reception(found, reception, now)
+        if reported:
+            self._on_queued()
         return Reacted(found, on, reception)
 
     async def _report_reception(
@@ -248,7 +257,8 @@ class RelayService:
         site = self._event.site(site_key)
         return site.name.get(lang, self._event.default_language) if site else site_key
 
-    def provenance(self, lang: str, item: Input) -> str:
+    def provenance(self, lang: str, item: Input) -> Markup:
+        """Where a highlight comes from, as HTML ready to go into another sentence."""
         default = self._event.default_language
         site = self._event.site(item.site_key)
         group = site.group(item.group_key) if site and item.group_key else None
@@ -261,9 +271,9 @@ class RelayService:
             author=author_label(self._event, self._texts, lang, item, with_site=False),
         )
         if prompt is None:
-            return where
+            return Markup(where)
         answered = self._texts(lang, "relay.to_prompt", prompt=prompt.title.get(lang, default))
-        return f"{where} {answered}"
+        return Markup(f"{where} {answered}")
 
     def _highlight_lines(self, lang: str, highlights: Sequence[Input]) -> list[str]:
         default = self._event.default_language
