@@ -140,9 +140,6 @@ class CheckInService:
         now = self._clock.now()
         key = self._event.key
         async with self._uow.transaction():
-            await self._uow.participants.upsert(
-                user.user_id, user.chat_id, user.display_name, now, user.telegram_language
-            )
             current = await self._uow.checkins.get(key, user.user_id)
             consented = await self._uow.participants.active_consent(user.user_id, key) is not None
             if code is None:
@@ -155,6 +152,11 @@ class CheckInService:
             target = self._event.resolve_code(code)
             if target is None:
                 return UnknownCode(malformed=False)
+            # Only now is there a reason to remember the person: a valid code. A plain
+            # /start or a wrong code stores nothing at all.
+            await self._uow.participants.upsert(
+                user.user_id, user.chat_id, user.display_name, now, user.telegram_language
+            )
             if target.role != "participant":
                 role = Role(target.role)
                 new = await self._uow.roles.grant(

@@ -106,6 +106,8 @@ async def test_unknown_and_malformed_codes_get_a_friendly_answer(harness: BotHar
     await harness.deliver()
     assert "I cannot read that code" in eva.last()["text"]
     assert await db_rows(harness, "SELECT * FROM checkins") == []
+    # Nothing about the person is stored before a valid code.
+    assert await db_rows(harness, "SELECT * FROM participants") == []
 
 
 async def test_where_and_switch_show_and_change_the_table(harness: BotHarness) -> None:
