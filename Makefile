@@ -31,5 +31,9 @@ lint: $(STAMP)
 check: $(STAMP)
 	$(BIN)/python -m bot check $(EVENT)
 
+## Benchmarks (about 8 minutes): prints the figures of issue 9, writes bench/RESULTS.md.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache rehearsal-output qr-codes

@@ -2,7 +2,7 @@
 format the way `/export` does it (a worker thread, its own loop and read-only connection),
 while the caller's event loop measures how late its own timers fire.
 
-    .venv/bin/python bench/export_bench.py [--inputs 100000] [--keep DIR]
+    .venv/bin/python bench/export_bench.py [--inputs 100000] [--event FILE] [--keep DIR]
 
 Prints the seconds and size of each file, the longest stall of the caller's loop, and how
 much the process's peak memory grew during the export (streaming keeps it flat as N grows).
@@ -40,9 +40,9 @@ def answers() -> list[str]:
     return texts
 
 
-def build(path: Path, inputs: int, seed: int = 6) -> None:
+def build(path: Path, inputs: int, seed: int = 6, event_file: Path | None = None) -> None:
     asyncio.run(_migrate(path))
-    event = load_event(SEED_EVENT)
+    event = load_event(event_file or SEED_EVENT)
     rng = random.Random(seed)  # noqa: S311 - sample data
     samples = answers()
     start = datetime(2018, 10, 3, 11, 40, tzinfo=UTC)
@@ -100,10 +100,12 @@ def build(path: Path, inputs: int, seed: int = 6) -> None:
             "INSERT INTO highlights SELECT id, event_key, site_key, 'star', created_at"
             " FROM inputs WHERE id % 50 = 0"
         )
-        conn.execute(
-            "INSERT INTO highlight_relays SELECT input_id,"
-            " CASE site_key WHEN 'aalborg' THEN 'kobenhavn' ELSE 'aalborg' END,"
-            " 'digest', 'bench', created_at FROM highlights"
+        # Each highlight is relayed to the next site of the event (the seed: the other one).
+        keys = [site.key for site in event.sites]
+        conn.executemany(
+            "INSERT INTO highlight_relays SELECT input_id, ?, 'digest', 'bench', created_at"
+            " FROM highlights WHERE site_key = ?",
+            [(keys[(n + 1) % len(keys)], key) for n, key in enumerate(keys)],
         )
 
 
@@ -116,8 +118,10 @@ def peak_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-async def measure(database: Path, out: Path) -> tuple[list[object], float, float]:
-    event = load_event(SEED_EVENT)
+async def measure(
+    database: Path, out: Path, event_file: Path | None = None
+) -> tuple[list[object], float, float]:
+    event = load_event(event_file or SEED_EVENT)
     texts = Catalogue.load(default=event.default_language)
     worst = 0.0
     done = asyncio.Event()
@@ -147,6 +151,7 @@ async def measure(database: Path, out: Path) -> tuple[list[object], float, float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--inputs", type=int, default=100_000)
+    parser.add_argument("--event", type=Path, help="event file (default: the seed event)")
     parser.add_argument("--keep", type=Path, help="write the database and files here")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="samtidig-bench-"))
@@ -154,14 +159,14 @@ def main() -> None:
     database = folder / "bench.sqlite3"
     database.unlink(missing_ok=True)
     started = time.perf_counter()
-    build(database, args.inputs)
+    build(database, args.inputs, event_file=args.event)
     print(f"built {args.inputs:,} inputs in {time.perf_counter() - started:.1f} s")
     # Load the heavy libraries before measuring, so the growth is the export's own.
     import matplotlib.figure  # noqa: F401
     import xlsxwriter  # noqa: F401
 
     before = peak_kib()
-    written, elapsed, worst = asyncio.run(measure(database, folder / "exports"))
+    written, elapsed, worst = asyncio.run(measure(database, folder / "exports", args.event))
     grown = peak_kib() - before
     for item in written:
         print(
