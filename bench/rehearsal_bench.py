@@ -83,7 +83,8 @@ def _reached(event_file: Path, out: Path) -> str:
         return "the start"
     tz = load_event(event_file).tz
     when = datetime.fromisoformat(row[0]).astimezone(tz)
-    return f"event time {when:%H:%M}, {pending[0]:,} messages waiting in the outbox"
+    waiting = pending[0]
+    return f"event time {when:%H:%M}, {waiting:,} outbox message{'s' * (waiting != 1)} waiting"
 
 
 def measure(limit: float) -> list[Figure]:
