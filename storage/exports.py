@@ -32,8 +32,8 @@ from bot.export.records import (
     SiteFigures,
     Tally,
 )
-from bot.models import Input, InputKind, InputState
-from storage.timestamps import from_db, maybe_from_db
+from storage.inputs import input_from_row
+from storage.timestamps import from_db
 
 BATCH = 500
 # The schema version that has everything the export reads (highlights and their relays).
@@ -64,30 +64,7 @@ class ExportSchemaError(Exception):
 def _exported(row: aiosqlite.Row) -> ExportedInput:
     relayed = row["relayed_to"]
     return ExportedInput(
-        input=Input(
-            id=row["id"],
-            event_key=row["event_key"],
-            user_id=row["user_id"],
-            site_key=row["site_key"],
-            group_key=row["group_key"],
-            role=row["role"],
-            category_key=row["category_key"],
-            anonymous=bool(row["anonymous"]),
-            item_key=row["item_key"],
-            adhoc_id=row["adhoc_id"],
-            kind=InputKind(row["kind"]),
-            text=row["text"],
-            file_id=row["file_id"],
-            file_name=row["file_name"],
-            chat_id=row["chat_id"],
-            message_id=row["message_id"],
-            state=InputState(row["state"]),
-            created_at=from_db(row["created_at"]),
-            edited_at=maybe_from_db(row["edited_at"]),
-            author_name=row["author_name"],
-            stars=row["stars"],
-            votes=row["votes"],
-        ),
+        input=input_from_row(row),
         adhoc_text=row["adhoc_text"],
         mime_type=row["mime_type"],
         highlight=bool(row["highlight"]),

@@ -18,7 +18,8 @@ _SELECT = """
 """
 
 
-def _input(row: aiosqlite.Row) -> Input:
+def input_from_row(row: aiosqlite.Row) -> Input:
+    """An input from a row of `_SELECT` (or any query with the same columns)."""
     return Input(
         id=row["id"],
         event_key=row["event_key"],
@@ -102,14 +103,14 @@ class SqliteInputRepo:
     async def get(self, input_id: int) -> Input | None:
         async with self._conn.execute(f"{_SELECT} WHERE i.id = ?", (input_id,)) as cur:
             row = await cur.fetchone()
-        return _input(row) if row else None
+        return input_from_row(row) if row else None
 
     async def by_message(self, chat_id: int, message_id: int) -> Input | None:
         async with self._conn.execute(
             f"{_SELECT} WHERE i.chat_id = ? AND i.message_id = ?", (chat_id, message_id)
         ) as cur:
             row = await cur.fetchone()
-        return _input(row) if row else None
+        return input_from_row(row) if row else None
 
     async def edit(self, input_id: int, text: str, now: datetime) -> None:
         """Replace the text, keeping the one it replaces in the history."""
@@ -144,7 +145,7 @@ class SqliteInputRepo:
             " ORDER BY i.id DESC LIMIT ?",
             (event_key, user_id, limit),
         ) as cur:
-            return [_input(row) async for row in cur]
+            return [input_from_row(row) async for row in cur]
 
     async def count_of_user(self, event_key: str, user_id: int) -> int:
         async with self._conn.execute(
@@ -169,7 +170,7 @@ class SqliteInputRepo:
             " AND i.item_key IS ? AND i.adhoc_id IS ? ORDER BY i.id DESC LIMIT ?",
             (event_key, site_key, item_key, adhoc_id, limit),
         ) as cur:
-            return [_input(row) async for row in cur]
+            return [input_from_row(row) async for row in cur]
 
     async def counts_by_group(
         self, event_key: str, site_key: str, item_key: str | None, adhoc_id: int | None

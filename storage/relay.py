@@ -8,7 +8,7 @@ from datetime import datetime
 import aiosqlite
 
 from bot.models import Input
-from storage.inputs import _SELECT, _input
+from storage.inputs import _SELECT, input_from_row
 from storage.timestamps import maybe_from_db, to_db
 
 
@@ -56,7 +56,7 @@ class SqliteRelayRepo:
              LIMIT ?""",  # noqa: S608 - a constant SELECT, parameters bound
             (event_key, from_site, to_site, limit),
         ) as cur:
-            return [_input(row) async for row in cur]
+            return [input_from_row(row) async for row in cur]
 
     async def top(self, event_key: str, site_key: str, limit: int) -> Sequence[Input]:
         """A site's visible highlights, starred first, then the most voted."""
@@ -68,7 +68,7 @@ class SqliteRelayRepo:
              LIMIT ?""",
             (event_key, site_key, limit),
         ) as cur:
-            return [_input(row) async for row in cur]
+            return [input_from_row(row) async for row in cur]
 
     async def mark_relayed(
         self, input_ids: Sequence[int], to_site: str, mode: str, relay_key: str, now: datetime
