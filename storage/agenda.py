@@ -8,6 +8,7 @@ from datetime import datetime
 import aiosqlite
 
 from bot.models import AdhocPrompt, Recipient, Shift, ShiftReason, SiteAgendaState, SiteCounts
+from storage.db import fetch_all, fetch_one
 from storage.timestamps import from_db, maybe_from_db, to_db
 
 
@@ -17,46 +18,53 @@ class SqliteAgendaRepo:
 
     async def state(self, event_key: str, site_key: str) -> SiteAgendaState:
         args = (event_key, site_key)
-        async with self._conn.execute(
-            "SELECT * FROM agenda_shifts WHERE event_key = ? AND site_key = ? ORDER BY id", args
-        ) as cur:
-            shifts = tuple(
-                [
-                    Shift(
-                        id=row["id"],
-                        site_key=row["site_key"],
-                        from_item_key=row["from_item_key"],
-                        seconds=row["seconds"],
-                        reason=ShiftReason(row["reason"]),
-                        created_at=from_db(row["created_at"]),
-                    )
-                    async for row in cur
-                ]
-            )
-        async with self._conn.execute(
-            "SELECT paused_at FROM agenda_pauses WHERE event_key = ? AND site_key = ?", args
-        ) as cur:
-            pause = await cur.fetchone()
-        async with self._conn.execute(
-            "SELECT item_key, what FROM agenda_fired WHERE event_key = ? AND site_key = ?", args
-        ) as cur:
-            fired = frozenset([(row["item_key"], row["what"]) async for row in cur])
-        async with self._conn.execute(
-            "SELECT * FROM adhoc_prompts WHERE event_key = ? AND site_key = ? ORDER BY id", args
-        ) as cur:
-            adhoc = tuple(
-                [
-                    AdhocPrompt(
-                        id=row["id"],
-                        site_key=row["site_key"],
-                        group_key=row["group_key"],
-                        text=row["text"],
-                        opened_at=from_db(row["opened_at"]),
-                        closed_at=maybe_from_db(row["closed_at"]),
-                    )
-                    async for row in cur
-                ]
-            )
+        rows = await fetch_all(
+            self._conn,
+            "SELECT * FROM agenda_shifts WHERE event_key = ? AND site_key = ? ORDER BY id",
+            args,
+        )
+        shifts = tuple(
+            [
+                Shift(
+                    id=row["id"],
+                    site_key=row["site_key"],
+                    from_item_key=row["from_item_key"],
+                    seconds=row["seconds"],
+                    reason=ShiftReason(row["reason"]),
+                    created_at=from_db(row["created_at"]),
+                )
+                for row in rows
+            ]
+        )
+        pause = await fetch_one(
+            self._conn,
+            "SELECT paused_at FROM agenda_pauses WHERE event_key = ? AND site_key = ?",
+            args,
+        )
+        rows = await fetch_all(
+            self._conn,
+            "SELECT item_key, what FROM agenda_fired WHERE event_key = ? AND site_key = ?",
+            args,
+        )
+        fired = frozenset([(row["item_key"], row["what"]) for row in rows])
+        rows = await fetch_all(
+            self._conn,
+            "SELECT * FROM adhoc_prompts WHERE event_key = ? AND site_key = ? ORDER BY id",
+            args,
+        )
+        adhoc = tuple(
+            [
+                AdhocPrompt(
+                    id=row["id"],
+                    site_key=row["site_key"],
+                    group_key=row["group_key"],
+                    text=row["text"],
+                    opened_at=from_db(row["opened_at"]),
+                    closed_at=maybe_from_db(row["closed_at"]),
+                )
+                for row in rows
+            ]
+        )
         return SiteAgendaState(
             site_key=site_key,
             shifts=shifts,
@@ -122,12 +130,13 @@ class SqliteAgendaRepo:
         return cur.rowcount > 0
 
     async def fired_outcomes(self, event_key: str, site_key: str) -> dict[tuple[str, str], str]:
-        async with self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             "SELECT item_key, what, outcome FROM agenda_fired"
             " WHERE event_key = ? AND site_key = ?",
             (event_key, site_key),
-        ) as cur:
-            return {(row["item_key"], row["what"]): row["outcome"] async for row in cur}
+        )
+        return {(row["item_key"], row["what"]): row["outcome"] for row in rows}
 
     async def open_adhoc(
         self,
@@ -185,17 +194,17 @@ class SqliteAgendaRepo:
             sql += " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.key = ? || p.user_id)"
             params += (missing_key,)
         sql += " ORDER BY p.user_id"
-        async with self._conn.execute(sql, params) as cur:
-            return [
-                Recipient(
-                    user_id=row["user_id"],
-                    chat_id=row["chat_id"],
-                    group_key=row["group_key"],
-                    language=row["language"],
-                    telegram_language=row["telegram_language"],
-                )
-                async for row in cur
-            ]
+        rows = await fetch_all(self._conn, sql, params)
+        return [
+            Recipient(
+                user_id=row["user_id"],
+                chat_id=row["chat_id"],
+                group_key=row["group_key"],
+                language=row["language"],
+                telegram_language=row["telegram_language"],
+            )
+            for row in rows
+        ]
 
     async def unanswered(
         self, event_key: str, site_key: str, item_key: str
@@ -213,7 +222,8 @@ class SqliteAgendaRepo:
         return [r for r in await self.recipients(event_key, site_key) if r.user_id not in answered]
 
     async def site_counts(self, event_key: str, site_key: str) -> SiteCounts:
-        async with self._conn.execute(
+        row = await fetch_one(
+            self._conn,
             """
             SELECT COUNT(*) AS checked_in,
                    COALESCE(SUM(p.unreachable_at IS NOT NULL), 0) AS unreachable
@@ -225,8 +235,7 @@ class SqliteAgendaRepo:
                               AND k.withdrawn_at IS NULL)
             """,
             (event_key, site_key),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return SiteCounts(
             checked_in=row["checked_in"] if row else 0,
             unreachable=row["unreachable"] if row else 0,
@@ -235,15 +244,17 @@ class SqliteAgendaRepo:
     async def delivery_counts(self, key_prefix: str) -> dict[str, int]:
         """Outbox rows whose key starts with `key_prefix`, by status."""
         # A prefix comparison, not LIKE: keys contain "_", which LIKE would read as a wildcard.
-        async with self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             "SELECT status, COUNT(*) AS n FROM outbox WHERE substr(key, 1, ?) = ? GROUP BY status",
             (len(key_prefix), key_prefix),
-        ) as cur:
-            return {row["status"]: row["n"] async for row in cur}
+        )
+        return {row["status"]: row["n"] for row in rows}
 
     async def facilitator_chats(self, event_key: str, site_key: str) -> list[int]:
         """Private chats of the people with facilitator rights at the site."""
-        async with self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             """
             SELECT DISTINCT p.chat_id FROM roles r JOIN participants p ON p.user_id = r.user_id
              WHERE r.event_key = ? AND r.role = 'facilitator' AND r.site_key = ?
@@ -251,5 +262,5 @@ class SqliteAgendaRepo:
              ORDER BY p.chat_id
             """,
             (event_key, site_key),
-        ) as cur:
-            return [row["chat_id"] async for row in cur]
+        )
+        return [row["chat_id"] for row in rows]

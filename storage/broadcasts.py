@@ -7,6 +7,7 @@ from datetime import datetime
 import aiosqlite
 
 from bot.models import Broadcast
+from storage.db import fetch_one
 from storage.timestamps import from_db, maybe_from_db, to_db
 
 
@@ -34,10 +35,7 @@ class SqliteBroadcastRepo:
         return Broadcast(cur.lastrowid, event_key, site_key, text, by, now, kind=kind)
 
     async def get(self, broadcast_id: int) -> Broadcast | None:
-        async with self._conn.execute(
-            "SELECT * FROM broadcasts WHERE id = ?", (broadcast_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await fetch_one(self._conn, "SELECT * FROM broadcasts WHERE id = ?", (broadcast_id,))
         if row is None:
             return None
         return Broadcast(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiosqlite
 
 from bot.models import CheckIn
+from storage.db import fetch_all, fetch_one
 from storage.timestamps import from_db, to_db
 
 
@@ -13,10 +14,11 @@ class SqliteCheckInRepo:
         self._conn = conn
 
     async def get(self, event_key: str, user_id: int) -> CheckIn | None:
-        async with self._conn.execute(
-            "SELECT * FROM checkins WHERE event_key = ? AND user_id = ?", (event_key, user_id)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await fetch_one(
+            self._conn,
+            "SELECT * FROM checkins WHERE event_key = ? AND user_id = ?",
+            (event_key, user_id),
+        )
         if row is None:
             return None
         return CheckIn(
@@ -66,7 +68,8 @@ class SqliteCheckInRepo:
         )
 
     async def count_by_group(self, event_key: str, site_key: str) -> dict[str | None, int]:
-        async with self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             """
             SELECT c.group_key, COUNT(*) AS n
               FROM checkins c
@@ -76,5 +79,5 @@ class SqliteCheckInRepo:
              GROUP BY c.group_key
             """,
             (event_key, site_key),
-        ) as cur:
-            return {row["group_key"]: row["n"] async for row in cur}
+        )
+        return {row["group_key"]: row["n"] for row in rows}

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import aiosqlite
 
+from storage.db import fetch_all, fetch_one
 from storage.timestamps import to_db
 
 
@@ -38,17 +39,17 @@ class SqliteInboxRepo:
         return fresh
 
     async def next_offset(self) -> int:
-        async with self._conn.execute("SELECT MAX(update_id) FROM inbox") as cur:
-            row = await cur.fetchone()
+        row = await fetch_one(self._conn, "SELECT MAX(update_id) FROM inbox")
         return int(row[0]) + 1 if row and row[0] is not None else 0
 
     async def unfinished(self, limit: int) -> list[tuple[int, str]]:
-        async with self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             "SELECT update_id, payload FROM inbox WHERE state = 'pending' AND payload IS NOT NULL"
             " ORDER BY update_id LIMIT ?",
             (limit,),
-        ) as cur:
-            return [(row["update_id"], row["payload"]) async for row in cur]
+        )
+        return [(row["update_id"], row["payload"]) for row in rows]
 
     async def finish(self, update_id: int, now: datetime, error: str | None = None) -> None:
         """Done (payload cleared), or with `error` one more attempt counted."""
@@ -72,14 +73,11 @@ class SqliteInboxRepo:
         )
 
     async def attempts(self, update_id: int) -> int:
-        async with self._conn.execute(
-            "SELECT attempts FROM inbox WHERE update_id = ?", (update_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await fetch_one(
+            self._conn, "SELECT attempts FROM inbox WHERE update_id = ?", (update_id,)
+        )
         return int(row[0]) if row else 0
 
     async def counts(self) -> dict[str, int]:
-        async with self._conn.execute(
-            "SELECT state, COUNT(*) AS n FROM inbox GROUP BY state"
-        ) as cur:
-            return {row["state"]: row["n"] async for row in cur}
+        rows = await fetch_all(self._conn, "SELECT state, COUNT(*) AS n FROM inbox GROUP BY state")
+        return {row["state"]: row["n"] for row in rows}

@@ -8,6 +8,7 @@ from datetime import datetime
 import aiosqlite
 
 from bot.models import IncomingMessage, Input, InputKind, InputState
+from storage.db import fetch_all, fetch_one
 from storage.timestamps import from_db, maybe_from_db, to_db
 
 _SELECT = """
@@ -101,15 +102,15 @@ class SqliteInputRepo:
         return cur.lastrowid if cur.rowcount > 0 else None
 
     async def get(self, input_id: int) -> Input | None:
-        async with self._conn.execute(f"{_SELECT} WHERE i.id = ?", (input_id,)) as cur:
-            row = await cur.fetchone()
+        row = await fetch_one(self._conn, f"{_SELECT} WHERE i.id = ?", (input_id,))
         return input_from_row(row) if row else None
 
     async def by_message(self, chat_id: int, message_id: int) -> Input | None:
-        async with self._conn.execute(
-            f"{_SELECT} WHERE i.chat_id = ? AND i.message_id = ?", (chat_id, message_id)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await fetch_one(
+            self._conn,
+            f"{_SELECT} WHERE i.chat_id = ? AND i.message_id = ?",
+            (chat_id, message_id),
+        )
         return input_from_row(row) if row else None
 
     async def edit(self, input_id: int, text: str, now: datetime) -> None:
@@ -125,10 +126,12 @@ class SqliteInputRepo:
         )
 
     async def history(self, input_id: int) -> list[str]:
-        async with self._conn.execute(
-            "SELECT text FROM input_edits WHERE input_id = ? ORDER BY rowid", (input_id,)
-        ) as cur:
-            return [row["text"] async for row in cur]
+        rows = await fetch_all(
+            self._conn,
+            "SELECT text FROM input_edits WHERE input_id = ? ORDER BY rowid",
+            (input_id,),
+        )
+        return [row["text"] for row in rows]
 
     async def set_state(
         self, input_id: int, state: InputState, by: int | None, now: datetime
@@ -140,20 +143,21 @@ class SqliteInputRepo:
 
     async def of_user(self, event_key: str, user_id: int, limit: int) -> Sequence[Input]:
         """The person's inputs that are not withdrawn, newest first."""
-        async with self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             f"{_SELECT} WHERE i.event_key = ? AND i.user_id = ? AND i.state != 'withdrawn'"
             " ORDER BY i.id DESC LIMIT ?",
             (event_key, user_id, limit),
-        ) as cur:
-            return [input_from_row(row) async for row in cur]
+        )
+        return [input_from_row(row) for row in rows]
 
     async def count_of_user(self, event_key: str, user_id: int) -> int:
-        async with self._conn.execute(
+        row = await fetch_one(
+            self._conn,
             "SELECT COUNT(*) FROM inputs WHERE event_key = ? AND user_id = ?"
             " AND state != 'withdrawn'",
             (event_key, user_id),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return int(row[0]) if row else 0
 
     async def for_prompt(
@@ -165,23 +169,25 @@ class SqliteInputRepo:
         limit: int,
     ) -> Sequence[Input]:
         """The latest visible inputs to one prompt at one site, newest first."""
-        async with self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             f"{_SELECT} WHERE i.event_key = ? AND i.site_key = ? AND i.state = 'visible'"
             " AND i.item_key IS ? AND i.adhoc_id IS ? ORDER BY i.id DESC LIMIT ?",
             (event_key, site_key, item_key, adhoc_id, limit),
-        ) as cur:
-            return [input_from_row(row) async for row in cur]
+        )
+        return [input_from_row(row) for row in rows]
 
     async def counts_by_group(
         self, event_key: str, site_key: str, item_key: str | None, adhoc_id: int | None
     ) -> dict[str | None, int]:
         """Inputs that are not withdrawn per table, for one prompt at one site."""
-        async with self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             "SELECT group_key, COUNT(*) AS n FROM inputs WHERE event_key = ? AND site_key = ?"
             " AND item_key IS ? AND adhoc_id IS ? AND state != 'withdrawn' GROUP BY group_key",
             (event_key, site_key, item_key, adhoc_id),
-        ) as cur:
-            return {row["group_key"]: row["n"] async for row in cur}
+        )
+        return {row["group_key"]: row["n"] for row in rows}
 
     async def toggle_star(self, input_id: int, user_id: int, now: datetime) -> bool:
         """Star or unstar; True when the input is now starred by this person."""
@@ -194,11 +200,12 @@ class SqliteInputRepo:
         if not input_ids:
             return set()
         marks = ",".join("?" * len(input_ids))
-        async with self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             f"SELECT input_id FROM input_votes WHERE user_id = ? AND input_id IN ({marks})",  # noqa: S608 - only placeholders are interpolated
             (user_id, *input_ids),
-        ) as cur:
-            return {row["input_id"] async for row in cur}
+        )
+        return {row["input_id"] for row in rows}
 
     async def _toggle(self, table: str, input_id: int, user_id: int, now: datetime) -> bool:
         # `table` is one of two constants above, never user input.

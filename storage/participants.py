@@ -7,6 +7,7 @@ from datetime import datetime
 import aiosqlite
 
 from bot.models import Consent, Participant
+from storage.db import fetch_one
 from storage.timestamps import from_db, maybe_from_db, to_db
 
 
@@ -26,10 +27,9 @@ class SqliteParticipantRepo:
         self._conn = conn
 
     async def get(self, user_id: int) -> Participant | None:
-        async with self._conn.execute(
-            "SELECT * FROM participants WHERE user_id = ?", (user_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await fetch_one(
+            self._conn, "SELECT * FROM participants WHERE user_id = ?", (user_id,)
+        )
         return _participant(row) if row else None
 
     async def upsert(
@@ -80,15 +80,15 @@ class SqliteParticipantRepo:
         )
 
     async def active_consent(self, user_id: int, event_key: str) -> Consent | None:
-        async with self._conn.execute(
+        row = await fetch_one(
+            self._conn,
             """
             SELECT * FROM consents
              WHERE user_id = ? AND event_key = ? AND withdrawn_at IS NULL
              ORDER BY id DESC LIMIT 1
             """,
             (user_id, event_key),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         if row is None:
             return None
         return Consent(

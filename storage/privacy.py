@@ -16,6 +16,7 @@ from typing import Any
 
 import aiosqlite
 
+from storage.db import fetch_all, fetch_one
 from storage.timestamps import to_db
 
 _ERASED = json.dumps({"text": "[erased]"})
@@ -32,17 +33,16 @@ class SqlitePrivacyRepo:
 
     async def erase(self, user_id: int, reason: str, now: datetime) -> int | None:
         """Erase one person; returns how many inputs went with them, None if unknown."""
-        async with self._conn.execute(
-            "SELECT chat_id FROM participants WHERE user_id = ?", (user_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await fetch_one(
+            self._conn, "SELECT chat_id FROM participants WHERE user_id = ?", (user_id,)
+        )
         if row is None:
             return None
         chat_id = int(row[0])
-        async with self._conn.execute(
-            "SELECT id, event_key FROM inputs WHERE user_id = ?", (user_id,)
-        ) as cur:
-            inputs = [(r[0], r[1]) async for r in cur]
+        rows = await fetch_all(
+            self._conn, "SELECT id, event_key FROM inputs WHERE user_id = ?", (user_id,)
+        )
+        inputs = [(r[0], r[1]) for r in rows]
         for input_id, event_key in inputs:
             # Feed cards and reception notices quote the input: they go.
             for prefix in (f"feed:{event_key}:{input_id}:", f"reception:{event_key}:{input_id}:"):
@@ -58,14 +58,13 @@ class SqlitePrivacyRepo:
             )
         # Anything still queued that quotes them (a check-in card, a digest) loses the words;
         # sent messages keep no text at all.
-        async with self._conn.execute(
-            "SELECT display_name FROM participants WHERE user_id = ?", (user_id,)
-        ) as cur:
-            name_row = await cur.fetchone()
-        async with self._conn.execute(
-            "SELECT text FROM inputs WHERE user_id = ? AND text != ''", (user_id,)
-        ) as cur:
-            texts = [r[0] async for r in cur]
+        name_row = await fetch_one(
+            self._conn, "SELECT display_name FROM participants WHERE user_id = ?", (user_id,)
+        )
+        rows = await fetch_all(
+            self._conn, "SELECT text FROM inputs WHERE user_id = ? AND text != ''", (user_id,)
+        )
+        texts = [r[0] for r in rows]
         snippets = [_quoted(t[:40]) for t in texts] + ([_quoted(name_row[0])] if name_row else [])
         for snippet in filter(None, snippets):
             await self._conn.execute(
@@ -98,7 +97,8 @@ class SqlitePrivacyRepo:
 
     async def people_of_event(self, event_key: str) -> list[int]:
         """Everyone with a trace in the event: checked in, consented, wrote, or had a role."""
-        async with self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             """
             SELECT user_id FROM checkins WHERE event_key = ?1
             UNION SELECT user_id FROM consents WHERE event_key = ?1
@@ -106,8 +106,8 @@ class SqlitePrivacyRepo:
             UNION SELECT user_id FROM roles WHERE event_key = ?1
             """,
             (event_key,),
-        ) as cur:
-            return [int(r[0]) async for r in cur]
+        )
+        return [int(r[0]) for r in rows]
 
     async def withdraw_consent(self, user_id: int, event_key: str, now: datetime) -> bool:
         cur = await self._conn.execute(
@@ -121,8 +121,8 @@ class SqlitePrivacyRepo:
         """Everything stored about one person, as plain data (for /mydata)."""
 
         async def rows(sql: str, *params: object) -> list[dict[str, Any]]:
-            async with self._conn.execute(sql, params) as cur:
-                return [dict(r) async for r in cur]
+            rows = await fetch_all(self._conn, sql, params)
+            return [dict(r) for r in rows]
 
         profile = await rows(
             "SELECT user_id, chat_id, display_name, language, telegram_language, created_at,"

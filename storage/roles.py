@@ -8,6 +8,7 @@ from datetime import datetime
 import aiosqlite
 
 from bot.models import Role, RoleGrant
+from storage.db import fetch_all
 from storage.timestamps import from_db, to_db
 
 
@@ -35,18 +36,19 @@ class SqliteRoleRepo:
         return cur.rowcount > 0
 
     async def of_user(self, event_key: str, user_id: int) -> Sequence[RoleGrant]:
-        async with self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             "SELECT * FROM roles WHERE event_key = ? AND user_id = ? ORDER BY granted_at",
             (event_key, user_id),
-        ) as cur:
-            return [
-                RoleGrant(
-                    event_key=row["event_key"],
-                    user_id=row["user_id"],
-                    role=Role(row["role"]),
-                    site_key=row["site_key"] or None,
-                    granted_at=from_db(row["granted_at"]),
-                    via=row["via"],
-                )
-                async for row in cur
-            ]
+        )
+        return [
+            RoleGrant(
+                event_key=row["event_key"],
+                user_id=row["user_id"],
+                role=Role(row["role"]),
+                site_key=row["site_key"] or None,
+                granted_at=from_db(row["granted_at"]),
+                via=row["via"],
+            )
+            for row in rows
+        ]
