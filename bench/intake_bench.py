@@ -91,8 +91,8 @@ _COMMITS: dict[tuple[int, int], float] = {}
 def _instrument_commits() -> None:
     original = input_service.InputService.receive
 
-    async def receive(self: Any, user: Any, rights: Any, message: Any) -> Any:
-        outcome = await original(self, user, rights, message)
+    async def receive(self: Any, user: Any, message: Any) -> Any:
+        outcome = await original(self, user, message)
         if isinstance(outcome, input_service.Stored):
             _COMMITS[(message.chat_id, message.message_id)] = time.time()
         return outcome

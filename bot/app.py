@@ -84,7 +84,7 @@ def build_services(
     )
     privacy = PrivacyService(uow, clock, event)
     privacy.on_erased(access.forget_person)
-    inputs = InputService(event, uow, clock, texts)
+    inputs = InputService(event, uow, clock, texts, access)
     inputs.on_queued(delivery.notify)
     return Services(
         event=event,

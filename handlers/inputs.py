@@ -81,13 +81,13 @@ async def message_input(update: Update, context: Context) -> None:
     if item is None:
         return
     services = context.services
-    rights = await services.access.rights(user)
-    outcome = await services.inputs.receive(user, rights, item)
+    outcome = await services.inputs.receive(user, item)
+    if isinstance(outcome, Stored | Duplicate):
+        # Only now, after the commit: an acknowledged input is never lost.
+        await _acknowledge(message, services, user)
+        return
     lang = await language_of(context, user)
     match outcome:
-        case Stored() | Duplicate():
-            # Only now, after the commit: an acknowledged input is never lost.
-            await _acknowledge(message, services, lang)
         case NotCheckedIn():
             await reply(update, services.texts(lang, "fallback.not_checked_in"))
         case NoOpenPrompt(next_item=nxt, next_start=start) if nxt is not None and start:
@@ -108,11 +108,12 @@ async def message_input(update: Update, context: Context) -> None:
             pass
 
 
-async def _acknowledge(message: Message, services: Services, lang: str) -> None:
+async def _acknowledge(message: Message, services: Services, user: UserRef) -> None:
     try:
         await message.set_reaction(ACK)
     except TelegramError:
         # Reactions can be switched off; a short reply says the same.
+        lang = await services.access.language(user)
         await message.reply_text(services.texts(lang, "inputs.saved"))
 
 

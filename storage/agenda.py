@@ -13,10 +13,31 @@ from storage.timestamps import from_db, maybe_from_db, to_db
 
 
 class SqliteAgendaRepo:
+    """Agenda state is read for every input and every tick of the engine, and changes a few
+    times an hour: each site's state is kept in memory once read. Every write below drops
+    its site's copy, and the unit of work drops them all when a transaction rolls back (a
+    copy read after a write in that transaction would show what never happened). Only this
+    process writes these tables while the bot runs."""
+
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        self._states: dict[tuple[str, str], SiteAgendaState] = {}
+
+    def forget_cached(self) -> None:
+        self._states.clear()
+
+    def _changed(self, event_key: str, site_key: str) -> None:
+        self._states.pop((event_key, site_key), None)
 
     async def state(self, event_key: str, site_key: str) -> SiteAgendaState:
+        cached = self._states.get((event_key, site_key))
+        if cached is None:
+            cached = self._states[(event_key, site_key)] = await self._read_state(
+                event_key, site_key
+            )
+        return cached
+
+    async def _read_state(self, event_key: str, site_key: str) -> SiteAgendaState:
         args = (event_key, site_key)
         rows = await fetch_all(
             self._conn,
@@ -83,6 +104,7 @@ class SqliteAgendaRepo:
         by: int | None,
         now: datetime,
     ) -> int:
+        self._changed(event_key, site_key)
         cur = await self._conn.execute(
             """
             INSERT INTO agenda_shifts (event_key, site_key, from_item_key, seconds, reason,
@@ -95,6 +117,7 @@ class SqliteAgendaRepo:
         return cur.lastrowid
 
     async def pause(self, event_key: str, site_key: str, by: int | None, now: datetime) -> bool:
+        self._changed(event_key, site_key)
         cur = await self._conn.execute(
             """
             INSERT INTO agenda_pauses (event_key, site_key, paused_at, paused_by)
@@ -105,6 +128,7 @@ class SqliteAgendaRepo:
         return cur.rowcount > 0
 
     async def unpause(self, event_key: str, site_key: str) -> None:
+        self._changed(event_key, site_key)
         await self._conn.execute(
             "DELETE FROM agenda_pauses WHERE event_key = ? AND site_key = ?",
             (event_key, site_key),
@@ -120,6 +144,7 @@ class SqliteAgendaRepo:
         now: datetime,
     ) -> bool:
         """Record that an item's start or reminder was handled; False if it already was."""
+        self._changed(event_key, site_key)
         cur = await self._conn.execute(
             """
             INSERT INTO agenda_fired (event_key, site_key, item_key, what, outcome, fired_at)
@@ -147,6 +172,7 @@ class SqliteAgendaRepo:
         by: int | None,
         now: datetime,
     ) -> int:
+        self._changed(event_key, site_key)
         cur = await self._conn.execute(
             """
             INSERT INTO adhoc_prompts (event_key, site_key, group_key, text, opened_by, opened_at)
@@ -158,6 +184,7 @@ class SqliteAgendaRepo:
         return cur.lastrowid
 
     async def close_adhoc(self, event_key: str, site_key: str, now: datetime) -> int:
+        self._changed(event_key, site_key)
         cur = await self._conn.execute(
             """
             UPDATE adhoc_prompts SET closed_at = ?

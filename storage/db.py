@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -67,7 +67,12 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
+        self._after_rollback: list[Callable[[], None]] = []
         self.path = path
+
+    def after_rollback(self, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever a transaction is rolled back: for copies kept in memory."""
+        self._after_rollback.append(callback)
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -139,8 +144,12 @@ class Database:
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
-            except BaseException:
-                await self._conn.rollback()
-                raise
-            else:
                 await self._conn.commit()
+            except BaseException:
+                # Also when COMMIT itself failed (a disk error): the next BEGIN must not
+                # find this transaction still open.
+                for callback in self._after_rollback:
+                    callback()
+                if self._conn.in_transaction:
+                    await self._conn.rollback()
+                raise

@@ -21,22 +21,50 @@ class SqliteInboxRepo:
         """Record (update id, domain key, JSON) rows; return the update ids that are new and
         should be handled. An update id seen before is skipped; a new update whose domain key
         was seen (the same message or button press again) is recorded as a duplicate."""
-        fresh: list[int] = []
-        for update_id, domain_key, payload in items:
-            cur = await self._conn.execute(
-                "INSERT INTO inbox (update_id, domain_key, payload, received_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (update_id, domain_key, payload, to_db(now)),
-            )
-            if cur.rowcount > 0:
-                fresh.append(update_id)
+        if not items:
+            return []
+        # What is known already, in two queries rather than an insert per update; the
+        # caller's transaction keeps the answer true until the inserts below.
+        ids = [update_id for update_id, _, _ in items]
+        keys = [key for _, key, _ in items if key is not None]
+        seen_ids = {row[0] for row in await self._matching("update_id", ids)}
+        seen_keys = {row[0] for row in await self._matching("domain_key", keys)}
+        fresh: list[tuple[int, str | None, str]] = []
+        duplicates: list[int] = []
+        for update_id, key, payload in items:
+            if update_id in seen_ids:
                 continue
-            await self._conn.execute(
-                "INSERT INTO inbox (update_id, state, received_at, finished_at)"
-                " VALUES (?, 'duplicate', ?, ?) ON CONFLICT DO NOTHING",
-                (update_id, to_db(now), to_db(now)),
+            seen_ids.add(update_id)
+            if key is not None and key in seen_keys:
+                duplicates.append(update_id)
+                continue
+            if key is not None:
+                seen_keys.add(key)
+            fresh.append((update_id, key, payload))
+        stamp = to_db(now)
+        await self._conn.executemany(
+            "INSERT INTO inbox (update_id, domain_key, payload, received_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(update_id, key, payload, stamp) for update_id, key, payload in fresh],
+        )
+        await self._conn.executemany(
+            "INSERT INTO inbox (update_id, state, received_at, finished_at)"
+            " VALUES (?, 'duplicate', ?, ?) ON CONFLICT DO NOTHING",
+            [(update_id, stamp, stamp) for update_id in duplicates],
+        )
+        return [update_id for update_id, _, _ in fresh]
+
+    async def _matching(self, column: str, values: Sequence[object]) -> list[aiosqlite.Row]:
+        found: list[aiosqlite.Row] = []
+        for start in range(0, len(values), 500):  # well below SQLite's limit of variables
+            chunk = values[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            found += await fetch_all(
+                self._conn,
+                f"SELECT {column} FROM inbox WHERE {column} IN ({marks})",  # noqa: S608 - a column name of ours and placeholders
+                chunk,
             )
-        return fresh
+        return found
 
     async def next_offset(self) -> int:
         row = await fetch_one(self._conn, "SELECT MAX(update_id) FROM inbox")
@@ -64,6 +92,14 @@ class SqliteInboxRepo:
                 "UPDATE inbox SET attempts = attempts + 1, error = ? WHERE update_id = ?",
                 (error, update_id),
             )
+
+    async def finish_many(self, update_ids: Sequence[int], now: datetime) -> None:
+        """Done, for several updates at once (payloads cleared)."""
+        await self._conn.executemany(
+            "UPDATE inbox SET state = 'done', payload = NULL, finished_at = ?,"
+            " attempts = attempts + 1 WHERE update_id = ?",
+            [(to_db(now), update_id) for update_id in update_ids],
+        )
 
     async def give_up(self, update_id: int, now: datetime) -> None:
         await self._conn.execute(

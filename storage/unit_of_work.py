@@ -26,6 +26,7 @@ class SqliteUnitOfWork:
         self.roles = SqliteRoleRepo(db.conn)
         self.outbox = SqliteOutboxRepo(db.conn)
         self.agenda = SqliteAgendaRepo(db.conn)
+        db.after_rollback(self.agenda.forget_cached)
         self.broadcasts = SqliteBroadcastRepo(db.conn)
         self.inputs = SqliteInputRepo(db.conn)
         self.relay = SqliteRelayRepo(db.conn)

@@ -90,7 +90,12 @@ class AccessService:
 
     async def rights(self, user: UserRef) -> Rights:
         async with self._uow.transaction():
-            grants = await self._uow.roles.of_user(self._event.key, user.user_id)
+            return await self.rights_within(user)
+
+    async def rights_within(self, user: UserRef) -> Rights:
+        """`rights`, for a caller already inside a transaction: an input reads its author's
+        role in the transaction that stores it rather than in one of its own."""
+        grants = await self._uow.roles.of_user(self._event.key, user.user_id)
         organiser = user.user_id in self._organiser_ids or any(
             g.role is Role.ORGANISER for g in grants
         )

@@ -6,6 +6,7 @@ webhook, and go out as JSON to be handled.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -20,6 +21,10 @@ class InboxService:
     def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
+        # Group commit of `done`: updates finished while a batch is being written wait for
+        # the next batch, so under load one transaction marks many.
+        self._finished: list[tuple[int, asyncio.Future[None]]] = []
+        self._writing = asyncio.Lock()
 
     async def store(self, items: Sequence[tuple[int, str | None, str]]) -> list[int]:
         """Persist fetched updates; returns the ids to handle (new, and not duplicates)."""
@@ -36,8 +41,24 @@ class InboxService:
             return await self._uow.inbox.unfinished(limit)
 
     async def done(self, update_id: int) -> None:
-        async with self._uow.transaction():
-            await self._uow.inbox.finish(update_id, self._clock.now())
+        """Mark an update handled; returns once that is committed (or raises why not)."""
+        committed = asyncio.get_running_loop().create_future()
+        self._finished.append((update_id, committed))
+        async with self._writing:
+            if not committed.done():  # else an earlier caller wrote this one's batch
+                batch, self._finished = self._finished, []
+                try:
+                    async with self._uow.transaction():
+                        await self._uow.inbox.finish_many(
+                            [update_id for update_id, _ in batch], self._clock.now()
+                        )
+                except Exception as error:
+                    for _, waiting in batch:
+                        waiting.set_exception(error)
+                else:
+                    for _, waiting in batch:
+                        waiting.set_result(None)
+        await committed
 
     async def failed(self, update_id: int, error: str) -> bool:
         """Count a failed attempt; True when the update should be tried again."""

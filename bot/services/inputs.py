@@ -28,7 +28,7 @@ from bot.models import (
     UserRef,
 )
 from bot.ports import Clock, UnitOfWork
-from bot.services.access import Rights
+from bot.services.access import AccessService, Rights
 from bot.services.authors import author_label
 from bot.services.plan import OpenPrompt, Plan
 
@@ -153,9 +153,11 @@ class InputService:
         uow: UnitOfWork,
         clock: Clock,
         texts: Catalogue,
+        access: AccessService,
         gate: FloodGate | None = None,
     ) -> None:
         self._event = event
+        self._access = access
         self._uow = uow
         self._clock = clock
         self._texts = texts
@@ -168,8 +170,9 @@ class InputService:
     # -- intake --------------------------------------------------------------------------------
 
     async def receive(
-        self, user: UserRef, rights: Rights, message: IncomingMessage
+        self, user: UserRef, message: IncomingMessage
     ) -> Stored | Duplicate | NotCheckedIn | NoOpenPrompt | Flooded:
+        """Store the message as an input, all in one transaction."""
         key = self._event.key
         async with self._uow.transaction():
             existing = await self._uow.inputs.by_message(message.chat_id, message.message_id)
@@ -196,6 +199,7 @@ class InputService:
                 return NoOpenPrompt(
                     upcoming.item if upcoming else None, upcoming.start if upcoming else None
                 )
+            rights = await self._access.rights_within(user)
             role = (
                 Role.ORGANISER
                 if rights.organiser

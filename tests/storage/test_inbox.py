@@ -1,0 +1,89 @@
+"""The inbox: updates recorded in batches, duplicates recognised, `done` written in groups."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+
+from bot.clock import ManualClock
+from bot.services.inbox import InboxService
+from storage.db import Database, fetch_all
+from storage.unit_of_work import SqliteUnitOfWork
+
+
+async def states(db: Database) -> dict[int, str]:
+    rows = await fetch_all(db.conn, "SELECT update_id, state FROM inbox")
+    return {row[0]: row[1] for row in rows}
+
+
+async def test_a_batch_keeps_new_updates_and_recognises_the_same_thing_again(
+    db: Database, uow: SqliteUnitOfWork, clock: ManualClock
+) -> None:
+    inbox = InboxService(uow, clock)
+    assert await inbox.store([(1, "m:5:1", "{}"), (2, "m:5:2", "{}")]) == [1, 2]
+    fresh = await inbox.store(
+        [
+            (2, "m:5:2", "{}"),  # the same update again: skipped
+            (3, "m:5:1", "{}"),  # the same message under a new update id: a duplicate
+            (4, None, "{}"),  # nothing to compare: new
+            (5, "m:5:9", "{}"),
+            (6, "m:5:9", "{}"),  # the same message twice in one batch
+            (5, "m:5:9", "{}"),  # the same update twice in one batch
+        ]
+    )
+    assert fresh == [4, 5]
+    assert await states(db) == {
+        1: "pending",
+        2: "pending",
+        3: "duplicate",
+        4: "pending",
+        5: "pending",
+        6: "duplicate",
+    }
+    assert [update_id for update_id, _ in await inbox.unfinished()] == [1, 2, 4, 5]
+    assert await inbox.next_offset() == 7
+
+
+async def test_updates_finished_together_are_written_in_few_transactions(
+    db: Database, uow: SqliteUnitOfWork, clock: ManualClock
+) -> None:
+    inbox = InboxService(uow, clock)
+    await inbox.store([(n, f"m:1:{n}", "{}") for n in range(1, 51)])
+    opened = 0
+    real = uow.transaction
+
+    @asynccontextmanager
+    async def counted() -> AsyncIterator[None]:
+        nonlocal opened
+        opened += 1
+        async with real():
+            yield
+
+    uow.transaction = counted  # type: ignore[method-assign]
+    await asyncio.gather(*(inbox.done(n) for n in range(1, 51)))
+    assert set((await states(db)).values()) == {"done"}
+    assert await inbox.unfinished() == []
+    assert opened <= 3  # the first alone, then the rest that queued meanwhile
+
+
+async def test_a_failed_group_write_reaches_every_caller_and_leaves_them_pending(
+    db: Database, uow: SqliteUnitOfWork, clock: ManualClock
+) -> None:
+    inbox = InboxService(uow, clock)
+    await inbox.store([(n, None, "{}") for n in range(1, 4)])
+
+    @asynccontextmanager
+    async def failing() -> AsyncIterator[None]:
+        raise RuntimeError("database is locked")
+        yield  # pragma: no cover
+
+    uow.transaction = failing  # type: ignore[method-assign]
+    results = await asyncio.gather(*(inbox.done(n) for n in range(1, 4)), return_exceptions=True)
+    assert [type(r) for r in results] == [RuntimeError] * 3
+    with pytest.raises(RuntimeError):
+        await inbox.done(1)
+    del uow.transaction  # the real one again
+    assert set((await states(db)).values()) == {"pending"}
