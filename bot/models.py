@@ -69,6 +69,16 @@ class CheckIn:
 
 
 @dataclass(frozen=True, slots=True)
+class Admission:
+    """What decides whether a message becomes an input, read in one query: the input it
+    already is (a message delivered again), the author's check-in, and their consent."""
+
+    existing_input_id: int | None
+    checkin: CheckIn | None
+    consented: bool
+
+
+@dataclass(frozen=True, slots=True)
 class RoleGrant:
     event_key: str
     user_id: int

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.models import (
+    Admission,
     Broadcast,
     CheckIn,
     Consent,
@@ -260,7 +261,11 @@ class InputRepo(Protocol):
         adhoc_id: int | None,
         message: IncomingMessage,
         now: datetime,
-    ) -> int | None: ...
+    ) -> Input | None: ...
+
+    async def admission(
+        self, event_key: str, user_id: int, chat_id: int, message_id: int
+    ) -> Admission: ...
 
     async def get(self, input_id: int) -> Input | None: ...
 

@@ -9,6 +9,22 @@ from storage.db import fetch_all, fetch_one
 from storage.timestamps import from_db, to_db
 
 
+def checkin_from_row(row: aiosqlite.Row) -> CheckIn:
+    """A check-in from a row with the columns of `checkins`."""
+    return CheckIn(
+        event_key=row["event_key"],
+        user_id=row["user_id"],
+        site_key=row["site_key"],
+        group_key=row["group_key"],
+        checked_in_at=from_db(row["checked_in_at"]),
+        updated_at=from_db(row["updated_at"]),
+        pending_site_key=row["pending_site_key"],
+        pending_group_key=row["pending_group_key"],
+        category_key=row["category_key"],
+        anonymous=None if row["anonymous"] is None else bool(row["anonymous"]),
+    )
+
+
 class SqliteCheckInRepo:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
@@ -19,20 +35,7 @@ class SqliteCheckInRepo:
             "SELECT * FROM checkins WHERE event_key = ? AND user_id = ?",
             (event_key, user_id),
         )
-        if row is None:
-            return None
-        return CheckIn(
-            event_key=row["event_key"],
-            user_id=row["user_id"],
-            site_key=row["site_key"],
-            group_key=row["group_key"],
-            checked_in_at=from_db(row["checked_in_at"]),
-            updated_at=from_db(row["updated_at"]),
-            pending_site_key=row["pending_site_key"],
-            pending_group_key=row["pending_group_key"],
-            category_key=row["category_key"],
-            anonymous=None if row["anonymous"] is None else bool(row["anonymous"]),
-        )
+        return checkin_from_row(row) if row else None
 
     async def save(self, checkin: CheckIn) -> None:
         await self._conn.execute(

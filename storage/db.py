@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -21,7 +21,7 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
 async def fetch_all(
-    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
+    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
 ) -> list[aiosqlite.Row]:
     """Every row of a query in one trip to the database thread.
 
@@ -32,7 +32,7 @@ async def fetch_all(
 
 
 async def fetch_one(
-    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
+    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
 ) -> aiosqlite.Row | None:
     """The first row of a query (or None), in one trip to the database thread."""
     rows = await conn.execute_fetchall(sql, params)

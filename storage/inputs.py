@@ -7,7 +7,8 @@ from datetime import datetime
 
 import aiosqlite
 
-from bot.models import IncomingMessage, Input, InputKind, InputState
+from bot.models import Admission, IncomingMessage, Input, InputKind, InputState
+from storage.checkins import checkin_from_row
 from storage.db import fetch_all, fetch_one
 from storage.timestamps import from_db, maybe_from_db, to_db
 
@@ -65,9 +66,10 @@ class SqliteInputRepo:
         adhoc_id: int | None,
         message: IncomingMessage,
         now: datetime,
-    ) -> int | None:
-        """Store an input; None when this message or update is already stored."""
-        cur = await self._conn.execute(
+    ) -> Input | None:
+        """Store an input and return it; None when this message or update is already stored."""
+        row = await fetch_one(
+            self._conn,
             """
             INSERT INTO inputs (event_key, user_id, site_key, group_key, role, category_key,
                                 anonymous, item_key, adhoc_id, kind, text, file_id,
@@ -75,6 +77,10 @@ class SqliteInputRepo:
                                 message_id, update_id, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT DO NOTHING
+            RETURNING *,
+                (SELECT display_name FROM participants p WHERE p.user_id = inputs.user_id)
+                    AS author_name,
+                0 AS stars, 0 AS votes
             """,
             (
                 event_key,
@@ -99,7 +105,31 @@ class SqliteInputRepo:
                 to_db(now),
             ),
         )
-        return cur.lastrowid if cur.rowcount > 0 else None
+        return input_from_row(row) if row else None
+
+    async def admission(
+        self, event_key: str, user_id: int, chat_id: int, message_id: int
+    ) -> Admission:
+        row = await fetch_one(
+            self._conn,
+            """
+            SELECT (SELECT id FROM inputs WHERE chat_id = :chat AND message_id = :message)
+                       AS existing_input_id,
+                   EXISTS (SELECT 1 FROM consents k
+                            WHERE k.user_id = :user AND k.event_key = :event
+                              AND k.withdrawn_at IS NULL) AS consented,
+                   c.*
+              FROM (SELECT 1) LEFT JOIN checkins c
+                ON c.event_key = :event AND c.user_id = :user
+            """,
+            {"chat": chat_id, "message": message_id, "user": user_id, "event": event_key},
+        )
+        assert row is not None  # noqa: S101 - a LEFT JOIN from one row gives one row
+        return Admission(
+            existing_input_id=row["existing_input_id"],
+            checkin=checkin_from_row(row) if row["user_id"] is not None else None,
+            consented=bool(row["consented"]),
+        )
 
     async def get(self, input_id: int) -> Input | None:
         row = await fetch_one(self._conn, f"{_SELECT} WHERE i.id = ?", (input_id,))

@@ -175,16 +175,17 @@ class InputService:
         """Store the message as an input, all in one transaction."""
         key = self._event.key
         async with self._uow.transaction():
-            existing = await self._uow.inputs.by_message(message.chat_id, message.message_id)
-            if existing is not None:
-                return Duplicate(existing.id)
+            admission = await self._uow.inputs.admission(
+                key, user.user_id, message.chat_id, message.message_id
+            )
+            if admission.existing_input_id is not None:
+                return Duplicate(admission.existing_input_id)
             flooded = self._gate.admit(user.user_id)
             if flooded is not None:
                 return flooded
-            checkin = await self._uow.checkins.get(key, user.user_id)
-            consent = await self._uow.participants.active_consent(user.user_id, key)
+            checkin = admission.checkin
             site = self._event.site(checkin.site_key) if checkin else None
-            if checkin is None or consent is None or site is None:
+            if checkin is None or not admission.consented or site is None:
                 return NotCheckedIn()
             if checkin.group_key is None and site.groups:
                 return NotCheckedIn()
@@ -207,7 +208,7 @@ class InputService:
                 if rights.facilitator_sites
                 else Role.PARTICIPANT
             )
-            input_id = await self._uow.inputs.add(
+            stored = await self._uow.inputs.add(
                 event_key=key,
                 user_id=user.user_id,
                 site_key=site.key,
@@ -220,10 +221,8 @@ class InputService:
                 message=message,
                 now=now,
             )
-            if input_id is None:  # the same update, delivered again
+            if stored is None:  # the same update, delivered again
                 return Duplicate(0)
-            stored = await self._uow.inputs.get(input_id)
-            assert stored is not None  # noqa: S101 - written in this transaction
             await self._feed(stored, now)
         self._on_queued()
         return Stored(stored, general=prompt is None)
@@ -424,6 +423,9 @@ class InputService:
             if site.facilitator_chat is not None
             else await self._uow.agenda.facilitator_chats(self._event.key, site.key)
         )
+        chats = [chat for chat in chats if chat != item.chat_id]
+        if not chats:
+            return
         card = self.feed_card(item, self._event.default_language)
         await self._uow.outbox.enqueue(
             [
@@ -437,7 +439,6 @@ class InputService:
                     priority=1,  # after pushes: a prompt reaching a room matters more
                 )
                 for chat in chats
-                if chat != item.chat_id
             ],
             now,
         )
