@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -39,6 +41,53 @@ async def fetch_one(
     return next(iter(rows), None)
 
 
+class PriorityLock:
+    """A lock that hands itself to urgent waiters before the others, each kind in arrival
+    order. The agenda's clock and the delivery worker are urgent: a push must not wait
+    behind a queue of inputs, while inputs still get the lock between their turns."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._normal: deque[asyncio.Future[None]] = deque()
+
+    def locked(self) -> bool:
+        return self._held
+
+    async def acquire(self, *, urgent: bool = False) -> None:
+        if not self._held and not self._urgent and not self._normal:
+            self._held = True
+            return
+        turn = asyncio.get_running_loop().create_future()
+        (self._urgent if urgent else self._normal).append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.release()  # handed over just as the waiter was cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    (self._urgent if urgent else self._normal).remove(turn)
+            raise
+
+    def release(self) -> None:
+        for waiting in (self._urgent, self._normal):
+            while waiting:
+                turn = waiting.popleft()
+                if not turn.done():
+                    turn.set_result(None)  # still held: it passes straight to this waiter
+                    return
+        self._held = False
+
+    @asynccontextmanager
+    async def held(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        await self.acquire(urgent=urgent)
+        try:
+            yield
+        finally:
+            self.release()
+
+
 class DatabaseError(StorageUnavailableError):
     """The database cannot be opened or migrated; the message says what to do."""
 
@@ -66,7 +115,7 @@ class Database:
 
     def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
         self._conn = conn
-        self._lock = asyncio.Lock()
+        self._lock = PriorityLock()
         self._after_rollback: list[Callable[[], None]] = []
         self.path = path
 
@@ -116,7 +165,7 @@ class Database:
 
     async def migrate(self) -> int:
         """Apply the migrations newer than the database; safe to run any number of times."""
-        async with self._lock:
+        async with self._lock.held():
             current = await self.user_version()
             shipped = migrations()
             if current > len(shipped):
@@ -138,9 +187,10 @@ class Database:
             return await self.user_version()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
-        async with self._lock:
+    async def transaction(self, *, urgent: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception. `urgent` transactions
+        go before the others waiting (see `PriorityLock`)."""
+        async with self._lock.held(urgent=urgent):
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn

@@ -34,6 +34,6 @@ class SqliteUnitOfWork:
         self.privacy = SqlitePrivacyRepo(db.conn)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
-        async with self._db.transaction():
+    async def transaction(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        async with self._db.transaction(urgent=urgent):
             yield

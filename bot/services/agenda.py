@@ -178,7 +178,7 @@ class AgendaEngine:
 
     async def _tick_site(self, site: Site, report: TickReport) -> None:
         key = self._event.key
-        async with self._uow.transaction():
+        async with self._uow.transaction(urgent=True):
             now = self._clock.now()
             plan = Plan(self._event, await self._uow.agenda.state(key, site.key), now)
             handled_now: set[str] = set()

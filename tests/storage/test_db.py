@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.models import Role
-from storage.db import Database, DatabaseError, migrations
+from storage.db import Database, DatabaseError, PriorityLock, migrations
 from storage.unit_of_work import SqliteUnitOfWork
 
 NOW = datetime(2018, 10, 3, 11, 0, tzinfo=UTC)
@@ -120,3 +121,50 @@ async def test_granting_a_role_twice_reports_it_was_already_there(tmp_path: Path
         assert [(g.role, g.site_key) for g in grants] == [(Role.ORGANISER, None)]
     finally:
         await db.close()
+
+
+async def test_urgent_transactions_go_before_those_already_waiting() -> None:
+    lock = PriorityLock()
+    order: list[str] = []
+    await lock.acquire()
+
+    async def take(name: str, *, urgent: bool) -> None:
+        async with lock.held(urgent=urgent):
+            order.append(name)
+            await asyncio.sleep(0)
+
+    waiting = [
+        asyncio.create_task(take("input 1", urgent=False)),
+        asyncio.create_task(take("input 2", urgent=False)),
+        asyncio.create_task(take("tick", urgent=True)),
+        asyncio.create_task(take("delivery", urgent=True)),
+    ]
+    await asyncio.sleep(0.01)
+    assert order == []  # all wait while the lock is held
+    lock.release()
+    await asyncio.gather(*waiting)
+    assert order == ["tick", "delivery", "input 1", "input 2"]
+    assert not lock.locked()
+
+
+async def test_a_cancelled_waiter_does_not_keep_the_lock() -> None:
+    lock = PriorityLock()
+    await lock.acquire()
+    gone = asyncio.create_task(lock.acquire(urgent=True))
+    handed = asyncio.create_task(lock.acquire())
+    await asyncio.sleep(0)
+    gone.cancel()
+    lock.release()  # the cancelled urgent waiter is skipped
+    await asyncio.wait_for(handed, 1)
+    assert lock.locked()
+
+    # Handed over at the very moment its waiter is cancelled: passed on, not lost.
+    late = asyncio.create_task(lock.acquire())
+    after = asyncio.create_task(lock.acquire())
+    await asyncio.sleep(0)
+    lock.release()  # `late` now holds it, but has not run yet
+    late.cancel()
+    await asyncio.wait_for(after, 1)
+    assert lock.locked()
+    lock.release()
+    assert not lock.locked()
