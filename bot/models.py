@@ -71,11 +71,14 @@ class CheckIn:
 @dataclass(frozen=True, slots=True)
 class Admission:
     """What decides whether a message becomes an input, read in one query: the input it
-    already is (a message delivered again), the author's check-in, and their consent."""
+    already is (a message delivered again), the author's check-in, consent and roles, and
+    who at their site receives its card."""
 
     existing_input_id: int | None
     checkin: CheckIn | None
     consented: bool
+    grants: tuple[RoleGrant, ...] = ()  # the author's roles
+    facilitator_chats: tuple[int, ...] = ()  # of the check-in's site, for the feed
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,18 @@ from storage.db import fetch_all, fetch_one
 from storage.timestamps import from_db, maybe_from_db, to_db
 
 
+def facilitator_chats_sql(site: str = ":site") -> str:
+    """The query for the private chats of the people with facilitator rights at a site of
+    the event `:event`; `site` is an SQL expression naming the site (a column of an outer
+    query where it is a subquery)."""
+    return f"""
+        SELECT DISTINCT p.chat_id FROM roles r JOIN participants p ON p.user_id = r.user_id
+         WHERE r.event_key = :event AND r.role = 'facilitator' AND r.site_key = {site}
+           AND p.unreachable_at IS NULL
+         ORDER BY p.chat_id
+    """  # noqa: S608 - `site` is an expression of ours, never a value
+
+
 class SqliteAgendaRepo:
     """Agenda state is read for every input and every tick of the engine, and changes a few
     times an hour: each site's state is kept in memory once read. Every write below drops
@@ -281,13 +293,6 @@ class SqliteAgendaRepo:
     async def facilitator_chats(self, event_key: str, site_key: str) -> list[int]:
         """Private chats of the people with facilitator rights at the site."""
         rows = await fetch_all(
-            self._conn,
-            """
-            SELECT DISTINCT p.chat_id FROM roles r JOIN participants p ON p.user_id = r.user_id
-             WHERE r.event_key = ? AND r.role = 'facilitator' AND r.site_key = ?
-               AND p.unreachable_at IS NULL
-             ORDER BY p.chat_id
-            """,
-            (event_key, site_key),
+            self._conn, facilitator_chats_sql(), {"event": event_key, "site": site_key}
         )
         return [row["chat_id"] for row in rows]

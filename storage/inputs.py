@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 
 import aiosqlite
 
 from bot.models import Admission, IncomingMessage, Input, InputKind, InputState
+from storage.agenda import facilitator_chats_sql
 from storage.checkins import checkin_from_row
 from storage.db import fetch_all, fetch_one
+from storage.roles import GRANT_JSON, grant_from_row
 from storage.timestamps import from_db, maybe_from_db, to_db
 
 _SELECT = """
@@ -112,23 +115,36 @@ class SqliteInputRepo:
     ) -> Admission:
         row = await fetch_one(
             self._conn,
-            """
+            f"""
             SELECT (SELECT id FROM inputs WHERE chat_id = :chat AND message_id = :message)
                        AS existing_input_id,
                    EXISTS (SELECT 1 FROM consents k
                             WHERE k.user_id = :user AND k.event_key = :event
                               AND k.withdrawn_at IS NULL) AS consented,
+                   (SELECT json_group_array(json(grant)) FROM (
+                        SELECT {GRANT_JSON} AS grant FROM roles
+                         WHERE event_key = :event AND user_id = :user ORDER BY granted_at
+                   )) AS grants,
+                   (SELECT json_group_array(chat_id) FROM ({facilitator_chats_sql("c.site_key")}))
+                       AS facilitator_chats,
                    c.*
               FROM (SELECT 1) LEFT JOIN checkins c
                 ON c.event_key = :event AND c.user_id = :user
-            """,
-            {"chat": chat_id, "message": message_id, "user": user_id, "event": event_key},
+            """,  # noqa: S608 - constant fragments of ours; the values are parameters
+            {
+                "chat": chat_id,
+                "message": message_id,
+                "user": user_id,
+                "event": event_key,
+            },
         )
         assert row is not None  # noqa: S101 - a LEFT JOIN from one row gives one row
         return Admission(
             existing_input_id=row["existing_input_id"],
             checkin=checkin_from_row(row) if row["user_id"] is not None else None,
             consented=bool(row["consented"]),
+            grants=tuple(grant_from_row(grant) for grant in json.loads(row["grants"])),
+            facilitator_chats=tuple(json.loads(row["facilitator_chats"])),
         )
 
     async def get(self, input_id: int) -> Input | None:

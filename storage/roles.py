@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import aiosqlite
 
 from bot.models import Role, RoleGrant
 from storage.db import fetch_all
 from storage.timestamps import from_db, to_db
+
+# One role row as a JSON object, for queries that bring a person's grants along.
+GRANT_JSON = (
+    "json_object('event_key', event_key, 'user_id', user_id, 'role', role,"
+    " 'site_key', site_key, 'granted_at', granted_at, 'via', via)"
+)
+
+
+def grant_from_row(row: aiosqlite.Row | Mapping[str, Any]) -> RoleGrant:
+    """A grant from a row of `roles`, or from one object of `GRANT_JSON`."""
+    return RoleGrant(
+        event_key=row["event_key"],
+        user_id=row["user_id"],
+        role=Role(row["role"]),
+        site_key=row["site_key"] or None,
+        granted_at=from_db(row["granted_at"]),
+        via=row["via"],
+    )
 
 
 class SqliteRoleRepo:
@@ -41,14 +60,4 @@ class SqliteRoleRepo:
             "SELECT * FROM roles WHERE event_key = ? AND user_id = ? ORDER BY granted_at",
             (event_key, user_id),
         )
-        return [
-            RoleGrant(
-                event_key=row["event_key"],
-                user_id=row["user_id"],
-                role=Role(row["role"]),
-                site_key=row["site_key"] or None,
-                granted_at=from_db(row["granted_at"]),
-                via=row["via"],
-            )
-            for row in rows
-        ]
+        return [grant_from_row(row) for row in rows]

@@ -7,11 +7,12 @@ They are looked up at the moment of every privileged action, never taken from bu
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.event import Event
 from bot.i18n import pick_language
-from bot.models import Role, UserRef
+from bot.models import Role, RoleGrant, UserRef
 from bot.ports import Clock, UnitOfWork
 
 
@@ -93,9 +94,12 @@ class AccessService:
             return await self.rights_within(user)
 
     async def rights_within(self, user: UserRef) -> Rights:
-        """`rights`, for a caller already inside a transaction: an input reads its author's
-        role in the transaction that stores it rather than in one of its own."""
-        grants = await self._uow.roles.of_user(self._event.key, user.user_id)
+        """`rights`, for a caller already inside a transaction."""
+        return self.rights_from(user, await self._uow.roles.of_user(self._event.key, user.user_id))
+
+    def rights_from(self, user: UserRef, grants: Iterable[RoleGrant]) -> Rights:
+        """The rights that `grants` (the person's rows of roles) and the settings give."""
+        grants = list(grants)
         organiser = user.user_id in self._organiser_ids or any(
             g.role is Role.ORGANISER for g in grants
         )

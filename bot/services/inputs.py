@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -200,7 +200,7 @@ class InputService:
                 return NoOpenPrompt(
                     upcoming.item if upcoming else None, upcoming.start if upcoming else None
                 )
-            rights = await self._access.rights_within(user)
+            rights = self._access.rights_from(user, admission.grants)
             role = (
                 Role.ORGANISER
                 if rights.organiser
@@ -223,7 +223,7 @@ class InputService:
             )
             if stored is None:  # the same update, delivered again
                 return Duplicate(0)
-            await self._feed(stored, now)
+            await self._feed(stored, admission.facilitator_chats, now)
         self._on_queued()
         return Stored(stored, general=prompt is None)
 
@@ -412,17 +412,13 @@ class InputService:
         )
         return OutboxMessage(text, buttons=buttons, silent=True)
 
-    async def _feed(self, item: Input, now: datetime) -> None:
+    async def _feed(self, item: Input, facilitators: Sequence[int], now: datetime) -> None:
         """Queue the new input's card to the site's facilitators (their group chat, or else
-        each facilitator's private chat)."""
+        each facilitator's private chat, as `facilitators` lists them)."""
         site = self._event.site(item.site_key)
         if site is None:
             return
-        chats = (
-            [site.facilitator_chat]
-            if site.facilitator_chat is not None
-            else await self._uow.agenda.facilitator_chats(self._event.key, site.key)
-        )
+        chats = [site.facilitator_chat] if site.facilitator_chat is not None else facilitators
         chats = [chat for chat in chats if chat != item.chat_id]
         if not chats:
             return

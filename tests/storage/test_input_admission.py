@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.models import CheckIn, IncomingMessage, InputKind, InputState
+from bot.models import CheckIn, IncomingMessage, InputKind, InputState, Role
 from storage.unit_of_work import SqliteUnitOfWork
 
 NOW = datetime(2018, 10, 3, 11, 0, tzinfo=UTC)
@@ -86,3 +86,32 @@ async def test_the_insert_returns_the_stored_input_once(uow: SqliteUnitOfWork) -
         assert stored.author_name == "Ane"
         assert (stored.stars, stored.votes, stored.state) == (0, 0, InputState.VISIBLE)
         assert await store(uow, 7) is None  # the same message again
+
+
+async def test_admission_brings_the_authors_roles_and_the_sites_facilitators(
+    uow: SqliteUnitOfWork,
+) -> None:
+    async with uow.transaction():
+        for user_id, name in ((USER, "Ane"), (601, "Bo"), (602, "Cai"), (603, "Dan")):
+            await uow.participants.upsert(user_id, user_id, name, NOW)
+        await uow.checkins.save(CheckIn("ev", USER, "aalborg", "t1", NOW, NOW))
+        assert (await uow.inputs.admission("ev", USER, 501, 1)).grants == ()
+
+        await uow.roles.grant("ev", USER, Role.FACILITATOR, "kbh", "code", NOW)
+        await uow.roles.grant("ev", 602, Role.FACILITATOR, "aalborg", "code", NOW)
+        await uow.roles.grant("ev", 601, Role.FACILITATOR, "aalborg", "event_file", NOW)
+        await uow.roles.grant("ev", 603, Role.FACILITATOR, "aalborg", "code", NOW)
+        await uow.roles.grant("ev", 603, Role.FACILITATOR, "kbh", "code", NOW)
+        await uow.roles.grant("other", 601, Role.FACILITATOR, "kbh", "code", NOW)
+        await uow.participants.mark_unreachable(603, NOW)
+
+        admission = await uow.inputs.admission("ev", USER, 501, 1)
+        assert admission.grants == tuple(await uow.roles.of_user("ev", USER))
+        assert [(g.role, g.site_key, g.via) for g in admission.grants] == [
+            (Role.FACILITATOR, "kbh", "code")
+        ]
+        # The author's own site only, reachable people only, as the feed query lists them.
+        assert admission.facilitator_chats == (601, 602)
+        assert list(admission.facilitator_chats) == await uow.agenda.facilitator_chats(
+            "ev", "aalborg"
+        )
