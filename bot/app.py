@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 import handlers
 from bot.clock import SystemClock
@@ -40,7 +40,7 @@ from bot.services.relay import RelayService
 from handlers import jobs
 from handlers.context import BotData, Context
 from handlers.notifier import TelegramSender
-from handlers.updates import ChatOrderedProcessor, InboxPoller, WebhookServer
+from handlers.updates import ChatOrderedProcessor, InboxPoller, RawUpdatesRequest, WebhookServer
 from storage.db import Database
 from storage.exports import open_export_source
 from storage.unit_of_work import SqliteUnitOfWork
@@ -147,6 +147,7 @@ def build_application(
             limiter,
         )
         app.bot_data.services = services
+        app.bot_data.raw_updates = raw_updates
         processor = app.update_processor
         if isinstance(processor, ChatOrderedProcessor):
             processor.inbox = services.inbox
@@ -190,7 +191,12 @@ def build_application(
         .concurrent_updates(ChatOrderedProcessor())
     )
     if request_factory is not None:
-        builder = builder.request(request_factory()).get_updates_request(request_factory())
+        builder = builder.request(request_factory())
+    # PTB's own default for getUpdates (one connection), wrapped to keep the raw JSON.
+    raw_updates = RawUpdatesRequest(
+        request_factory() if request_factory is not None else HTTPXRequest(connection_pool_size=1)
+    )
+    builder = builder.get_updates_request(raw_updates)
     app: App = builder.build()
     handlers.register(app)
     return app
@@ -238,7 +244,9 @@ async def serve(
             await app.post_init(app)
         await app.start()
         services = app.bot_data.services
-        poller = InboxPoller(app, services.inbox, timeout=poll_timeout)
+        poller = InboxPoller(
+            app, services.inbox, timeout=poll_timeout, raw=app.bot_data.raw_updates
+        )
         await poller.resume()
         server: WebhookServer | None = None
         polling: asyncio.Task[None] | None = None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram.ext import CallbackContext, ExtBot
 
 from bot.services import Services
+
+if TYPE_CHECKING:
+    from handlers.updates import RawUpdatesRequest
 
 
 class BotData:
@@ -15,6 +18,7 @@ class BotData:
     def __init__(self) -> None:
         self._services: Services | None = None
         self.webhook_port: int | None = None  # where the webhook server listens, once it does
+        self.raw_updates: RawUpdatesRequest | None = None  # getUpdates, keeping the raw JSON
 
     @property
     def services(self) -> Services:

@@ -19,13 +19,17 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import Update
 from telegram.error import Conflict, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, BaseUpdateProcessor
+from telegram.request import BaseRequest, RequestData
 
 from bot.services.inbox import InboxService
+
+if TYPE_CHECKING:
+    from telegram._utils.types import JSONDict, ODVInput
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +50,53 @@ def domain_key(update: Update) -> str | None:
     return None
 
 
-def as_row(update: Update) -> tuple[int, str | None, str]:
-    return update.update_id, domain_key(update), json.dumps(update.to_dict(), ensure_ascii=False)
+def as_row(update: Update, raw: object = None) -> tuple[int, str | None, str]:
+    """The inbox row of an update: `raw` is the update as Telegram sent it (a dict), if the
+    caller has it; serialising PTB's object back costs ten times as much."""
+    if not isinstance(raw, dict) or raw.get("update_id") != update.update_id:
+        raw = update.to_dict()
+    return update.update_id, domain_key(update), json.dumps(raw, ensure_ascii=False)
+
+
+class RawUpdatesRequest(BaseRequest):
+    """The transport of `getUpdates`, passing everything to `inner` and keeping the JSON of
+    the last answer, so that the inbox stores updates as Telegram sent them. Only the
+    polling loop uses it, one call at a time, so the last answer is the one just returned."""
+
+    def __init__(self, inner: BaseRequest) -> None:
+        self._inner = inner
+        self.last_result: object = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._inner.read_timeout
+
+    async def initialize(self) -> None:
+        await self._inner.initialize()
+
+    async def shutdown(self) -> None:
+        await self._inner.shutdown()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        return await self._inner.do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+
+    def parse_json_payload(self, payload: bytes) -> JSONDict:  # type: ignore[override]
+        # PTB's documented hook for the JSON of every answer (see BaseRequest); the
+        # result of a failed call is kept as None.
+        data = BaseRequest.parse_json_payload(payload)
+        self.last_result = data.get("result") if isinstance(data, dict) else None
+        return data
 
 
 class ChatOrderedProcessor(BaseUpdateProcessor):
@@ -131,10 +180,12 @@ class InboxPoller:
         inbox: InboxService,
         *,
         timeout: int = 30,
+        raw: RawUpdatesRequest | None = None,
     ) -> None:
         self._app = app
         self._inbox = inbox
         self._timeout = timeout
+        self._raw = raw  # the getUpdates transport, if it keeps the answers' JSON
 
     async def resume(self) -> int:
         """Hand on the updates a crash left unhandled; returns how many."""
@@ -153,7 +204,14 @@ class InboxPoller:
                 updates = await self._app.bot.get_updates(
                     offset=offset, timeout=self._timeout, allowed_updates=Update.ALL_TYPES
                 )
-                fresh = set(await self._inbox.store([as_row(u) for u in updates]))
+                sent = self._raw.last_result if self._raw is not None else None
+                if not isinstance(sent, list) or len(sent) != len(updates):
+                    sent = [None] * len(updates)
+                fresh = set(
+                    await self._inbox.store(
+                        [as_row(u, d) for u, d in zip(updates, sent, strict=True)]
+                    )
+                )
             except RetryAfter as exc:
                 await asyncio.sleep(_seconds(exc.retry_after))
                 continue
@@ -259,8 +317,9 @@ class WebhookServer:
         if not hmac.compare_digest(token, self._secret):
             return 403
         try:
-            update = Update.de_json(json.loads(body), self._app.bot)
-            fresh = await self._inbox.store([as_row(update)])
+            raw = json.loads(body)
+            update = Update.de_json(raw, self._app.bot)
+            fresh = await self._inbox.store([as_row(update, raw)])
         except (ValueError, TypeError, KeyError):
             return 400
         except Exception:
