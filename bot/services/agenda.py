@@ -431,47 +431,64 @@ class AgendaEngine:
     def _push_prefix(self, site_key: str, item: AgendaItem) -> str:
         return f"push:{self._event.key}:{site_key}:{item.key}:"
 
+    async def _to_each(
+        self,
+        recipients: Sequence[Recipient],
+        key: Callable[[Recipient], str],
+        kind: str,
+        render: Callable[[str, str | None], str],
+        now: datetime,
+    ) -> int:
+        """Queue one message per recipient, keyed for exactly-once by `key`; `render` makes
+        the text for a language and table, once each: a site's hundreds of recipients share
+        a handful of texts."""
+        made: dict[tuple[str, str | None], OutboxMessage] = {}
+        deliveries = []
+        for r in recipients:
+            lang = self.language(r)
+            message = made.get((lang, r.group_key))
+            if message is None:
+                message = made[(lang, r.group_key)] = OutboxMessage(render(lang, r.group_key))
+            deliveries.append(
+                NewDelivery(
+                    key=key(r),
+                    event_key=self._event.key,
+                    chat_id=r.chat_id,
+                    user_id=r.user_id,
+                    kind=kind,
+                    message=message,
+                )
+            )
+        return await self._uow.outbox.enqueue(deliveries, now)
+
     async def _push(
         self, plan: Plan, slot: Slot, recipients: Sequence[Recipient], now: datetime
     ) -> int:
         prefix = self._push_prefix(plan.site_key, slot.item)
-        deliveries = [
-            NewDelivery(
-                key=f"{prefix}{r.user_id}",
-                event_key=self._event.key,
-                chat_id=r.chat_id,
-                user_id=r.user_id,
-                kind="push",
-                message=OutboxMessage(self.render_item(plan, slot, self.language(r), r.group_key)),
-            )
-            for r in recipients
-        ]
-        return await self._uow.outbox.enqueue(deliveries, now)
+        return await self._to_each(
+            recipients,
+            lambda r: f"{prefix}{r.user_id}",
+            "push",
+            lambda lang, group: self.render_item(plan, slot, lang, group),
+            now,
+        )
 
     async def _remind(
         self, site_key: str, slot: Slot, recipients: Sequence[Recipient], now: datetime
     ) -> int:
-        default = self._event.default_language
-        minutes = slot.item.remind_before or 0
-        deliveries = [
-            NewDelivery(
-                key=f"reminder:{self._event.key}:{site_key}:{slot.item.key}:{r.user_id}",
-                event_key=self._event.key,
-                chat_id=r.chat_id,
-                user_id=r.user_id,
-                kind="reminder",
-                message=OutboxMessage(
-                    self._texts(
-                        self.language(r),
-                        "push.reminder",
-                        minutes=minutes,
-                        title=slot.item.title.get(self.language(r), default),
-                    )
-                ),
-            )
-            for r in recipients
-        ]
-        return await self._uow.outbox.enqueue(deliveries, now)
+        prefix = f"reminder:{self._event.key}:{site_key}:{slot.item.key}:"
+        return await self._to_each(
+            recipients,
+            lambda r: f"{prefix}{r.user_id}",
+            "reminder",
+            lambda lang, _: self._texts(
+                lang,
+                "push.reminder",
+                minutes=slot.item.remind_before or 0,
+                title=slot.item.title.get(lang, self._event.default_language),
+            ),
+            now,
+        )
 
     async def _enqueue_adhoc(
         self,
@@ -481,18 +498,13 @@ class AgendaEngine:
         recipients: Sequence[Recipient],
         now: datetime,
     ) -> int:
-        deliveries = [
-            NewDelivery(
-                key=f"adhoc:{self._event.key}:{prompt_id}:{r.user_id}",
-                event_key=self._event.key,
-                chat_id=r.chat_id,
-                user_id=r.user_id,
-                kind="push",
-                message=OutboxMessage(self._texts.fit(self.language(r), "push.adhoc", text=text)),
-            )
-            for r in recipients
-        ]
-        return await self._uow.outbox.enqueue(deliveries, now)
+        return await self._to_each(
+            recipients,
+            lambda r: f"adhoc:{self._event.key}:{prompt_id}:{r.user_id}",
+            "push",
+            lambda lang, _: self._texts.fit(lang, "push.adhoc", text=text),
+            now,
+        )
 
     async def _notify_shift(
         self,
@@ -504,29 +516,19 @@ class AgendaEngine:
         recipients: Sequence[Recipient],
         now: datetime,
     ) -> int:
-        default = self._event.default_language
-        minutes = round(abs(seconds) / 60)
-        key = "agenda.delayed" if seconds >= 0 else "agenda.brought_forward"
-        deliveries = [
-            NewDelivery(
-                key=f"shift:{self._event.key}:{shift_id}:{r.user_id}",
-                event_key=self._event.key,
-                chat_id=r.chat_id,
-                user_id=r.user_id,
-                kind="notice",
-                message=OutboxMessage(
-                    self._texts(
-                        self.language(r),
-                        key,
-                        minutes=minutes,
-                        title=item.title.get(self.language(r), default),
-                        time=f"{start.astimezone(self._event.tz):%H:%M}",
-                    )
-                ),
-            )
-            for r in recipients
-        ]
-        return await self._uow.outbox.enqueue(deliveries, now)
+        return await self._to_each(
+            recipients,
+            lambda r: f"shift:{self._event.key}:{shift_id}:{r.user_id}",
+            "notice",
+            lambda lang, _: self._texts(
+                lang,
+                "agenda.delayed" if seconds >= 0 else "agenda.brought_forward",
+                minutes=round(abs(seconds) / 60),
+                title=item.title.get(lang, self._event.default_language),
+                time=f"{start.astimezone(self._event.tz):%H:%M}",
+            ),
+            now,
+        )
 
     async def _report_missed(self, site: Site, slot: Slot, now: datetime) -> int:
         """Tell the site's facilitators that an item passed while the bot was down."""
