@@ -89,7 +89,7 @@ class SqliteOutboxRepo:
         # rows of its chat waiting rather than letting them overtake it; a chat with a send in
         # flight offers nothing. Each test is one probe of outbox_pending_by_chat, and the
         # scan stops at `limit`: the cost follows the rows wanted, not the rows queued.
-        async with self._conn.execute(
+        found = await self._conn.execute_fetchall(
             """
             SELECT * FROM outbox AS o
              WHERE o.status = 'pending'
@@ -106,52 +106,63 @@ class SqliteOutboxRepo:
              LIMIT ?
             """,
             (to_db(now), limit),
-        ) as cur:
-            return [_row(row) for row in await cur.fetchall()]
+        )
+        return [_row(row) for row in found]
 
     async def claim(self, row_ids: Sequence[int], now: datetime) -> dict[int, DeliveryStatus]:
         if not row_ids:
             return {}
         marks = ", ".join("?" * len(row_ids))
-        # A person known to be unreachable (they blocked the bot) is not tried again; the same
-        # statement settles all of them, rather than a look-up per row.
-        async with self._conn.execute(
+        # Inside the caller's write transaction, so nothing changes between the look and the
+        # updates. A person known to be unreachable (they blocked the bot) is not tried again:
+        # one look settles the whole batch, rather than a look-up per row. execute_fetchall
+        # is one round trip to the database thread, where a cursor would take three.
+        found = await self._conn.execute_fetchall(
             f"""
-            UPDATE outbox SET status = 'unreachable', error = 'participant unreachable'
-             WHERE id IN ({marks}) AND status = 'pending' AND EXISTS (
-                   SELECT 1 FROM participants AS p
-                    WHERE p.user_id = outbox.user_id AND p.unreachable_at IS NOT NULL
-             )
-            RETURNING id
+            SELECT o.id, EXISTS (
+                       SELECT 1 FROM participants AS p
+                        WHERE p.user_id = o.user_id AND p.unreachable_at IS NOT NULL
+                   ) AS blocked
+              FROM outbox AS o
+             WHERE o.id IN ({marks}) AND o.status = 'pending'
             """,  # noqa: S608 - only placeholders are interpolated
             tuple(row_ids),
-        ) as cur:
-            skipped = [row[0] for row in await cur.fetchall()]
-        async with self._conn.execute(
-            f"""
-            UPDATE outbox SET status = 'sending', attempts = attempts + 1, not_before = NULL
-             WHERE id IN ({marks}) AND status = 'pending'
-            RETURNING id
-            """,  # noqa: S608 - only placeholders are interpolated
-            tuple(row_ids),
-        ) as cur:
-            claimed = [row[0] for row in await cur.fetchall()]
-        found = dict.fromkeys(skipped, DeliveryStatus.UNREACHABLE)
-        found.update(dict.fromkeys(claimed, DeliveryStatus.SENDING))
-        return found
+        )
+        blocked = [row[0] for row in found if row[1]]
+        claimed = [row[0] for row in found if not row[1]]
+        if blocked:
+            await self._conn.execute(
+                f"""
+                UPDATE outbox SET status = 'unreachable', error = 'participant unreachable'
+                 WHERE id IN ({", ".join("?" * len(blocked))})
+                """,  # noqa: S608 - only placeholders are interpolated
+                blocked,
+            )
+        if claimed:
+            await self._conn.execute(
+                f"""
+                UPDATE outbox SET status = 'sending', attempts = attempts + 1, not_before = NULL
+                 WHERE id IN ({", ".join("?" * len(claimed))})
+                """,  # noqa: S608 - only placeholders are interpolated
+                claimed,
+            )
+        return {
+            **dict.fromkeys(blocked, DeliveryStatus.UNREACHABLE),
+            **dict.fromkeys(claimed, DeliveryStatus.SENDING),
+        }
 
     async def pending_chats(self, chat_ids: Collection[int]) -> set[int]:
         if not chat_ids:
             return set()
         marks = ", ".join("?" * len(chat_ids))
-        async with self._conn.execute(
+        found = await self._conn.execute_fetchall(
             f"""
             SELECT DISTINCT chat_id FROM outbox
              WHERE status = 'pending' AND chat_id IN ({marks})
             """,  # noqa: S608 - only placeholders are interpolated
             tuple(chat_ids),
-        ) as cur:
-            return {row[0] for row in await cur.fetchall()}
+        )
+        return {row[0] for row in found}
 
     async def mark_sending(self, row_id: int, now: datetime) -> bool:
         cur = await self._conn.execute(
@@ -228,15 +239,14 @@ class SqliteOutboxRepo:
         return found
 
     async def next_due_at(self, after: datetime | None = None) -> datetime | None:
-        async with self._conn.execute(
+        found = await self._conn.execute_fetchall(
             """
             SELECT MIN(not_before) FROM outbox
              WHERE status = 'pending' AND not_before > COALESCE(?, '')
             """,
             (None if after is None else to_db(after),),
-        ) as cur:
-            row = await cur.fetchone()
-        return maybe_from_db(row[0]) if row else None
+        )
+        return next((maybe_from_db(row[0]) for row in found), None)
 
     async def by_key(self, key: str) -> OutboxRow | None:
         async with self._conn.execute("SELECT * FROM outbox WHERE key = ?", (key,)) as cur:
