@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -112,8 +112,9 @@ class OutboxRepo(Protocol):
     async def next_per_chat(self, now: datetime, limit: int) -> list[OutboxRow]:
         """The earliest pending row of each chat, when it is due, by priority then id.
 
-        A chat's later rows wait behind its earliest one (even one in backoff), so that one
-        chat's messages arrive in order while other chats are not held up.
+        A chat's later rows wait behind its earliest one (even one in backoff), and a chat
+        with a row in 'sending' offers none, so that one chat's messages arrive in order
+        while other chats are not held up.
         """
         ...
 
@@ -121,7 +122,21 @@ class OutboxRepo(Protocol):
         """Claim a pending row for one attempt; False if it is no longer pending."""
         ...
 
+    async def claim(self, row_ids: Sequence[int], now: datetime) -> dict[int, DeliveryStatus]:
+        """Claim pending rows for one attempt each: SENDING for those to send now, UNREACHABLE
+        for those addressed to a participant known to be unreachable (settled, not sent);
+        rows no longer pending (erased, taken otherwise) are left out."""
+        ...
+
+    async def pending_chats(self, chat_ids: Collection[int]) -> set[int]:
+        """Those of `chat_ids` that still have a pending row."""
+        ...
+
     async def mark_sent(self, row_id: int, message_id: int, now: datetime) -> None: ...
+
+    async def mark_sent_many(self, sent: Sequence[tuple[int, int, datetime]]) -> None:
+        """(row id, Telegram's message id, when) for each row Telegram took."""
+        ...
 
     async def mark_pending_retry(self, row_id: int, not_before: datetime, error: str) -> None:
         """Back to pending, not to be tried before `not_before`."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 import aiosqlite
@@ -83,24 +83,86 @@ class SqliteOutboxRepo:
             return [_row(row) async for row in cur]
 
     async def next_per_chat(self, now: datetime, limit: int) -> list[OutboxRow]:
-        # The due filter comes after picking each chat's first row: a row in backoff keeps
-        # the later rows of its chat waiting rather than letting them overtake it.
-        async with self._conn.execute(
+        # An ordered scan of the pending rows (by priority, then id) that keeps a row only if
+        # no pending row of its chat comes before it: the first time a chat appears is its
+        # first row. The due filter comes after that test, so a row in backoff keeps the later
+        # rows of its chat waiting rather than letting them overtake it; a chat with a send in
+        # flight offers nothing. Each test is one probe of outbox_pending_by_chat, and the
+        # scan stops at `limit`: the cost follows the rows wanted, not the rows queued.
+        found = await self._conn.execute_fetchall(
             """
-            SELECT * FROM (
-                SELECT *, ROW_NUMBER() OVER (
-                    PARTITION BY chat_id ORDER BY priority, id
-                ) AS place
-                  FROM outbox
-                 WHERE status = 'pending'
-            )
-             WHERE place = 1 AND (not_before IS NULL OR not_before <= ?)
-             ORDER BY priority, id
+            SELECT * FROM outbox AS o
+             WHERE o.status = 'pending'
+               AND NOT EXISTS (
+                   SELECT 1 FROM outbox AS e
+                    WHERE e.status = 'pending' AND e.chat_id = o.chat_id
+                      AND (e.priority, e.id) < (o.priority, o.id)
+               )
+               AND NOT EXISTS (
+                   SELECT 1 FROM outbox AS s WHERE s.status = 'sending' AND s.chat_id = o.chat_id
+               )
+               AND (o.not_before IS NULL OR o.not_before <= ?)
+             ORDER BY o.priority, o.id
              LIMIT ?
             """,
             (to_db(now), limit),
-        ) as cur:
-            return [_row(row) async for row in cur]
+        )
+        return [_row(row) for row in found]
+
+    async def claim(self, row_ids: Sequence[int], now: datetime) -> dict[int, DeliveryStatus]:
+        if not row_ids:
+            return {}
+        marks = ", ".join("?" * len(row_ids))
+        # Inside the caller's write transaction, so nothing changes between the look and the
+        # updates. A person known to be unreachable (they blocked the bot) is not tried again:
+        # one look settles the whole batch, rather than a look-up per row. execute_fetchall
+        # is one round trip to the database thread, where a cursor would take three.
+        found = await self._conn.execute_fetchall(
+            f"""
+            SELECT o.id, EXISTS (
+                       SELECT 1 FROM participants AS p
+                        WHERE p.user_id = o.user_id AND p.unreachable_at IS NOT NULL
+                   ) AS blocked
+              FROM outbox AS o
+             WHERE o.id IN ({marks}) AND o.status = 'pending'
+            """,  # noqa: S608 - only placeholders are interpolated
+            tuple(row_ids),
+        )
+        blocked = [row[0] for row in found if row[1]]
+        claimed = [row[0] for row in found if not row[1]]
+        if blocked:
+            await self._conn.execute(
+                f"""
+                UPDATE outbox SET status = 'unreachable', error = 'participant unreachable'
+                 WHERE id IN ({", ".join("?" * len(blocked))})
+                """,  # noqa: S608 - only placeholders are interpolated
+                blocked,
+            )
+        if claimed:
+            await self._conn.execute(
+                f"""
+                UPDATE outbox SET status = 'sending', attempts = attempts + 1, not_before = NULL
+                 WHERE id IN ({", ".join("?" * len(claimed))})
+                """,  # noqa: S608 - only placeholders are interpolated
+                claimed,
+            )
+        return {
+            **dict.fromkeys(blocked, DeliveryStatus.UNREACHABLE),
+            **dict.fromkeys(claimed, DeliveryStatus.SENDING),
+        }
+
+    async def pending_chats(self, chat_ids: Collection[int]) -> set[int]:
+        if not chat_ids:
+            return set()
+        marks = ", ".join("?" * len(chat_ids))
+        found = await self._conn.execute_fetchall(
+            f"""
+            SELECT DISTINCT chat_id FROM outbox
+             WHERE status = 'pending' AND chat_id IN ({marks})
+            """,  # noqa: S608 - only placeholders are interpolated
+            tuple(chat_ids),
+        )
+        return {row[0] for row in found}
 
     async def mark_sending(self, row_id: int, now: datetime) -> bool:
         cur = await self._conn.execute(
@@ -123,6 +185,18 @@ class SqliteOutboxRepo:
              WHERE id = ?
             """,
             (to_db(now), message_id, row_id),
+        )
+
+    async def mark_sent_many(self, sent: Sequence[tuple[int, int, datetime]]) -> None:
+        # One statement for a batch of answers (see mark_sent: the text is dropped).
+        await self._conn.executemany(
+            """
+            UPDATE outbox
+               SET status = 'sent', sent_at = ?, telegram_message_id = ?, error = NULL,
+                   payload = '{"text":""}'
+             WHERE id = ?
+            """,
+            [(to_db(at), message_id, row_id) for row_id, message_id, at in sent],
         )
 
     async def mark_pending_retry(self, row_id: int, not_before: datetime, error: str) -> None:
@@ -165,15 +239,14 @@ class SqliteOutboxRepo:
         return found
 
     async def next_due_at(self, after: datetime | None = None) -> datetime | None:
-        async with self._conn.execute(
+        found = await self._conn.execute_fetchall(
             """
             SELECT MIN(not_before) FROM outbox
              WHERE status = 'pending' AND not_before > COALESCE(?, '')
             """,
             (None if after is None else to_db(after),),
-        ) as cur:
-            row = await cur.fetchone()
-        return maybe_from_db(row[0]) if row else None
+        )
+        return next((maybe_from_db(row[0]) for row in found), None)
 
     async def by_key(self, key: str) -> OutboxRow | None:
         async with self._conn.execute("SELECT * FROM outbox WHERE key = ?", (key,)) as cur:

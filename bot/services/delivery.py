@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.models import OutboxRow
+from bot.models import DeliveryStatus, OutboxRow
 from bot.ports import Clock, Sender, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,20 @@ class RateLimiter:
             wait = max(wait, group[0].reference(now) + 60.0 + self.margin - now)
         return max(0.0, wait)
 
+    def free_now(self) -> int:
+        """How many sends the overall limits (the pause, the one-second window) let start
+        right now; each still needs its chat's slot. As `global_delay`, the oldest send in
+        the window decides: one answered later does not free a place before it."""
+        now = self._monotonic()
+        if self._paused_until - now > 0:
+            return 0
+        free = self.per_second - len(self._recent)
+        for slot in self._recent:
+            if slot.reference(now) + 1.0 + self.margin - now > 0:
+                break
+            free += 1
+        return free
+
     def try_acquire(self, chat_id: int) -> Slot | None:
         """Take a slot for a send to `chat_id` starting now, or None if it must wait."""
         if self.delay(chat_id) > 0:
@@ -206,14 +220,40 @@ class DeliveryStats:
     last_sent_at: datetime | None = None
 
 
+def in_flight_for(per_second: int) -> int:
+    """Sends to keep open at once for `per_second`: enough to cover a quarter-second from
+    claim to recorded answer (a slow round trip to Telegram, the batching below), and never
+    fewer than eight."""
+    return max(8, per_second // 4)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A finished send, waiting to be written with the others of its batch."""
+
+    row: OutboxRow
+    outcome: int | Exception
+    at: datetime
+
+
 class DeliveryWorker:
     """Sends pending outbox rows: many chats at once, one message at a time per chat.
 
-    Sends to different chats overlap (up to `max_in_flight`), so that the round trip to
-    Telegram does not cap the rate; a chat has at most one send in flight, so its messages
-    arrive in row order. Transient failures are retried after `backoff_base`, 2×, 4×… seconds
-    (capped at `max_backoff`) until `max_attempts` tries; then the row is `failed`. A 429
-    pauses every send for its retry_after, and the row is tried again after it.
+    Sends to different chats overlap (up to `max_in_flight`, by default enough for the
+    limiter's rate), so that the round trip to Telegram does not cap the rate; a chat has at
+    most one send in flight, so its messages arrive in row order. Transient failures are
+    retried after `backoff_base`, 2×, 4×… seconds (capped at `max_backoff`) until
+    `max_attempts` tries; then the row is `failed`. A 429 pauses every send for its
+    retry_after, and the row is tried again after it.
+
+    The database is asked in batches, not once per send: the worker keeps the first rows of
+    up to `batch_size` chats as candidates and reads them again when they run out, when
+    `notify()` says rows were enqueued, when a chat it finished has more rows, or after
+    `idle_poll`; it claims (`sending`, committed before the send) all the candidates the
+    limits let start at that moment in one transaction; and it writes the answers that
+    arrived within `record_interval` of each other in one transaction. A chat counts as in
+    flight until its answer is written, so the next row of a chat is never read before the
+    outcome of the previous one is known.
 
     Whoever enqueues rows calls `notify()`; without it they are found at the next poll.
     """
@@ -225,20 +265,24 @@ class DeliveryWorker:
         clock: Clock,
         limiter: RateLimiter | None = None,
         *,
-        max_in_flight: int = 8,
+        max_in_flight: int | None = None,
         max_attempts: int = 5,
         backoff_base: float = 1.0,
         max_backoff: float = 300.0,
         batch_size: int = 256,
         idle_poll: float = 5.0,
         history: int = 10_000,
+        claim_interval: float = 0.005,
+        record_interval: float = 0.005,
     ) -> None:
-        if max_in_flight < 1 or max_attempts < 1:
-            raise ValueError("max_in_flight and max_attempts must be at least 1")
+        self.limiter = limiter if limiter is not None else RateLimiter()
+        if max_in_flight is None:
+            max_in_flight = in_flight_for(self.limiter.per_second)
+        if max_in_flight < 1 or max_attempts < 1 or batch_size < 1:
+            raise ValueError("max_in_flight, max_attempts and batch_size must be at least 1")
         self._uow = uow
         self._sender = sender
         self._clock = clock
-        self.limiter = limiter if limiter is not None else RateLimiter()
         self._max_in_flight = max_in_flight
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base
@@ -247,6 +291,11 @@ class DeliveryWorker:
         # Even without notify() the worker looks again this often: a row enqueued by code that
         # forgot to notify, or a clock that jumped, is picked up all the same.
         self._idle_poll = idle_poll
+        # At most one claim transaction per `claim_interval`, and answers gathered for
+        # `record_interval` before they are written: at a thousand sends a second that is a
+        # few rows per transaction instead of one, for a few milliseconds of delay.
+        self._claim_interval = claim_interval
+        self._record_interval = record_interval
         self.stats = DeliveryStats()
         # When each send started, on the limiter's clock: for tests and the rehearsal report.
         self.send_starts: deque[float] = deque(maxlen=history)
@@ -254,6 +303,23 @@ class DeliveryWorker:
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # The candidates: each the first pending row of its chat when last read, due then,
+        # in (priority, id) order, no chat twice and none in flight.
+        self._candidates: deque[OutboxRow] = deque()
+        self._stale = True  # read them again before the next claim
+        self._exhausted = False  # the last read found fewer than asked: nothing more queued
+        self._read_at = float("-inf")  # loop time of the last read
+        self._due_at: datetime | None = None  # the next row in backoff, as of the last read
+        self._next_claim_at = float("-inf")
+        # Sends are spread over the second rather than started all at once when the window
+        # opens: a burst of hundreds queues on the event loop, each answer comes later, and
+        # the windows, measured from the answers, close for longer. A few may go at once.
+        self._burst = max(8.0, self.limiter.per_second / 20)
+        self._tokens = self._burst
+        self._tokens_at = float("-inf")
+        self._answers: list[_Answer] = []
+        self._writer: asyncio.Task[None] | None = None  # the one gathering `_answers`
+        self._writers: set[asyncio.Task[None]] = set()  # and those still writing theirs
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -277,21 +343,26 @@ class DeliveryWorker:
             raise RuntimeError("the delivery worker is already running")
         await self.recover()
         self._stopping = False
+        self._stale = True
         self.send_starts.clear()
         self._task = asyncio.create_task(self._run(), name="delivery-worker")
 
     def notify(self) -> None:
         """Rows were enqueued: look now rather than at the next poll."""
+        self._stale = True
         self._wake.set()
 
     async def stop(self) -> None:
-        """Start no new send, let those in flight finish, and return."""
+        """Start no new send, let those in flight finish and their answers be written, and
+        return."""
         self._stopping = True
         self._wake.set()
         if self._task is not None:
             await self._task
             self._task = None
-        await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+        while waiting := [t for t in (*self._in_flight.values(), *self._writers) if not t.done()]:
+            await asyncio.gather(*waiting, return_exceptions=True)
+        self._candidates.clear()
 
     @property
     def running(self) -> bool:
@@ -307,9 +378,10 @@ class DeliveryWorker:
             horizon = self._clock.now() + timedelta(seconds=max(0.0, remaining))
             async with self._uow.transaction():
                 left = await self._uow.outbox.next_pending(horizon, 1)
-                # Read under the database lock: a row changes state in a transaction and
-                # enters or leaves `_in_flight` right after it commits, with no await between,
-                # so the two agree here.
+                # Read under the database lock: a row changes state in a transaction and its
+                # chat enters or leaves `_in_flight` right after it commits (the claim, the
+                # batch of answers), with no await between, so the two agree here. A send
+                # answered but not yet written still holds its chat in `_in_flight`.
                 busy = bool(self._in_flight)
             if not left and not busy:
                 return True
@@ -323,11 +395,12 @@ class DeliveryWorker:
         while not self._stopping:
             self._wake.clear()
             try:
-                wait = await self._dispatch_one()
+                wait = await self._dispatch()
             except Exception:
                 # The worker outlives a bad moment of the database; the rows stay where they
                 # are and are looked at again after the pause.
                 log.exception("the delivery worker failed to dispatch; trying again shortly")
+                self._stale = True
                 wait = min(self._idle_poll, 1.0)
             if wait > 0:
                 await self._sleep(wait)
@@ -337,71 +410,127 @@ class DeliveryWorker:
             async with asyncio.timeout(seconds):
                 await self._wake.wait()
 
-    async def _dispatch_one(self) -> float:
-        """Start the send of the most urgent row that may go now and return 0.0, or return how
-        long to wait before looking again."""
-        if len(self._in_flight) >= self._max_in_flight:
-            return self._idle_poll  # a finishing send wakes the loop
+    async def _dispatch(self) -> float:
+        """Claim and start every candidate that may go now and return 0.0, or return how long
+        to wait before looking again."""
+        free = self._max_in_flight - len(self._in_flight)
+        if free <= 0:
+            return self._idle_poll  # a written answer wakes the loop
         global_wait = self.limiter.global_delay()
         if global_wait > 0:
             return global_wait
+        loop = asyncio.get_running_loop()
+        claim_wait = self._next_claim_at - loop.time()
+        if claim_wait > 0:
+            return claim_wait
+        per_second = self.limiter.per_second
+        self._tokens = min(
+            self._burst, self._tokens + (loop.time() - self._tokens_at) * per_second
+        )
+        self._tokens_at = loop.time()
+        if self._tokens < 1:
+            return (1 - self._tokens) / per_second
+        # Never more than the overall window lets start now, so every claimed row finds its
+        # slot free (unless a 429 pauses everything meanwhile, see `_deliver`).
+        room = min(free, self.limiter.free_now(), int(self._tokens))
         now = self._clock.now()
-        async with self._uow.transaction():
-            candidates = await self._uow.outbox.next_per_chat(
-                now, self._batch_size + len(self._in_flight)
-            )
-            due_at = await self._uow.outbox.next_due_at(after=now)
-        wait = self._idle_poll
-        if due_at is not None:
-            wait = min(wait, (due_at - now).total_seconds())
-        # Not simply the first row: one whose chat must wait lets the next chat go first.
-        for row in candidates:
+        if (
+            self._stale
+            or (len(self._candidates) < room and not self._exhausted)
+            or (self._due_at is not None and self._due_at <= now)
+            or loop.time() - self._read_at >= self._idle_poll
+        ):
+            await self._read_candidates()
+            now = self._clock.now()
+        wait = self._idle_poll - (loop.time() - self._read_at)
+        if self._due_at is not None:
+            wait = min(wait, (self._due_at - now).total_seconds())
+        # Not simply the first rows: one whose chat must wait lets the next chat go first.
+        picked: list[OutboxRow] = []
+        kept: deque[OutboxRow] = deque()
+        while self._candidates and len(picked) < room:
+            row = self._candidates.popleft()
             if row.chat_id in self._in_flight:
-                continue
+                continue  # cannot happen (see _read_candidates); never send out of order
             chat_wait = self.limiter.delay(row.chat_id)
             if chat_wait <= 0:
-                await self._begin(row)
-                return 0.0
-            wait = min(wait, chat_wait)
+                picked.append(row)
+            else:
+                kept.append(row)
+                wait = min(wait, chat_wait)
+        kept.extend(self._candidates)
+        self._candidates = kept
+        if picked:
+            self._tokens -= len(picked)
+            self._next_claim_at = loop.time() + self._claim_interval
+            await self._claim(picked)
+            return 0.0
         return max(wait, 0.001)
 
-    async def _begin(self, row: OutboxRow) -> None:
+    async def _read_candidates(self) -> None:
         now = self._clock.now()
+        limit = self._batch_size
+        # Cleared first: a notify() while the query runs asks for another read.
+        self._stale = False
         async with self._uow.transaction():
-            if row.user_id is not None and await self._is_unreachable(row.user_id):
-                await self._uow.outbox.mark_unreachable(row.id, "participant unreachable")
-                self.stats.unreachable += 1
-                return
-            # Committed before the send: after a crash this row is known to be in doubt.
-            if not await self._uow.outbox.mark_sending(row.id, now):
-                return  # no longer pending: erased with its participant, or taken otherwise
-        # No await from the commit to the registration (see `drain`). The slot is normally
-        # free, as checked before the claim; a 429 answered meanwhile may have paused
-        # everything, and then the send waits for its slot in its own task.
-        slot = self.limiter.try_acquire(row.chat_id)
-        self._in_flight[row.chat_id] = asyncio.create_task(
-            self._deliver(row, slot), name=f"deliver-{row.id}"
-        )
+            rows = await self._uow.outbox.next_per_chat(now, limit)
+            self._due_at = await self._uow.outbox.next_due_at(after=now)
+        self._read_at = asyncio.get_running_loop().time()
+        # The query already leaves out chats with a row in `sending`, which a chat in flight
+        # has until its answer is written; the filter only makes sure.
+        self._candidates = deque(row for row in rows if row.chat_id not in self._in_flight)
+        self._exhausted = len(rows) < limit
 
-    async def _is_unreachable(self, user_id: int) -> bool:
-        person = await self._uow.participants.get(user_id)
-        return person is not None and person.unreachable_at is not None
+    async def _claim(self, rows: list[OutboxRow]) -> None:
+        now = self._clock.now()
+        try:
+            # Committed before the sends: after a crash these rows are known to be in doubt.
+            async with self._uow.transaction():
+                claimed = await self._uow.outbox.claim([row.id for row in rows], now)
+        except Exception:
+            self._stale = True  # the rows are still pending; read them again
+            raise
+        # No await from the commit to the registration (see `drain`). The slots are normally
+        # free, as counted before the claim; a 429 answered meanwhile may have paused
+        # everything, and then the send waits for its slot in its own task.
+        for row in rows:
+            match claimed.get(row.id):
+                case DeliveryStatus.SENDING:
+                    slot = self.limiter.try_acquire(row.chat_id)
+                    self._in_flight[row.chat_id] = asyncio.create_task(
+                        self._deliver(row, slot), name=f"deliver-{row.id}"
+                    )
+                case DeliveryStatus.UNREACHABLE:
+                    self.stats.unreachable += 1
+                    self._stale = True  # the chat may have later rows
+                case _:
+                    pass  # no longer pending: erased with its participant, or taken otherwise
 
     # -- one send -----------------------------------------------------------------------------
 
     async def _deliver(self, row: OutboxRow, slot: Slot | None) -> None:
+        handed_over = False
         try:
             slot = slot or await self._wait_for_slot(row)
             if slot is not None:
                 self.send_starts.append(slot.started)
-                await self._record(row, await self._send(row, slot))
+                outcome = await self._send(row, slot)
+                now = self._clock.now()
+                self._note(row, outcome, now)
+                self._answers.append(_Answer(row, outcome, now))
+                if self._writer is None:
+                    self._writer = asyncio.create_task(self._write_answers(), name="answers")
+                    self._writers.add(self._writer)
+                    self._writer.add_done_callback(self._writers.discard)
+                handed_over = True
         except Exception:
             # The outcome could not be recorded (the database failed): the row stays in
             # `sending` and is reported as unknown after the next start, never resent.
             log.exception("could not record the outcome of outbox row %d", row.id)
         finally:
-            del self._in_flight[row.chat_id]
-            self._wake.set()
+            if not handed_over:
+                del self._in_flight[row.chat_id]
+                self._wake.set()
 
     async def _wait_for_slot(self, row: OutboxRow) -> Slot | None:
         while (slot := self.limiter.try_acquire(row.chat_id)) is None:
@@ -424,58 +553,93 @@ class DeliveryWorker:
         finally:
             self.limiter.release(slot)
 
-    async def _record(self, row: OutboxRow, outcome: int | Exception) -> None:
-        outbox = self._uow.outbox
-        now = self._clock.now()
+    def _note(self, row: OutboxRow, outcome: int | Exception, now: datetime) -> None:
+        """What an answer means at once, before it is written: the counts, the logs, and a
+        429's pause, which must hold the sends that start meanwhile."""
         match outcome:
-            case int(message_id):
+            case int():
                 self.stats.sent += 1
                 self.stats.last_sent_at = now
-                async with self._uow.transaction():
-                    await outbox.mark_sent(row.id, message_id, now)
             case RetryLater(seconds=seconds):
                 self.limiter.pause(seconds)
                 self.stats.rate_limited_429 += 1
                 self.stats.retried += 1
                 log.warning("Telegram asked to slow down for %gs (row %d)", seconds, row.id)
-                async with self._uow.transaction():
-                    await outbox.mark_pending_retry(
-                        row.id, now + timedelta(seconds=seconds), outcome.reason
-                    )
             case TransientFailure() if row.attempts + 1 >= self._max_attempts:
                 self.stats.failed += 1
                 log.warning(
                     "outbox row %d failed after %d tries: %s", row.id, row.attempts + 1, outcome
                 )
-                async with self._uow.transaction():
-                    await outbox.mark_failed(row.id, outcome.reason)
             case TransientFailure():
                 self.stats.retried += 1
-                backoff = min(self._max_backoff, self._backoff_base * 2**row.attempts)
-                async with self._uow.transaction():
-                    await outbox.mark_pending_retry(
-                        row.id, now + timedelta(seconds=backoff), outcome.reason
-                    )
             case Rejected():
                 self.stats.failed += 1
                 log.warning("Telegram rejected outbox row %d: %s", row.id, outcome)
-                async with self._uow.transaction():
-                    await outbox.mark_failed(row.id, outcome.reason)
             case Unreachable():
                 self.stats.unreachable += 1
-                async with self._uow.transaction():
-                    await outbox.mark_unreachable(row.id, outcome.reason)
-                    if row.user_id is not None:
-                        await self._uow.participants.mark_unreachable(row.user_id, now)
             case OutcomeUnknown():
                 self.stats.unknown += 1
                 log.warning("outcome of outbox row %d is unknown: %s", row.id, outcome)
-                async with self._uow.transaction():
-                    await outbox.mark_unknown(row.id, outcome.reason)
             case _:
-                # A Sender bug or an unforeseen error: whether Telegram got the message is not
-                # known, so it is treated like a timeout rather than retried.
                 self.stats.unknown += 1
                 log.error("sending outbox row %d raised unexpectedly", row.id, exc_info=outcome)
-                async with self._uow.transaction():
+
+    async def _write_answers(self) -> None:
+        """Write the answers gathered over `record_interval` in one transaction, then let
+        their chats go."""
+        await asyncio.sleep(self._record_interval)
+        answers, self._answers = self._answers, []
+        # Answers arriving from here on start the next writer, which waits for this one's
+        # transaction on the database lock.
+        self._writer = None
+        chats = [answer.row.chat_id for answer in answers]
+        more: set[int] = set()
+        try:
+            async with self._uow.transaction():
+                await self._record(answers)
+                more = await self._uow.outbox.pending_chats(chats)
+        except Exception:
+            # The rows stay in `sending` and are reported as unknown after the next start,
+            # never resent.
+            log.exception("could not record the outcomes of %d outbox rows", len(answers))
+            more = set(chats)  # whatever they hold is read again
+        # No await from the commit to here (see `drain`).
+        for chat_id in chats:
+            del self._in_flight[chat_id]
+        if more:
+            self._stale = True  # their next rows (or a row back in backoff) are to be read
+        self._wake.set()
+
+    async def _record(self, answers: list[_Answer]) -> None:
+        outbox = self._uow.outbox
+        sent: list[tuple[int, int, datetime]] = []
+        for answer in answers:
+            row, outcome, now = answer.row, answer.outcome, answer.at
+            match outcome:
+                case int(message_id):
+                    sent.append((row.id, message_id, now))
+                case RetryLater(seconds=seconds):
+                    await outbox.mark_pending_retry(
+                        row.id, now + timedelta(seconds=seconds), outcome.reason
+                    )
+                case TransientFailure() if row.attempts + 1 >= self._max_attempts:
+                    await outbox.mark_failed(row.id, outcome.reason)
+                case TransientFailure():
+                    backoff = min(self._max_backoff, self._backoff_base * 2**row.attempts)
+                    await outbox.mark_pending_retry(
+                        row.id, now + timedelta(seconds=backoff), outcome.reason
+                    )
+                case Rejected():
+                    await outbox.mark_failed(row.id, outcome.reason)
+                case Unreachable():
+                    await outbox.mark_unreachable(row.id, outcome.reason)
+                    if row.user_id is not None:
+                        await self._uow.participants.mark_unreachable(row.user_id, now)
+                case OutcomeUnknown():
+                    await outbox.mark_unknown(row.id, outcome.reason)
+                case _:
+                    # A Sender bug or an unforeseen error: whether Telegram got the message is
+                    # not known, so it is treated like a timeout rather than retried.
                     await outbox.mark_unknown(row.id, type(outcome).__name__)
+        if sent:
+            await outbox.mark_sent_many(sent)

@@ -113,6 +113,90 @@ async def test_a_chats_later_rows_wait_behind_its_first_one_but_other_chats_do_n
     assert [row.key for row in heads_later] == ["a1", "b1", "c1"]
 
 
+async def test_a_chat_with_a_message_on_its_way_offers_no_row_and_the_scan_keeps_heads_only(
+    uow: SqliteUnitOfWork,
+) -> None:
+    async with uow.transaction():
+        await uow.outbox.enqueue(
+            [delivery(f"a{n}", 1) for n in range(50)]
+            + [delivery("b1", 2), delivery("b2", 2), delivery("c1", 3)]
+            + [delivery("d1", 4, priority=-1)],
+            NOW,
+        )
+        heads = await uow.outbox.next_per_chat(NOW, 10)
+        first_two = await uow.outbox.next_per_chat(NOW, 2)
+        b1 = await uow.outbox.by_key("b1")
+        assert b1 is not None
+        assert await uow.outbox.mark_sending(b1.id, NOW)
+        while_b1_is_sent = await uow.outbox.next_per_chat(NOW, 10)
+    assert [row.key for row in heads] == ["d1", "a0", "b1", "c1"]
+    assert [row.key for row in first_two] == ["d1", "a0"]
+    assert [row.key for row in while_b1_is_sent] == ["d1", "a0", "c1"]
+
+
+async def test_a_batch_claim_takes_pending_rows_and_settles_unreachable_people_at_once(
+    uow: SqliteUnitOfWork,
+) -> None:
+    async with uow.transaction():
+        await uow.participants.upsert(7, 7, "Bo", NOW)
+        await uow.participants.upsert(8, 8, "Cy", NOW)
+        await uow.participants.mark_unreachable(8, NOW)
+        await uow.outbox.enqueue(
+            [
+                delivery("bo", 7, user_id=7),
+                delivery("cy", 8, user_id=8),
+                delivery("grp", -5),
+                delivery("taken", 9),
+            ],
+            NOW,
+        )
+        rows = {row.key: row for row in await uow.outbox.next_pending(NOW, 10)}
+        assert await uow.outbox.mark_sending(rows["taken"].id, NOW)
+        claimed = await uow.outbox.claim([row.id for row in rows.values()], NOW)
+        again = await uow.outbox.claim([row.id for row in rows.values()], NOW)
+        after = {key: await uow.outbox.by_key(key) for key in rows}
+    assert claimed == {
+        rows["bo"].id: DeliveryStatus.SENDING,
+        rows["cy"].id: DeliveryStatus.UNREACHABLE,
+        rows["grp"].id: DeliveryStatus.SENDING,
+    }
+    assert again == {}
+    statuses = {key: (row.status, row.attempts) for key, row in after.items() if row}
+    assert statuses == {
+        "bo": (DeliveryStatus.SENDING, 1),
+        "cy": (DeliveryStatus.UNREACHABLE, 0),
+        "grp": (DeliveryStatus.SENDING, 1),
+        "taken": (DeliveryStatus.SENDING, 1),
+    }
+    assert after["cy"] is not None
+    assert after["cy"].error == "participant unreachable"
+    async with uow.transaction():
+        assert await uow.outbox.claim([], NOW) == {}
+
+
+async def test_answers_written_in_a_batch_keep_no_text_and_pending_chats_are_found(
+    uow: SqliteUnitOfWork,
+) -> None:
+    later = NOW + timedelta(seconds=2)
+    async with uow.transaction():
+        await uow.outbox.enqueue(
+            [delivery("a1", 1), delivery("a2", 1), delivery("b1", 2), delivery("c1", 3)], NOW
+        )
+        rows = {row.key: row for row in await uow.outbox.next_pending(NOW, 10)}
+        await uow.outbox.claim([rows["a1"].id, rows["b1"].id, rows["c1"].id], NOW)
+        await uow.outbox.mark_sent_many([(rows["a1"].id, 11, NOW), (rows["b1"].id, 12, later)])
+        a1 = await uow.outbox.by_key("a1")
+        b1 = await uow.outbox.by_key("b1")
+        waiting = await uow.outbox.pending_chats([1, 2, 3, 4])
+        assert await uow.outbox.pending_chats([]) == set()
+    assert a1 is not None
+    assert b1 is not None
+    assert (a1.status, a1.telegram_message_id, a1.sent_at) == (DeliveryStatus.SENT, 11, NOW)
+    assert (b1.status, b1.telegram_message_id, b1.sent_at) == (DeliveryStatus.SENT, 12, later)
+    assert a1.message.text == b1.message.text == ""
+    assert waiting == {1}  # c1 is still on its way, a2 waits
+
+
 async def test_claiming_a_row_twice_fails_and_outcomes_are_recorded(
     uow: SqliteUnitOfWork,
 ) -> None:

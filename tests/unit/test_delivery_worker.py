@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import dataclasses
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,6 +23,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.clock import SystemClock
 from bot.models import DeliveryStatus, NewDelivery, OutboxMessage, OutboxRow
 from bot.sandbox import FakeBotApi, FakeRequest, FakeUser, TelegramLimits
+from bot.sandbox.harness import unthrottled
 from bot.services.delivery import (
     DeliveryWorker,
     OutcomeUnknown,
@@ -29,9 +32,11 @@ from bot.services.delivery import (
     RetryLater,
     TransientFailure,
     Unreachable,
+    in_flight_for,
 )
 from handlers.notifier import TelegramSender
 from storage.db import Database
+from storage.outbox import SqliteOutboxRepo
 from storage.unit_of_work import SqliteUnitOfWork
 
 CLOCK = SystemClock()
@@ -217,6 +222,113 @@ async def test_html_buttons_and_silence_reach_telegram_as_sent(
             ]
         ]
     }
+
+
+class SpyOutbox(SqliteOutboxRepo):
+    """The real outbox, noting how the worker uses it."""
+
+    def __init__(self, store: SqliteUnitOfWork) -> None:
+        super().__init__(store.outbox._conn)
+        self.reads = 0
+        self.claims: list[tuple[int, int]] = []  # (rows claimed, slots free at that moment)
+        self.work: DeliveryWorker | None = None
+
+    async def next_per_chat(self, now: datetime, limit: int) -> list[OutboxRow]:
+        self.reads += 1
+        return await super().next_per_chat(now, limit)
+
+    async def claim(self, row_ids: Sequence[int], now: datetime) -> dict[int, DeliveryStatus]:
+        assert self.work is not None
+        in_flight = len(self.work._in_flight)
+        free = min(self.work._max_in_flight - in_flight, self.work.limiter.free_now())
+        self.claims.append((len(row_ids), free))
+        return await super().claim(row_ids, now)
+
+
+def spied(store: SqliteUnitOfWork, work: DeliveryWorker) -> SpyOutbox:
+    spy = SpyOutbox(store)
+    spy.work = work
+    store.outbox = spy
+    return spy
+
+
+async def test_a_batch_claim_never_takes_more_rows_than_there_are_free_slots(
+    api: FakeBotApi, store: SqliteUnitOfWork
+) -> None:
+    persons = await people(store, api, 40)
+    await enqueue(store, [push(person) for person in persons])
+    async with ptb_bot(api, latency=0.05) as slow_bot:
+        work = worker(store, slow_bot, RateLimiter(per_second=15), max_in_flight=6)
+        spy = spied(store, work)
+        await deliver_all(work, within=10)
+
+    assert sum(rows for rows, _ in spy.claims) == 40
+    assert all(0 < rows <= free for rows, free in spy.claims), spy.claims
+    assert any(rows > 1 for rows, _ in spy.claims)  # batches, not one row at a time
+    assert api.rate_limited == 0
+    assert max_in_window(list(work.send_starts)) <= 15
+
+
+async def test_the_queue_is_read_in_batches_not_once_per_send(
+    api: FakeBotApi, bot: Bot, store: SqliteUnitOfWork
+) -> None:
+    persons = await people(store, api, 120)
+    await enqueue(store, [push(person) for person in persons])
+    work = worker(store, bot, unthrottled(), batch_size=50)
+    spy = spied(store, work)
+
+    await deliver_all(work)
+
+    assert work.stats.sent == 120
+    assert spy.reads <= 8, spy.reads  # 120 rows in batches of 50, and a last empty look
+
+
+async def test_a_chat_whose_first_message_is_in_backoff_holds_its_later_ones(
+    api: FakeBotApi, bot: Bot, store: SqliteUnitOfWork
+) -> None:
+    ana, bo = await people(store, api, 2)
+    items = [push(ana, f"item{n}", text=f"nummer {n}") for n in range(3)] + [push(bo)]
+    await enqueue(store, items)
+    api.fail_next("sendMessage", error_code=502, chat_id=ana.id)
+    work = worker(store, bot, RateLimiter(per_chat_interval=0.0), backoff_base=0.3)
+
+    await deliver_all(work)
+
+    assert [m["text"] for m in ana.inbox()] == ["nummer 0", "nummer 1", "nummer 2"]
+    to_ana = [call for call in api.calls_to("sendMessage") if call.params["chat_id"] == ana.id]
+    assert [call.status for call in to_ana] == [502, 200, 200, 200]
+    assert to_ana[1].at - to_ana[0].at >= 0.3  # nothing overtook the row in backoff
+    [to_bo] = [call for call in api.calls_to("sendMessage") if call.params["chat_id"] == bo.id]
+    assert to_bo.at < to_ana[1].at  # while other chats went on
+
+
+async def test_after_notify_the_queue_is_read_again_so_an_urgent_row_goes_next(
+    api: FakeBotApi, bot: Bot, store: SqliteUnitOfWork
+) -> None:
+    *crowd, urgent = await people(store, api, 21)
+    await enqueue(store, [push(person) for person in crowd])
+    work = worker(store, bot, RateLimiter(per_second=5), idle_poll=30.0)
+    await work.start()
+    try:
+        # The first five went at once; the other fifteen wait among the candidates.
+        await asyncio.sleep(0.3)
+        assert len(api.calls_to("sendMessage")) == 5
+        await enqueue(
+            store,
+            [dataclasses.replace(push(urgent, "notice"), priority=-1)],
+        )
+        work.notify()
+        await asyncio.sleep(1.0)
+    finally:
+        await work.stop()
+
+    order = [call.params["chat_id"] for call in api.calls_to("sendMessage")]
+    assert order.index(urgent.id) == 5  # the first send after the window reopened
+
+
+def test_the_sends_kept_open_at_once_grow_with_the_rate() -> None:
+    assert in_flight_for(30) == 8
+    assert in_flight_for(1000) == 250
 
 
 # -- Telegram says no, or the network does --------------------------------------------------------

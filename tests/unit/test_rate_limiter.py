@@ -191,6 +191,35 @@ async def test_a_chat_waiting_for_its_slot_does_not_hold_up_other_chats(
     assert second_to_seven.result().started == pytest.approx(1.0)
 
 
+async def test_free_now_counts_the_sends_the_window_lets_start_and_agrees_with_the_delay(
+    vtime: VirtualTime,
+) -> None:
+    limits = limiter(vtime)
+    assert limits.free_now() == 30
+    for chat_id in range(1, 11):  # answered at once
+        slot = limits.try_acquire(chat_id)
+        assert slot is not None
+        limits.release(slot)
+    await vtime.advance(0.5)
+    late = [limits.try_acquire(chat_id) for chat_id in range(11, 31)]
+    assert limits.free_now() == 0
+    assert limits.global_delay() > 0
+    await vtime.advance(0.5)
+    for slot in late:  # answered half a second after they started
+        assert slot is not None
+        limits.release(slot)
+    await vtime.advance(0.25)  # the first ten left the window, the other twenty not yet
+    assert limits.free_now() == 10
+    assert limits.global_delay() == 0.0
+    taken = [limits.try_acquire(chat_id) for chat_id in range(31, 41)]
+    assert all(slot is not None for slot in taken)
+    assert limits.free_now() == 0
+    assert limits.try_acquire(41) is None
+    limits.pause(3.0)
+    await vtime.advance(1.0)
+    assert limits.free_now() == 0  # everything left the window, but the pause holds
+
+
 def test_nonsense_limits_are_refused() -> None:
     with pytest.raises(ValueError, match="positive"):
         RateLimiter(per_second=0)
