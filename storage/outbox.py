@@ -8,6 +8,7 @@ from datetime import datetime
 import aiosqlite
 
 from bot.models import DeliveryStatus, NewDelivery, OutboxMessage, OutboxRow
+from storage.db import fetch_all, fetch_one
 from storage.timestamps import from_db, maybe_from_db, to_db
 
 # The error column holds a reason for an organiser's report, not a log.
@@ -43,35 +44,46 @@ class SqliteOutboxRepo:
         self._conn = conn
 
     async def enqueue(self, items: Sequence[NewDelivery], now: datetime) -> int:
+        if not items:
+            return 0
         created = to_db(now)
-        inserted = 0
+        # A push to a site shares one message object among its recipients: encoded once.
+        payloads: dict[int, str] = {}
+        rows = []
         for item in items:
-            # DO NOTHING on the key: a decision taken again (after a restart, by a retried job)
-            # must not queue the message twice, nor fail the transaction that took it.
-            cur = await self._conn.execute(
-                """
-                INSERT INTO outbox
-                    (key, event_key, chat_id, user_id, kind, payload, status, created_at,
-                     priority)
-                VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
-                ON CONFLICT (key) DO NOTHING
-                """,
+            payload = payloads.get(id(item.message))
+            if payload is None:
+                payload = payloads[id(item.message)] = item.message.to_json()
+            rows.append(
                 (
                     item.key,
                     item.event_key,
                     item.chat_id,
                     item.user_id,
                     item.kind,
-                    item.message.to_json(),
+                    payload,
                     created,
                     item.priority,
-                ),
+                )
             )
-            inserted += cur.rowcount
-        return inserted
+        # DO NOTHING on the key: a decision taken again (after a restart, by a retried job)
+        # must not queue the message twice, nor fail the transaction that took it. One
+        # statement for all rows: a trip to the database thread per row added up to seconds
+        # for a broadcast to thousands. Its rowcount is the number of rows inserted.
+        cur = await self._conn.executemany(
+            """
+            INSERT INTO outbox
+                (key, event_key, chat_id, user_id, kind, payload, status, created_at, priority)
+            VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+            ON CONFLICT (key) DO NOTHING
+            """,
+            rows,
+        )
+        return cur.rowcount
 
     async def next_pending(self, now: datetime, limit: int) -> list[OutboxRow]:
-        async with self._conn.execute(
+        rows = await fetch_all(
+            self._conn,
             """
             SELECT * FROM outbox
              WHERE status = 'pending' AND (not_before IS NULL OR not_before <= ?)
@@ -79,8 +91,8 @@ class SqliteOutboxRepo:
              LIMIT ?
             """,
             (to_db(now), limit),
-        ) as cur:
-            return [_row(row) async for row in cur]
+        )
+        return [_row(row) for row in rows]
 
     async def next_per_chat(self, now: datetime, limit: int) -> list[OutboxRow]:
         # An ordered scan of the pending rows (by priority, then id) that keeps a row only if
@@ -231,11 +243,11 @@ class SqliteOutboxRepo:
 
     async def counts(self) -> dict[DeliveryStatus, int]:
         found = dict.fromkeys(DeliveryStatus, 0)
-        async with self._conn.execute(
-            "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status"
-        ) as cur:
-            async for row in cur:
-                found[DeliveryStatus(row["status"])] = row["n"]
+        rows = await fetch_all(
+            self._conn, "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status"
+        )
+        for row in rows:
+            found[DeliveryStatus(row["status"])] = row["n"]
         return found
 
     async def next_due_at(self, after: datetime | None = None) -> datetime | None:
@@ -249,6 +261,5 @@ class SqliteOutboxRepo:
         return next((maybe_from_db(row[0]) for row in found), None)
 
     async def by_key(self, key: str) -> OutboxRow | None:
-        async with self._conn.execute("SELECT * FROM outbox WHERE key = ?", (key,)) as cur:
-            row = await cur.fetchone()
+        row = await fetch_one(self._conn, "SELECT * FROM outbox WHERE key = ?", (key,))
         return _row(row) if row else None

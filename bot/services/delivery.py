@@ -472,7 +472,7 @@ class DeliveryWorker:
         limit = self._batch_size
         # Cleared first: a notify() while the query runs asks for another read.
         self._stale = False
-        async with self._uow.transaction():
+        async with self._uow.transaction(urgent=True):
             rows = await self._uow.outbox.next_per_chat(now, limit)
             self._due_at = await self._uow.outbox.next_due_at(after=now)
         self._read_at = asyncio.get_running_loop().time()
@@ -485,7 +485,7 @@ class DeliveryWorker:
         now = self._clock.now()
         try:
             # Committed before the sends: after a crash these rows are known to be in doubt.
-            async with self._uow.transaction():
+            async with self._uow.transaction(urgent=True):
                 claimed = await self._uow.outbox.claim([row.id for row in rows], now)
         except Exception:
             self._stale = True  # the rows are still pending; read them again
@@ -595,7 +595,7 @@ class DeliveryWorker:
         chats = [answer.row.chat_id for answer in answers]
         more: set[int] = set()
         try:
-            async with self._uow.transaction():
+            async with self._uow.transaction(urgent=True):
                 await self._record(answers)
                 more = await self._uow.outbox.pending_chats(chats)
         except Exception:
