@@ -6,9 +6,9 @@ enforces Telegram's flood limits (answering 429 above them).
 The real bot runs in-process as `serve()` runs it (polling, handlers, the delivery worker with
 its `RateLimiter`); participants are checked in beforehand with the storage layer and have
 written to the bot once (so Telegram lets it write to them). The organiser sends
-`/broadcast all …` and presses Send 1.5 s after the preview arrived (as a person would: the
-preview is a reply, which does not pass through the delivery worker's limiter, so pressing
-at once would put it in the same one-second window as the first copies). Every figure comes
+`/broadcast all …` and presses Send as soon as the preview arrives (the preview and the
+confirmation are replies, which share the delivery worker's `RateLimiter`, so they cannot
+push a second past the limit). Every figure comes
 from the timestamps the FAKE recorded for the copies it accepted:
 
 - achieved rate: (copies − 1) / (last copy − first copy), as a share of the limit;
@@ -93,9 +93,7 @@ async def broadcast(api: TimedFakeBotApi, people: list[int], within: float) -> d
     preview = await wait_for(
         lambda: host.inbox() and host.last().get("reply_markup") and host.last(), 30, "a preview"
     )
-    # A person reads the preview before pressing Send: the preview (a reply, which does not
-    # pass through the delivery worker's limiter) leaves Telegram's one-second window first.
-    await asyncio.sleep(1.5)
+    # Pressed at once: the preview (a reply) shares the worker's limits (ReplyLimits).
     first_call = len(api.calls)
     data = preview["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     pressed = time.time()

@@ -39,7 +39,7 @@ from bot.services.privacy import PrivacyService
 from bot.services.relay import RelayService
 from handlers import jobs
 from handlers.context import BotData, Context
-from handlers.notifier import TelegramSender
+from handlers.notifier import ReplyLimits, TelegramSender
 from handlers.updates import ChatOrderedProcessor, InboxPoller, RawUpdatesRequest, WebhookServer
 from storage.db import Database
 from storage.exports import open_export_source
@@ -134,6 +134,8 @@ def build_application(
     clock = clock if clock is not None else SystemClock()
     texts = Catalogue.load(default=event.default_language)
     resources = Resources()
+    # One account of Telegram's limits for the delivery worker and the handlers' answers.
+    limiter = limiter if limiter is not None else RateLimiter()
 
     async def post_init(app: App) -> None:
         resources.db = await Database.open(settings.database_path)
@@ -189,6 +191,7 @@ def build_application(
         .post_shutdown(post_shutdown)
         # Updates of different chats are handled concurrently, one chat's in order.
         .concurrent_updates(ChatOrderedProcessor())
+        .rate_limiter(ReplyLimits(limiter))
     )
     if request_factory is not None:
         builder = builder.request(request_factory())

@@ -7,7 +7,9 @@ come from the application's `Defaults`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import (
@@ -20,16 +22,20 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.ext import ExtBot
+from telegram.ext import BaseRateLimiter, ExtBot
 
 from bot.models import OutboxMessage
 from bot.services.delivery import (
     OutcomeUnknown,
+    RateLimiter,
     Rejected,
     RetryLater,
     TransientFailure,
     Unreachable,
 )
+
+if TYPE_CHECKING:
+    from telegram._utils.types import JSONDict
 
 # httpx errors (PTB names them in the NetworkError message) that happen before a byte of the
 # request left, so Telegram cannot have the message and sending again is safe.
@@ -37,13 +43,73 @@ _NOT_SENT_PREFIXES = ("httpx.ConnectError", "httpx.UnsupportedProtocol", "httpx.
 _NOT_SENT_TIMEOUTS = frozenset({"ConnectTimeout", "PoolTimeout"})
 
 
+# Bot API methods that put a message in a chat: what Telegram's flood limits count.
+SENDS = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendVoice",
+        "sendMediaGroup",
+        "copyMessage",
+        "forwardMessage",
+        "editMessageText",
+        "editMessageCaption",
+        "editMessageReplyMarkup",
+    }
+)
+WORKER = {"worker": True}  # rate_limit_args of the delivery worker's own sends
+
+
+class ReplyLimits(BaseRateLimiter[dict[str, bool]]):
+    """The handlers' answers share the delivery worker's `RateLimiter`, so that a reply in
+    the middle of a broadcast does not take Telegram past 30 messages a second (a 429 would
+    hold up every send). An answer waits only for the overall window (see
+    `RateLimiter.acquire_reply`) and is never retried here: a retry after an unclear outcome
+    could answer twice. The worker's own sends, which take their slots themselves, pass
+    `rate_limit_args=WORKER` and go straight through."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self.limiter = limiter
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: dict[str, bool] | None,
+    ) -> bool | JSONDict | list[JSONDict]:
+        chat_id = data.get("chat_id")
+        if rate_limit_args == WORKER or endpoint not in SENDS or not isinstance(chat_id, int):
+            return await callback(*args, **kwargs)
+        slot = await self.limiter.acquire_reply(chat_id)
+        try:
+            return await callback(*args, **kwargs)
+        except RetryAfter as error:
+            self.limiter.pause(_retry_after_seconds(error))  # the worker waits too
+            raise
+        finally:
+            self.limiter.release(slot)
+
+
 class TelegramSender:
     def __init__(self, bot: Bot) -> None:
-        if isinstance(bot, ExtBot) and bot.rate_limiter is not None:
-            # A PTB rate limiter would delay and retry under the worker: a retry after an
-            # unclear outcome can deliver twice, and its timing defeats the worker's limits.
+        limiter = bot.rate_limiter if isinstance(bot, ExtBot) else None
+        if limiter is not None and not isinstance(limiter, ReplyLimits):
+            # Another PTB rate limiter would delay and retry under the worker: a retry after
+            # an unclear outcome can deliver twice, and its timing defeats the worker's limits.
             raise ValueError("the delivery worker needs a bot without a PTB rate limiter")
         self._bot = bot
+        # The worker takes its slots itself: its sends pass ReplyLimits untouched.
+        self._options: dict[str, Any] = {"rate_limit_args": WORKER} if limiter else {}
 
     async def send(self, chat_id: int, message: OutboxMessage) -> int:
         markup = None
@@ -60,6 +126,7 @@ class TelegramSender:
                 message.text,
                 reply_markup=markup,
                 disable_notification=message.silent,
+                **self._options,
             )
         except TelegramError as error:
             raise _delivery_error(error) from error

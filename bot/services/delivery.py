@@ -170,6 +170,28 @@ class RateLimiter:
         """Take a slot for a send to `chat_id` starting now, or None if it must wait."""
         if self.delay(chat_id) > 0:
             return None
+        return self._take(chat_id)
+
+    def reply_delay(self, chat_id: int) -> float:
+        """Seconds until an answer to `chat_id` may start: the pause and the overall window,
+        and a group's minute, but not a private chat's own second (see `acquire_reply`)."""
+        now = self._monotonic()
+        wait = self.global_delay()
+        group = self._in_group.get(chat_id)
+        if group is not None and len(group) == self.per_group_per_minute:
+            wait = max(wait, group[0].reference(now) + 60.0 + self.margin - now)
+        return max(0.0, wait)
+
+    async def acquire_reply(self, chat_id: int) -> Slot:
+        """A slot for answering someone who just wrote. It counts like any send (so the
+        worker keeps the overall rate, and its next message to the chat keeps its distance)
+        but does not wait for the chat's one-second interval: a person expects the answer at
+        once, and Telegram allows short bursts within one chat."""
+        while (wait := self.reply_delay(chat_id)) > 0:
+            await self._sleep(wait)
+        return self._take(chat_id)
+
+    def _take(self, chat_id: int) -> Slot:
         now = self._monotonic()
         slot = Slot(chat_id, now)
         self._recent.append(slot)

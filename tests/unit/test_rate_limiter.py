@@ -223,3 +223,33 @@ async def test_free_now_counts_the_sends_the_window_lets_start_and_agrees_with_t
 def test_nonsense_limits_are_refused() -> None:
     with pytest.raises(ValueError, match="positive"):
         RateLimiter(per_second=0)
+
+
+async def test_an_answer_counts_towards_the_window_but_does_not_wait_for_its_chat() -> None:
+    time = VirtualTime()
+    limiter = RateLimiter(per_second=3, monotonic=time, sleep=time.sleep)
+    pushed = await limiter.acquire(7)
+    limiter.release(pushed)
+    # The worker just wrote to chat 7; the answer to what its person wrote goes at once.
+    answer = await limiter.acquire_reply(7)
+    limiter.release(answer)
+    assert answer.started == 0.0
+    # It counts as a send to the chat: the worker's next message keeps its distance …
+    assert limiter.delay(7) == pytest.approx(1.0)
+    # … and towards the overall window: the third send fills it, the fourth waits.
+    third = await limiter.acquire_reply(8)
+    limiter.release(third)
+    fourth = asyncio.create_task(limiter.acquire_reply(9))
+    await _settle()
+    assert not fourth.done()
+    await time.advance(1.0)
+    assert (await fourth).started == pytest.approx(1.0)
+
+
+async def test_an_answer_waits_for_a_pause_after_a_429() -> None:
+    time = VirtualTime()
+    limiter = RateLimiter(monotonic=time, sleep=time.sleep)
+    limiter.pause(5)
+    answer = asyncio.create_task(limiter.acquire_reply(7))
+    await time.run_until_idle()
+    assert (await answer).started == pytest.approx(5.0)
