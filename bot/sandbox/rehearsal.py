@@ -537,11 +537,16 @@ def _describe(
             else ("message from the facilitator")
         )
     elif parts[0] == "digest" and len(parts) >= 5:
-        source = event.site(parts[4])
+        # One digest per participant with a section per other site; a second part only
+        # where the first would pass Telegram's length limit.
         n = len(relayed.get(group.decision, []))
-        label = (
-            f"digest from {source.name.get(lang, lang) if source else parts[4]}: {n} highlights"
-        )
+        others = [s for s in event.sites if s.key != group.site_key]
+        if parts[4] != "1":
+            label = f"digest, continued ({parts[4]}): {n} highlights"
+        elif len(others) == 1:
+            label = f"digest from {others[0].name.get(lang, lang)}: {n} highlights"
+        else:
+            label = f"digest from {len(others)} other sites: {n} highlights"
     elif parts[0] == "relay":
         sources = sorted(set(relayed.get(group.decision, [])))
         names = ", ".join(
