@@ -30,6 +30,7 @@ from bot.event import AgendaKind, Event, Site
 from bot.eventfile import load_event
 from bot.sandbox.fake_api import FakeBotApi, FakeUser
 from bot.sandbox.harness import BotHarness
+from bot.services.plan import Plan
 from storage import reports
 from storage.db import Database
 
@@ -141,13 +142,15 @@ async def _settle(harness: BotHarness, patience: float = 60.0) -> None:
     with thousands of people, thousands of messages fall due at once and the delivery worker
     sends them at its own pace. An outbox that sends nothing for `patience` seconds is
     still an error, as before."""
+    waiting: int | None = None  # what was still waiting when the last wait ran out
     while True:
-        waiting = _waiting(harness)
         try:
             await harness.settle(timeout=patience)
         except TimeoutError:
-            if _waiting(harness) >= waiting:
+            now_waiting = _waiting(harness)
+            if waiting is not None and now_waiting >= waiting:
                 raise
+            waiting = now_waiting
         else:
             return
 
@@ -219,13 +222,19 @@ async def rehearse(
                     pushes.append((by_id[user_id], key))
                 elif kind == "feed" and chat_id in hosts and message_id is not None:
                     cards.append((chat_id, message_id))
-            # Participants answer the prompts that reached them.
+            # Participants answer the prompts that reached them. The agenda is read once
+            # per site and step, not once per person.
+            agendas: dict[str, Plan] = {}
             for person, key in pushes:
-                await _plan_answers(
-                    harness,
+                if person.site_key not in agendas:
+                    agendas[person.site_key] = await harness.app.bot_data.services.agenda.plan(
+                        person.site_key
+                    )
+                _plan_answers(
                     event,
                     plan,
                     person,
+                    agendas[person.site_key],
                     key,
                     clock.now(),
                     rng,
@@ -413,11 +422,11 @@ def _broadcast(
     return act
 
 
-async def _plan_answers(
-    harness: BotHarness,
+def _plan_answers(
     event: Event,
     plan: _Plan,
     person: Person,
+    agenda: Plan,
     key: str,
     now: datetime,
     rng: random.Random,
@@ -431,7 +440,7 @@ async def _plan_answers(
     item = event.item(parts[3])
     if item is None or item.kind is not AgendaKind.PROMPT or rng.random() > 0.85:
         return
-    slot = (await harness.app.bot_data.services.agenda.plan(person.site_key)).slot(item.key)
+    slot = agenda.slot(item.key)
     closes = slot.end if slot and slot.end else now + timedelta(minutes=20)
     room = max(1.0, (closes - now).total_seconds() / 60 - 1)
     for _ in range(rng.choice((1, 1, 1, 2, 2, 3))):
