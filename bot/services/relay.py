@@ -324,19 +324,28 @@ class RelayService:
         site = self._event.site(site_key)
         return site.name.get(lang, self._event.default_language) if site else site_key
 
-    def provenance(self, lang: str, item: Input) -> Markup:
-        """Where a highlight comes from, as HTML ready to go into another sentence."""
+    def provenance(self, lang: str, item: Input, *, with_site: bool = True) -> Markup:
+        """Where a highlight comes from, as HTML ready to go into another sentence; without
+        the site under a digest's heading for that site."""
         default = self._event.default_language
         site = self._event.site(item.site_key)
         group = site.group(item.group_key) if site and item.group_key else None
         prompt = self._event.item(item.item_key) if item.item_key else None
-        where = self._texts(
-            lang,
-            "relay.from_table" if group else "relay.from_site",
-            site=site.name.get(lang, default) if site else item.site_key,
-            table=group.name.get(lang, default) if group else "",
-            author=author_label(self._event, self._texts, lang, item, with_site=False),
-        )
+        author = author_label(self._event, self._texts, lang, item, with_site=False)
+        if with_site:
+            where = self._texts(
+                lang,
+                "relay.from_table" if group else "relay.from_site",
+                site=site.name.get(lang, default) if site else item.site_key,
+                table=group.name.get(lang, default) if group else "",
+                author=author,
+            )
+        elif group:
+            where = self._texts(
+                lang, "relay.at_table", table=group.name.get(lang, default), author=author
+            )
+        else:
+            where = self._texts(lang, "relay.by_author", author=author)
         if prompt is None:
             return Markup(where)
         answered = self._texts(lang, "relay.to_prompt", prompt=prompt.title.get(lang, default))
@@ -400,7 +409,7 @@ class RelayService:
                     lang,
                     "relay.digest_highlight",
                     n=n,
-                    provenance=self.provenance(lang, item),
+                    provenance=self.provenance(lang, item, with_site=False),
                     text=self._body(lang, item),
                 )
                 for n, item in section.highlights

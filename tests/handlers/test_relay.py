@@ -120,8 +120,8 @@ async def test_digest_mode_collects_highlights_until_the_cross_site_check_in(
     assert nord < syd  # the sites in the event's order
     from_nord, from_syd = digest[nord:syd], digest[syd:]
     assert "Politikerne skal tage risikoen med ind i rammen." in from_nord
-    # role_only: the role, no name; and the prompt it answered.
-    assert "1. Fra Nord, Bord 1, politiker – svar på «Gruppearbejde 1»" in from_nord
+    # role_only: the role, no name; and the prompt it answered (the site is the section's).
+    assert "1. Bord 1, politiker – svar på «Gruppearbejde 1»:" in from_nord
     assert "Deltager Nord" not in digest
     assert "Deres vinkel: Politikernes rolle i velfærdsteknologi" in from_nord
     assert "Deres vinkel: Borgerne og politikerne" in from_syd
@@ -146,8 +146,8 @@ async def test_a_thumbs_up_under_a_digest_reaches_the_highlights_site(world: Wor
     # A row of 👍 per site with highlights, numbered as the highlights in the text.
     [[(nord_label, nord_data)], [(syd_label, syd_data)]] = reaction_buttons(digest)
     assert (nord_label, syd_label) == ("👍 1", "👍 2")
-    assert "1. Fra Nord" in digest["text"]
-    assert "2. Fra Syd" in digest["text"]
+    assert digest["text"].index("1. Bord 1") < digest["text"].index("📍 Syd")
+    assert digest["text"].index("📍 Syd") < digest["text"].index("2. Bord 1")
     world.people["midt"].press(digest, syd_data)
     await world.harness.settle()
     assert world.harness.query("SELECT input_id, site_key FROM relay_reactions") == [
@@ -188,7 +188,7 @@ async def test_a_digest_too_long_for_one_message_is_split_between_sites(world: W
     assert [label for row in reaction_buttons(parts[1]) for label, _ in row] == [
         f"👍 {n}" for n in range(6, 11)
     ]
-    assert "\n6. Fra Syd" in parts[1]["text"]
+    assert "\n6. Bord 1, politiker" in parts[1]["text"]
     assert world.harness.query(
         "SELECT relay_key, COUNT(*) FROM highlight_relays WHERE to_site = 'midt'"
         " GROUP BY relay_key ORDER BY relay_key"
