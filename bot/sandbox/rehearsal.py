@@ -128,7 +128,7 @@ class _LastMessage:
                 message = self._api.message(chat_id, number)
             except LookupError:
                 break
-            if message["from"]["id"] == self._api.bot_id:
+            if message.get("from", {}).get("id") == self._api.bot_id:
                 self._latest[chat_id] = number
             number += 1
         self._next[chat_id] = number
