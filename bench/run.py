@@ -39,7 +39,7 @@ SECTIONS = [
     ("3. Scheduling", "schedule_bench.py", 150),
     ("4. Export", "export_figures.py", 240),
     ("5. Footprint", "footprint_bench.py", 90),
-    ("6. Rehearsal", "rehearsal_bench.py", 200),
+    ("6. Rehearsal", "rehearsal_bench.py", 240),
 ]
 
 HOW = """\

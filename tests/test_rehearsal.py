@@ -79,3 +79,27 @@ def test_it_writes_its_files_under_out(rehearsal: tuple[str, Path]) -> None:
     _, out = rehearsal
     assert (out / "rehearsal.sqlite3").stat().st_size > 0
     assert "Summary" in (out / "timeline.txt").read_text(encoding="utf-8")
+
+
+async def test_at_three_sites_each_participant_gets_one_digest_of_both_other_sites(
+    tmp_path: Path,
+) -> None:
+    from bot.sandbox.rehearsal import rehearse
+
+    three_sites = Path(__file__).parent / "data" / "three_sites.yaml"
+    result = await rehearse(three_sites, participants=30, out=tmp_path)
+    assert set(result.summary["deliveries"]) == {"sent"}  # type: ignore[arg-type]
+    with sqlite3.connect(tmp_path / "rehearsal.sqlite3") as conn:
+        # (Each site's facilitator delays the programme, so the check-in is later at some.)
+        there = conn.execute(
+            "SELECT COUNT(*) FROM checkins c JOIN agenda_fired f ON f.site_key = c.site_key"
+            " WHERE f.item_key = 'check_in' AND f.what = 'start'"
+            " AND c.checked_in_at <= f.fired_at"
+        ).fetchone()
+        digests = conn.execute(
+            "SELECT user_id, COUNT(*) FROM outbox WHERE key LIKE 'digest:%' GROUP BY user_id"
+        ).fetchall()
+    # Everyone there at the check-in: one message, not one per other site.
+    assert len(digests) == there[0] > 0
+    assert {count for _, count in digests} == {1}
+    assert result.text.count("digest from 2 other sites:") == 3  # once per site

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import SecretStr
@@ -29,6 +30,7 @@ from bot.event import AgendaKind, Event, Site
 from bot.eventfile import load_event
 from bot.sandbox.fake_api import FakeBotApi, FakeUser
 from bot.sandbox.harness import BotHarness
+from bot.services.plan import Plan
 from storage import reports
 from storage.db import Database
 
@@ -80,6 +82,86 @@ class _Plan:
         return [action for _, _, action in ready]
 
 
+@dataclass
+class _SentSince:
+    """The prompts and feed cards the bot has sent since the last look. Read past a watermark:
+    reading every sent row (and every facilitator's whole chat) at every step made the
+    rehearsal quadratic in its participants."""
+
+    after: int = 0  # every push and feed row up to this id was sent (or failed) and read
+    seen: set[int] = field(default_factory=set)  # read rows above `after`
+
+    def read(self, harness: BotHarness) -> list[tuple[str, str, int | None, int, int | None]]:
+        """(kind, key, user id, chat id, Telegram message id) of each row sent since."""
+        fresh = []
+        settled = True
+        for row_id, status, *row in harness.query(
+            "SELECT id, status, kind, key, user_id, chat_id, telegram_message_id FROM outbox"
+            " WHERE id > ? AND kind IN ('push', 'feed') ORDER BY id",
+            (self.after,),
+        ):
+            if status == "sent" and row_id not in self.seen:
+                self.seen.add(row_id)
+                fresh.append((row[0], row[1], row[2], row[3], row[4]))
+            settled = settled and status not in {"pending", "sending"}
+            if settled:
+                self.after = row_id
+        self.seen = {i for i in self.seen if i > self.after}
+        return fresh
+
+
+class _LastMessage:
+    """The bot's latest message in a private chat, as it looks now: what `FakeUser.last()`
+    gives, without copying every message the bot has sent to anyone (which made the
+    check-ins quadratic in the participants). Message ids count up per chat and the bot
+    deletes none, so each look reads on from where the last one stopped."""
+
+    def __init__(self, api: FakeBotApi) -> None:
+        self._api = api
+        self._next: dict[int, int] = {}  # chat → the first message id not yet looked at
+        self._latest: dict[int, int] = {}  # chat → the bot's latest message id there
+
+    def __call__(self, chat_id: int) -> dict[str, Any]:
+        number = self._next.get(chat_id, 1)
+        while True:
+            try:
+                message = self._api.message(chat_id, number)
+            except LookupError:
+                break
+            if message.get("from", {}).get("id") == self._api.bot_id:
+                self._latest[chat_id] = number
+            number += 1
+        self._next[chat_id] = number
+        if chat_id not in self._latest:
+            raise LookupError(f"the bot has sent nothing to chat {chat_id}")
+        return self._api.message(chat_id, self._latest[chat_id])
+
+
+async def _settle(harness: BotHarness, patience: float = 60.0) -> None:
+    """`harness.settle`, waiting as long as the outbox keeps moving: at a cross-site check-in
+    with thousands of people, thousands of messages fall due at once and the delivery worker
+    sends them at its own pace. An outbox that sends nothing for `patience` seconds is
+    still an error, as before."""
+    waiting: int | None = None  # what was still waiting when the last wait ran out
+    while True:
+        try:
+            await harness.settle(timeout=patience)
+        except TimeoutError:
+            now_waiting = _waiting(harness)
+            if waiting is not None and now_waiting >= waiting:
+                raise
+            waiting = now_waiting
+        else:
+            return
+
+
+def _waiting(harness: BotHarness) -> int:
+    [(count,)] = harness.query(
+        "SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')"
+    )
+    return int(count)
+
+
 def _sample_texts(language: str) -> dict[str, list[str]]:
     path = resources.files("prompts") / "answers" / f"{language}.yaml"
     if not path.is_file():
@@ -119,33 +201,40 @@ async def rehearse(
     async with BotHarness.running(settings, api=api, event=event, clock=clock) as harness:
         plan = _Plan()
         people = _people(event, participants, rng, first, api)
+        latest = _LastMessage(api)
         for person in people:
-            plan.at(person.checks_in_at, _check_in(harness, person))
-        _facilitators(event, plan, harness, api, first, rng, samples)
+            plan.at(person.checks_in_at, _check_in(harness, person, latest))
+        _facilitators(event, plan, harness, api, first, rng, samples, latest)
 
-        seen: set[int] = set()
-        starred_cards: set[tuple[int, int]] = set()
+        sent = _SentSince()
         end = last + AFTER_CLOSE
         by_id = {p.user.id: p for p in people}
+        hosts = {FACILITATOR_IDS + index for index in range(len(event.sites))}
         while clock.now() < end:
             tick_started = time.perf_counter()
             clock.advance(STEP)
             for action in plan.due(clock.now()):
                 await action()
-            await harness.settle(timeout=60)
-            # Participants answer the prompts that reached them.
-            for row_id, key, user_id in harness.query(
-                "SELECT id, key, user_id FROM outbox WHERE kind = 'push' AND status = 'sent'"
-                " AND user_id IS NOT NULL"
-            ):
-                if row_id in seen or user_id not in by_id:
-                    continue
-                seen.add(row_id)
-                await _plan_answers(
-                    harness,
+            await _settle(harness)
+            pushes, cards = [], []
+            for kind, key, user_id, chat_id, message_id in sent.read(harness):
+                if kind == "push" and user_id in by_id:
+                    pushes.append((by_id[user_id], key))
+                elif kind == "feed" and chat_id in hosts and message_id is not None:
+                    cards.append((chat_id, message_id))
+            # Participants answer the prompts that reached them. The agenda is read once
+            # per site and step, not once per person.
+            agendas: dict[str, Plan] = {}
+            for person, key in pushes:
+                if person.site_key not in agendas:
+                    agendas[person.site_key] = await harness.app.bot_data.services.agenda.plan(
+                        person.site_key
+                    )
+                _plan_answers(
                     event,
                     plan,
-                    by_id[user_id],
+                    person,
+                    agendas[person.site_key],
                     key,
                     clock.now(),
                     rng,
@@ -153,7 +242,7 @@ async def rehearse(
                     answers,
                     answerers,
                 )
-            await _star_some(harness, api, rng, starred_cards)
+            await _star_some(harness, api, rng, cards)
             if speed > 0:
                 pause = STEP.total_seconds() / speed - (time.perf_counter() - tick_started)
                 if pause > 0:
@@ -216,7 +305,9 @@ def _people(
     return people
 
 
-def _check_in(harness: BotHarness, person: Person) -> Callable[[], Awaitable[None]]:
+def _check_in(
+    harness: BotHarness, person: Person, last: _LastMessage
+) -> Callable[[], Awaitable[None]]:
     async def act() -> None:
         event = harness.app.bot_data.services.event
         site = event.site(person.site_key)
@@ -225,20 +316,20 @@ def _check_in(harness: BotHarness, person: Person) -> Callable[[], Awaitable[Non
         code = group.code if group and person.by_table_card else site.code
         person.user.send(f"/start {code}")
         await harness.deliver()
-        await _press_first(harness, person.user)  # consent: "yes" is the first button
+        await _press_first(harness, person.user, last)  # consent: "yes" is the first button
         if group is not None and not person.by_table_card:
             label = group.name.get(person.language, event.default_language)
-            person.user.press_button(person.user.last(), label)
+            person.user.press_button(last(person.user.id), label)
             await harness.deliver()
-        await _answer_questions(harness, person)
+        await _answer_questions(harness, person, last)
 
     return act
 
 
-async def _answer_questions(harness: BotHarness, person: Person) -> None:
+async def _answer_questions(harness: BotHarness, person: Person, last: _LastMessage) -> None:
     """The check-in's role and anonymity questions, answered as the person would."""
     for _ in range(3):
-        message = person.user.last()
+        message = last(person.user.id)
         data = [
             button["callback_data"]
             for row in message.get("reply_markup", {}).get("inline_keyboard", [])
@@ -254,8 +345,8 @@ async def _answer_questions(harness: BotHarness, person: Person) -> None:
         await harness.deliver()
 
 
-async def _press_first(harness: BotHarness, user: FakeUser) -> None:
-    message = user.last()
+async def _press_first(harness: BotHarness, user: FakeUser, last: _LastMessage) -> None:
+    message = last(user.id)
     rows = message.get("reply_markup", {}).get("inline_keyboard", [])
     if rows:
         user.press(message, rows[0][0]["callback_data"])
@@ -270,6 +361,7 @@ def _facilitators(
     first: datetime,
     rng: random.Random,
     samples: dict[str, dict[str, list[str]]],
+    last: _LastMessage,
 ) -> None:
     for index, site in enumerate(event.sites):
         if site.facilitator_code is None:
@@ -291,31 +383,24 @@ def _facilitators(
             plan.at(when, _say(harness, host, "/delay 5"))
         moment = event.start_of(breaks[0]) if breaks else first + timedelta(hours=1)
         text = rng.choice(samples["da"].get("broadcasts", ["…"]))
-        plan.at(moment + timedelta(minutes=2 + index), _broadcast(harness, host, text))
+        plan.at(moment + timedelta(minutes=2 + index), _broadcast(harness, host, text, last))
 
 
 async def _star_some(
-    harness: BotHarness, api: FakeBotApi, rng: random.Random, looked_at: set[tuple[int, int]]
+    harness: BotHarness, api: FakeBotApi, rng: random.Random, cards: list[tuple[int, int]]
 ) -> None:
     """Each site's facilitator stars about one input card in four as they arrive."""
-    for index in range(len(harness.app.bot_data.services.event.sites)):
-        host = api.existing_user(FACILITATOR_IDS + index)
-        if host is None:
-            continue
-        for card in host.inbox():
-            key = (host.id, card["message_id"])
-            if key in looked_at:
-                continue
-            looked_at.add(key)
-            stars = [
-                b["callback_data"]
-                for row in card.get("reply_markup", {}).get("inline_keyboard", [])
-                for b in row
-                if b.get("callback_data", "").startswith("v1:mod:star-")
-            ]
-            if stars and rng.random() < 0.25:
-                host.press(card, stars[0])
-                await harness.deliver()
+    for chat_id, message_id in cards:
+        card = api.message(chat_id, message_id)  # as it looks now
+        stars = [
+            b["callback_data"]
+            for row in card.get("reply_markup", {}).get("inline_keyboard", [])
+            for b in row
+            if b.get("callback_data", "").startswith("v1:mod:star-")
+        ]
+        if stars and rng.random() < 0.25:
+            api.existing_user(chat_id).press(card, stars[0])
+            await harness.deliver()
 
 
 def _say(harness: BotHarness, user: FakeUser, text: str) -> Callable[[], Awaitable[None]]:
@@ -326,20 +411,22 @@ def _say(harness: BotHarness, user: FakeUser, text: str) -> Callable[[], Awaitab
     return act
 
 
-def _broadcast(harness: BotHarness, host: FakeUser, text: str) -> Callable[[], Awaitable[None]]:
+def _broadcast(
+    harness: BotHarness, host: FakeUser, text: str, last: _LastMessage
+) -> Callable[[], Awaitable[None]]:
     async def act() -> None:
         host.send(f"/broadcast {text}")
         await harness.deliver()
-        await _press_first(harness, host)  # "Send" is the first button under the preview
+        await _press_first(harness, host, last)  # "Send" is the first button under the preview
 
     return act
 
 
-async def _plan_answers(
-    harness: BotHarness,
+def _plan_answers(
     event: Event,
     plan: _Plan,
     person: Person,
+    agenda: Plan,
     key: str,
     now: datetime,
     rng: random.Random,
@@ -353,7 +440,7 @@ async def _plan_answers(
     item = event.item(parts[3])
     if item is None or item.kind is not AgendaKind.PROMPT or rng.random() > 0.85:
         return
-    slot = (await harness.app.bot_data.services.agenda.plan(person.site_key)).slot(item.key)
+    slot = agenda.slot(item.key)
     closes = slot.end if slot and slot.end else now + timedelta(minutes=20)
     room = max(1.0, (closes - now).total_seconds() / 60 - 1)
     for _ in range(rng.choice((1, 1, 1, 2, 2, 3))):
@@ -537,11 +624,16 @@ def _describe(
             else ("message from the facilitator")
         )
     elif parts[0] == "digest" and len(parts) >= 5:
-        source = event.site(parts[4])
+        # One digest per participant with a section per other site; a second part only
+        # where the first would pass Telegram's length limit.
         n = len(relayed.get(group.decision, []))
-        label = (
-            f"digest from {source.name.get(lang, lang) if source else parts[4]}: {n} highlights"
-        )
+        others = [s for s in event.sites if s.key != group.site_key]
+        if parts[4] != "1":
+            label = f"digest, continued ({parts[4]}): {n} highlights"
+        elif len(others) == 1:
+            label = f"digest from {others[0].name.get(lang, lang)}: {n} highlights"
+        else:
+            label = f"digest from {len(others)} other sites: {n} highlights"
     elif parts[0] == "relay":
         sources = sorted(set(relayed.get(group.decision, [])))
         names = ", ".join(

@@ -4,9 +4,11 @@ A highlight (an input a facilitator starred, or one that passed the event's vote
 reaches the participants of every other site, labelled with where it came from and one line
 of that site's angle. `live` events relay as highlights come, at most one relay message per
 site every few minutes (the rest wait for the next); `digest` events collect them until the
-next cross-site check-in, where every site receives a digest from each other site. Every
-relay is an outbox decision recorded together with `highlight_relays`, so nothing travels
-twice, not even across a restart.
+next cross-site check-in, where each participant receives one digest with a section per other
+site (split over several messages only beyond Telegram's length limit): nine messages at once
+would bury a phone in a noisy room, and at Telegram's rate nine times as many take nine times
+as long to arrive. Every relay is an outbox decision recorded together with
+`highlight_relays`, so nothing travels twice, not even across a restart.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.event import AgendaKind, Event, RelayMode, Site
-from bot.i18n import Catalogue, Markup, pick_language
-from bot.models import Input, NewDelivery, OutboxMessage, Recipient, UserRef
+from bot.i18n import MESSAGE_LIMIT, Catalogue, Markup, pick_language, visible_length
+from bot.models import Buttons, Input, NewDelivery, OutboxMessage, Recipient, UserRef
 from bot.ports import Clock, UnitOfWork
 from bot.services.authors import author_label
 from bot.services.plan import Plan, Slot
 
 LIVE_COOLDOWN = timedelta(minutes=3)  # at most one live relay message per site this often
-PER_MESSAGE = 5  # highlights in one relay or digest message
+PER_MESSAGE = 5  # highlights in one relay message, and per site in a digest
 CARD_LEAD = timedelta(minutes=2)  # the check-in card reaches facilitators this early
 PREVIEW = 500  # characters of a highlight in a relay
 ANGLE_PREVIEW = 140
@@ -35,6 +37,17 @@ class Reacted:
     input: Input
     on: bool
     reception: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSection:
+    """One other site in a cross-site digest: its figures and its highlights, each with its
+    number in the digest (the 👍 buttons carry the same numbers)."""
+
+    source: Site
+    participants: int
+    inputs: int
+    highlights: tuple[tuple[int, Input], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,32 +93,86 @@ class RelayService:
         return queued
 
     async def crosscheck_started(self, plan: Plan, slot: Slot, now: datetime) -> int:
-        """At a cross-site check-in the site receives a digest from each other site."""
+        """At a cross-site check-in each participant of the site receives one digest: a section
+        per other site with its figures and its highlights since the last check-in."""
         if not self.receives(plan.site_key):
             return 0
         key = self._event.key
-        recipients = await self._uow.agenda.recipients(key, plan.site_key)
-        queued = 0
+        sections: list[DigestSection] = []
+        number = 1
         for source in self.others(plan.site_key):
-            highlights = list(
-                await self._uow.relay.pending(key, source.key, plan.site_key, PER_MESSAGE)
-            )
+            found = await self._uow.relay.pending(key, source.key, plan.site_key, PER_MESSAGE)
             participants, inputs = await self._uow.relay.site_figures(key, source.key)
-            decision = f"digest:{key}:{plan.site_key}:{slot.item.key}:{source.key}"
+            numbered = tuple(enumerate(found, number))
+            sections.append(DigestSection(source, participants, inputs, numbered))
+            number += len(numbered)
+        if not sections:
+            return 0
+        recipients = await self._uow.agenda.recipients(key, plan.site_key)
+        languages = sorted({self._language(r) for r in recipients}) or [
+            self._event.default_language
+        ]
+        parts = self.pack_digest(languages, sections)
+        queued = 0
+        for index, part in enumerate(parts, 1):
+            # The key names the check-in and the part, not what it holds: a check-in decided
+            # again after a restart finds the same keys and queues nothing twice.
+            decision = f"digest:{key}:{plan.site_key}:{slot.item.key}:{index}"
+            rows = [section.highlights for section in part if section.highlights]
 
-            def render(
-                lang: str,
-                source: Site = source,
-                found: list[Input] = highlights,
-                figures: tuple[int, int] = (participants, inputs),
-            ) -> str:
-                return self._render_digest(lang, source, found, *figures)
+            def render(lang: str, part: list[DigestSection] = part, index: int = index) -> str:
+                return self.render_digest(lang, part, index, len(parts))
 
-            queued += await self._enqueue(decision, recipients, now, render, highlights)
+            queued += await self._enqueue(
+                decision, recipients, now, render, _reaction_buttons(rows)
+            )
             await self._uow.relay.mark_relayed(
-                [h.id for h in highlights], plan.site_key, "digest", decision, now
+                [item.id for row in rows for _, item in row],
+                plan.site_key,
+                "digest",
+                decision,
+                now,
             )
         return queued
+
+    def pack_digest(
+        self, languages: Sequence[str], sections: Sequence[DigestSection]
+    ) -> list[list[DigestSection]]:
+        """The digest's sections grouped into messages that each fit Telegram's limit in every
+        language (so a highlight travels in the same part for everyone). A section too long for
+        one message on its own is cut between highlights, its heading repeated."""
+
+        def fits(part: list[DigestSection], index: int) -> bool:
+            # A later part's "(n/m)" is measured at its widest, as m is not known yet.
+            return all(
+                visible_length(self.render_digest(lang, part, index, 99)) <= MESSAGE_LIMIT
+                for lang in languages
+            )
+
+        parts: list[list[DigestSection]] = [[]]
+        for section in sections:
+            rest = section.highlights
+            while True:
+                current = parts[-1]
+                take = len(rest)  # the most of the remaining highlights that fit in `current`
+                while take > 0 and not fits([*current, _cut(section, rest[:take])], len(parts)):
+                    take -= 1
+                if take == len(rest) and fits([*current, _cut(section, rest)], len(parts)):
+                    current.append(_cut(section, rest))
+                    break
+                if current and (take == 0 or fits([_cut(section, rest)], len(parts) + 1)):
+                    parts.append([])  # the section starts in a message of its own
+                    continue
+                # Cut between highlights; at least one per message, so that this ends even
+                # if an absurd event file makes a single highlight too long (never seen: the
+                # texts in it are cut short when rendered).
+                take = max(take, 1)
+                current.append(_cut(section, rest[:take]))
+                rest = rest[take:]
+                if not rest:
+                    break
+                parts.append([])
+        return parts
 
     async def next_card_at(self, plan: Plan, now: datetime) -> datetime | None:
         moments = [
@@ -135,7 +202,7 @@ class RelayService:
             recipients,
             now,
             lambda lang: self._render_live(lang, highlights),
-            highlights,
+            _reaction_buttons([tuple(enumerate(highlights, 1))]),
         )
         await self._uow.relay.mark_relayed(
             [h.id for h in highlights], to_site, "live", decision, now
@@ -257,19 +324,28 @@ class RelayService:
         site = self._event.site(site_key)
         return site.name.get(lang, self._event.default_language) if site else site_key
 
-    def provenance(self, lang: str, item: Input) -> Markup:
-        """Where a highlight comes from, as HTML ready to go into another sentence."""
+    def provenance(self, lang: str, item: Input, *, with_site: bool = True) -> Markup:
+        """Where a highlight comes from, as HTML ready to go into another sentence; without
+        the site under a digest's heading for that site."""
         default = self._event.default_language
         site = self._event.site(item.site_key)
         group = site.group(item.group_key) if site and item.group_key else None
         prompt = self._event.item(item.item_key) if item.item_key else None
-        where = self._texts(
-            lang,
-            "relay.from_table" if group else "relay.from_site",
-            site=site.name.get(lang, default) if site else item.site_key,
-            table=group.name.get(lang, default) if group else "",
-            author=author_label(self._event, self._texts, lang, item, with_site=False),
-        )
+        author = author_label(self._event, self._texts, lang, item, with_site=False)
+        if with_site:
+            where = self._texts(
+                lang,
+                "relay.from_table" if group else "relay.from_site",
+                site=site.name.get(lang, default) if site else item.site_key,
+                table=group.name.get(lang, default) if group else "",
+                author=author,
+            )
+        elif group:
+            where = self._texts(
+                lang, "relay.at_table", table=group.name.get(lang, default), author=author
+            )
+        else:
+            where = self._texts(lang, "relay.by_author", author=author)
         if prompt is None:
             return Markup(where)
         answered = self._texts(lang, "relay.to_prompt", prompt=prompt.title.get(lang, default))
@@ -280,39 +356,65 @@ class RelayService:
         lines = []
         for n, item in enumerate(highlights, 1):
             site = self._event.site(item.site_key)
-            body = item.text or self._texts.plain(lang, f"feed.kind_{item.kind.value}")
             lines.append(
                 self._texts(
                     lang,
                     "relay.highlight",
                     n=n,
                     provenance=self.provenance(lang, item),
-                    text=_short(body, PREVIEW),
+                    text=self._body(lang, item),
                     angle=_short(site.angle.get(lang, default), ANGLE_PREVIEW) if site else "",
                 )
             )
         return lines
+
+    def _body(self, lang: str, item: Input) -> str:
+        return _short(
+            item.text or self._texts.plain(lang, f"feed.kind_{item.kind.value}"), PREVIEW
+        )
 
     def _render_live(self, lang: str, highlights: Sequence[Input]) -> str:
         return "\n\n".join(
             [self._texts(lang, "relay.live_heading"), *self._highlight_lines(lang, highlights)]
         )
 
-    def _render_digest(
-        self, lang: str, source: Site, highlights: Sequence[Input], participants: int, inputs: int
+    def render_digest(
+        self, lang: str, sections: Sequence[DigestSection], part: int = 1, parts: int = 1
     ) -> str:
+        """One message of a digest: the heading (on a later part, a line saying it continues),
+        then each site's figures and angle, and its highlights (the angle is said once per
+        site, not under each highlight as in a live relay)."""
         default = self._event.default_language
-        head = self._texts(
-            lang,
-            "relay.digest_heading",
-            site=source.name.get(lang, default),
-            participants=participants,
-            inputs=inputs,
-            angle=_short(source.angle.get(lang, default), ANGLE_PREVIEW),
-        )
-        if not highlights:
-            return "\n\n".join([head, self._texts(lang, "relay.digest_empty")])
-        return "\n\n".join([head, *self._highlight_lines(lang, highlights)])
+        blocks = [
+            self._texts(lang, "relay.digest_heading")
+            if part == 1
+            else self._texts(lang, "relay.digest_continued", part=part, parts=parts)
+        ]
+        for section in sections:
+            source = section.source
+            blocks.append(
+                self._texts(
+                    lang,
+                    "relay.digest_site",
+                    site=source.name.get(lang, default),
+                    participants=section.participants,
+                    inputs=section.inputs,
+                    angle=_short(source.angle.get(lang, default), ANGLE_PREVIEW),
+                )
+            )
+            if not section.highlights:
+                blocks.append(self._texts(lang, "relay.digest_empty"))
+            blocks += [
+                self._texts(
+                    lang,
+                    "relay.digest_highlight",
+                    n=n,
+                    provenance=self.provenance(lang, item, with_site=False),
+                    text=self._body(lang, item),
+                )
+                for n, item in section.highlights
+            ]
+        return "\n\n".join(blocks)
 
     def _render_card(
         self,
@@ -339,28 +441,26 @@ class RelayService:
         )
         return "\n\n".join(lines)
 
+    def _language(self, recipient: Recipient) -> str:
+        return pick_language(
+            recipient.language,
+            recipient.telegram_language,
+            self._texts.languages,
+            self._event.default_language,
+        )
+
     async def _enqueue(
         self,
         decision: str,
         recipients: Sequence[Recipient],
         now: datetime,
         render: Callable[[str], str],
-        highlights: Sequence[Input],
+        buttons: Buttons,
     ) -> int:
         rendered: dict[str, str] = {}
-        buttons = (
-            (tuple((f"👍 {n}", f"v1:rv:{item.id}") for n, item in enumerate(highlights, 1)),)
-            if highlights
-            else ()
-        )
         deliveries = []
         for r in recipients:
-            lang = pick_language(
-                r.language,
-                r.telegram_language,
-                self._texts.languages,
-                self._event.default_language,
-            )
+            lang = self._language(r)
             if lang not in rendered:
                 rendered[lang] = render(lang)
             deliveries.append(
@@ -374,3 +474,13 @@ class RelayService:
                 )
             )
         return await self._uow.outbox.enqueue(deliveries, now)
+
+
+def _cut(section: DigestSection, highlights: tuple[tuple[int, Input], ...]) -> DigestSection:
+    return DigestSection(section.source, section.participants, section.inputs, highlights)
+
+
+def _reaction_buttons(rows: Sequence[Sequence[tuple[int, Input]]]) -> Buttons:
+    """A 👍 per highlight, labelled with its number in the message; a row per site in a
+    digest. The callback names the input: a reaction counts only where it was relayed."""
+    return tuple(tuple((f"👍 {n}", f"v1:rv:{item.id}") for n, item in row) for row in rows if row)

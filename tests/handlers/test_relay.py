@@ -15,6 +15,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.event import Event
 from bot.eventfile import load_event
+from bot.i18n import MESSAGE_LIMIT, telegram_length
 from bot.sandbox import FakeBotApi, FakeUser
 from bot.sandbox.harness import BotHarness
 from tests.handlers.conftest import TOKEN
@@ -91,6 +92,17 @@ def relays_to(world: World, site: str) -> list[str]:
     ]
 
 
+def relay_messages(world: World, site: str) -> list[dict[str, Any]]:
+    return [m for m in world.people[site].inbox() if m["text"].startswith(("✨", "📡", "👋"))]
+
+
+def reaction_buttons(message: dict[str, Any]) -> list[list[tuple[str, str]]]:
+    return [
+        [(b["text"], b["callback_data"]) for b in row]
+        for row in message.get("reply_markup", {}).get("inline_keyboard", [])
+    ]
+
+
 async def test_digest_mode_collects_highlights_until_the_cross_site_check_in(
     world: World,
 ) -> None:
@@ -99,22 +111,88 @@ async def test_digest_mode_collects_highlights_until_the_cross_site_check_in(
     await run_until(world.harness, world.clock, at("13:39"))
     assert relays_to(world, "midt") == []
     await run_until(world.harness, world.clock, at("13:40"))
-    midt = relays_to(world, "midt")
-    # One digest from each other site: Nord's with the highlight, Syd's with its figures.
-    assert len(midt) == 2
-    from_nord = next(t for t in midt if "Nyt fra Nord" in t)
+    # One digest per participant, with a section per other site: Nord's with the
+    # highlight, Syd's with its figures.
+    [digest] = relays_to(world, "midt")
+    assert digest.startswith("📡 Nyt fra de andre steder\n")
+    assert digest.count("📡") == 1  # one heading, not one per site
+    nord, syd = digest.index("📍 Nord – 1 deltagere, 1 input"), digest.index("📍 Syd")
+    assert nord < syd  # the sites in the event's order
+    from_nord, from_syd = digest[nord:syd], digest[syd:]
     assert "Politikerne skal tage risikoen med ind i rammen." in from_nord
-    # role_only: the role, no name; and the prompt it answered.
-    assert "Fra Nord, Bord 1, politiker – svar på «Gruppearbejde 1»" in from_nord
-    assert "Deltager Nord" not in from_nord
-    assert "Politikernes rolle i velfærdsteknologi" in from_nord  # the angle line
-    assert "1 deltagere, 1 input" in from_nord
-    from_syd = next(t for t in midt if "Nyt fra Syd" in t)
-    assert "Ingen highlights" in from_syd
-    assert len(relays_to(world, "syd")) == 2
-    assert not any("risikoen" in t for t in relays_to(world, "nord"))  # not to its own site
+    # role_only: the role, no name; and the prompt it answered (the site is the section's).
+    assert "1. Bord 1, politiker – svar på «Gruppearbejde 1»:" in from_nord
+    assert "Deltager Nord" not in digest
+    assert "Deres vinkel: Politikernes rolle i velfærdsteknologi" in from_nord
+    assert "Deres vinkel: Borgerne og politikerne" in from_syd
+    assert "Ingen highlights siden sidst" in from_syd
+    [syd_digest] = relays_to(world, "syd")
+    assert "📍 Nord" in syd_digest
+    assert "📍 Midt" in syd_digest
+    assert "📍 Syd" not in syd_digest
+    [nord_digest] = relays_to(world, "nord")
+    assert "risikoen" not in nord_digest  # not to its own site
+    assert "📍 Nord" not in nord_digest
     await run_until(world.harness, world.clock, at("14:25"))
-    assert len(relays_to(world, "midt")) == 2  # relayed once, never again
+    assert len(relays_to(world, "midt")) == 1  # relayed once, never again
+
+
+async def test_a_thumbs_up_under_a_digest_reaches_the_highlights_site(world: World) -> None:
+    await run_until(world.harness, world.clock, at("13:15"))
+    await answer_and_star(world, "nord", "Del risikoen mellem kommunerne")
+    await answer_and_star(world, "syd", "Spørg borgerne først")
+    await run_until(world.harness, world.clock, at("13:40"))
+    [digest] = relay_messages(world, "midt")
+    # A row of 👍 per site with highlights, numbered as the highlights in the text.
+    [[(nord_label, nord_data)], [(syd_label, syd_data)]] = reaction_buttons(digest)
+    assert (nord_label, syd_label) == ("👍 1", "👍 2")
+    assert digest["text"].index("1. Bord 1") < digest["text"].index("📍 Syd")
+    assert digest["text"].index("📍 Syd") < digest["text"].index("2. Bord 1")
+    world.people["midt"].press(digest, syd_data)
+    await world.harness.settle()
+    assert world.harness.query("SELECT input_id, site_key FROM relay_reactions") == [
+        (int(syd_data.removeprefix("v1:rv:")), "midt")
+    ]
+    assert "1 👍 fra de andre steder (Midt 1)" in world.hosts["syd"].last()["text"]
+    # Nord's own highlight was not relayed to Nord: its 👍 there counts for nothing.
+    world.people["nord"].press(relay_messages(world, "nord")[0], nord_data)
+    await world.harness.settle()
+    assert world.harness.query("SELECT COUNT(*) FROM relay_reactions") == [(1,)]
+
+
+async def test_a_digest_too_long_for_one_message_is_split_between_sites(world: World) -> None:
+    await run_until(world.harness, world.clock, at("13:15"))
+    # Ten highlights of 500 characters (the preview's length) from two sites: about 6,000
+    # characters, more than Telegram's 4,096.
+    for site in ("nord", "syd"):
+        for n in range(1, 6):
+            await answer_and_star(world, site, f"{site}-{n} " + "ord " * 130)
+    await run_until(world.harness, world.clock, at("13:40"))
+    parts = relay_messages(world, "midt")
+    assert len(parts) == 2
+    assert all(telegram_length(m["text"]) <= MESSAGE_LIMIT for m in parts)
+    assert parts[0]["text"].startswith("📡 Nyt fra de andre steder\n")
+    assert parts[1]["text"].startswith("📡 Nyt fra de andre steder, fortsat (2/2)\n")
+    # Cut between the sites; every highlight exactly once, its 👍 under its own message.
+    assert ("📍 Nord" in parts[0]["text"], "📍 Syd" in parts[0]["text"]) == (True, False)
+    assert ("📍 Nord" in parts[1]["text"], "📍 Syd" in parts[1]["text"]) == (False, True)
+    for site, part in (("nord", 0), ("syd", 1)):
+        for n in range(1, 6):
+            assert [m["text"].count(f"{site}-{n} ord") for m in parts] == [
+                int(part == 0),
+                int(part == 1),
+            ]
+    assert [label for row in reaction_buttons(parts[0]) for label, _ in row] == [
+        f"👍 {n}" for n in range(1, 6)
+    ]
+    assert [label for row in reaction_buttons(parts[1]) for label, _ in row] == [
+        f"👍 {n}" for n in range(6, 11)
+    ]
+    assert "\n6. Bord 1, politiker" in parts[1]["text"]
+    assert world.harness.query(
+        "SELECT relay_key, COUNT(*) FROM highlight_relays WHERE to_site = 'midt'"
+        " GROUP BY relay_key ORDER BY relay_key"
+    ) == [("digest:tre-steder:midt:check_in:1", 5), ("digest:tre-steder:midt:check_in:2", 5)]
 
 
 async def test_the_check_in_card_reaches_facilitators_two_minutes_before(
@@ -215,6 +293,31 @@ async def test_a_restart_between_star_and_relay_relays_exactly_once(
             ("midt", "digest"),
             ("syd", "digest"),
         ]
+
+
+async def test_a_check_in_decided_again_after_a_restart_sends_no_second_digest(
+    settings: Settings, clock: ManualClock
+) -> None:
+    event = event_with(mode="digest")
+    api = FakeBotApi(TOKEN)
+    async with BotHarness.running(settings, api=api, event=event, clock=clock) as harness:
+        world = await build_world(harness, clock, event)
+        await run_until(harness, clock, at("13:15"))
+        await answer_and_star(world, "nord", "Kun én gang")
+        await run_until(harness, clock, at("13:40"))
+    assert len(relays_to(world, "midt")) == 1
+    # As if the record of the check-in were lost: the next start decides it again, finding
+    # nothing new to relay, under the same keys.
+    harness.query("DELETE FROM agenda_fired WHERE item_key = 'check_in'")
+    async with BotHarness.running(settings, api=api, event=event, clock=clock) as harness:
+        world.harness = harness
+        await run_until(harness, clock, at("13:45"))
+        assert harness.query("SELECT COUNT(*) FROM agenda_fired WHERE item_key = 'check_in'") == [
+            (3,)
+        ]
+        for site in ("nord", "midt", "syd"):
+            assert len(relays_to(world, site)) == 1
+        assert harness.query("SELECT COUNT(*) FROM outbox WHERE key LIKE 'digest:%'") == [(3,)]
 
 
 async def test_votes_past_the_threshold_make_a_highlight(
