@@ -63,7 +63,7 @@ How the figures are measured, in short:
    main loop.
 5. Footprint: `python -m bot run` as a process against `FakeBotApiServer` on loopback; start =
    spawn to the fake's first getUpdates; memory = VmRSS/VmHWM from /proc.
-6. Rehearsal: `python -m bot rehearse` as a process, stopped after 100 s.
+6. Rehearsal: `python -m bot rehearse` as a process, stopped after 200 s.
 """
 
 

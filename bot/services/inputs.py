@@ -223,8 +223,9 @@ class InputService:
             )
             if stored is None:  # the same update, delivered again
                 return Duplicate(0)
-            await self._feed(stored, admission.facilitator_chats, now)
-        self._on_queued()
+            carded = await self._feed(stored, admission.facilitator_chats, now)
+        if carded:
+            self._on_queued()  # a wake-up without a card would cost the worker a transaction
         return Stored(stored, general=prompt is None)
 
     async def edit(
@@ -412,18 +413,18 @@ class InputService:
         )
         return OutboxMessage(text, buttons=buttons, silent=True)
 
-    async def _feed(self, item: Input, facilitators: Sequence[int], now: datetime) -> None:
+    async def _feed(self, item: Input, facilitators: Sequence[int], now: datetime) -> int:
         """Queue the new input's card to the site's facilitators (their group chat, or else
-        each facilitator's private chat, as `facilitators` lists them)."""
+        each facilitator's private chat, as `facilitators` lists them); how many were queued."""
         site = self._event.site(item.site_key)
         if site is None:
-            return
+            return 0
         chats = [site.facilitator_chat] if site.facilitator_chat is not None else facilitators
         chats = [chat for chat in chats if chat != item.chat_id]
         if not chats:
-            return
+            return 0
         card = self.feed_card(item, self._event.default_language)
-        await self._uow.outbox.enqueue(
+        return await self._uow.outbox.enqueue(
             [
                 NewDelivery(
                     key=f"feed:{self._event.key}:{item.id}:{chat}",
