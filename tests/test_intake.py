@@ -157,7 +157,8 @@ async def test_the_same_button_press_under_a_new_update_id_counts_once(
         anna = api.user(1200, "Anna", language_code="da")
         await checked_in(api, anna)
         anna.send("/language")
-        await eventually(lambda: anna.last().get("reply_markup"))
+        # The language buttons, not a keyboard of the check-in still standing as the last.
+        await eventually(lambda: "v1:lang:" in str(anna.last().get("reply_markup")))
         press = anna.press(anna.last(), "v1:lang:en")
         again = {k: v for k, v in press.items() if k != "update_id"}
         api.push_update(again)  # Telegram re-sent the same callback query
