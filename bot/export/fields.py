@@ -59,6 +59,13 @@ class Presenter:
     _where: dict[tuple[object, ...], tuple[str, str | None, str, str]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # So do authors (one label per site, role, choice and name) and participant roles.
+    _authors: dict[tuple[object, ...], str | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _categories: dict[str | None, tuple[str | None, str | None]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def for_event(cls, event: Event, texts: Catalogue) -> Presenter:
@@ -119,10 +126,16 @@ class Presenter:
 
     def category(self, item: Input) -> tuple[str | None, str | None]:
         """(key, name) of the author's kind of participant, unless the event is anonymous."""
-        if self.event.event.anonymity is Anonymity.ANONYMOUS or item.category_key is None:
-            return None, None
-        role = self.event.event.participant_role(item.category_key)
-        return item.category_key, role.name.get(self.lang, self.default) if role else None
+        found = self._categories.get(item.category_key)
+        if found is None:
+            if self.event.event.anonymity is Anonymity.ANONYMOUS or item.category_key is None:
+                found = None, None
+            else:
+                role = self.event.event.participant_role(item.category_key)
+                name = role.name.get(self.lang, self.default) if role else None
+                found = item.category_key, name
+            self._categories[item.category_key] = found
+        return found
 
     def author_label(self, item: Input) -> str:
         """A name, "politiker, Aalborg" or "anonym": what anyone else is shown."""
@@ -130,8 +143,14 @@ class Presenter:
 
     def author(self, item: Input) -> str | None:
         """The author for the data files: as shown to others, but empty when anonymous."""
+        # `author_label` reads exactly these fields of the input.
+        key = (item.site_key, item.category_key, item.anonymous, item.author_name)
+        if key in self._authors:
+            return self._authors[key]
         label = self.author_label(item)
-        return None if label == self.texts.plain(self.lang, "authors.anonymous") else label
+        found = None if label == self.texts.plain(self.lang, "authors.anonymous") else label
+        self._authors[key] = found
+        return found
 
     def kind_name(self, item: Input) -> str:
         return self.say(f"report.kind.{item.kind.value}")
@@ -152,39 +171,45 @@ class Presenter:
             self._where[key] = found
         return found
 
-    def record(self, row: ExportedInput) -> dict[str, Value]:
+    def values(self, row: ExportedInput) -> tuple[Value, ...]:
+        """The row's values in the order of `COLUMNS`; what repeats is looked up in caches,
+        since this runs once per input and format."""
         item = row.input
-        ref = PromptRef(item.item_key, item.adhoc_id)
         category_key, category_name = self.category(item)
         site_name, table_name, item_title, prompt = self._names(
-            item.site_key, item.group_key, ref, row.adhoc_text
+            item.site_key, item.group_key, PromptRef(item.item_key, item.adhoc_id), row.adhoc_text
         )
-        return {
-            "id": item.id,
-            "event": item.event_key,
-            "site": item.site_key,
-            "site_name": site_name,
-            "table": item.group_key,
-            "table_name": table_name,
-            "item": item.item_key,
-            "item_title": item_title,
-            "adhoc_id": item.adhoc_id,
-            "prompt": prompt,
-            "created_at": self.iso(item.created_at),
-            "edited_at": self.iso(item.edited_at),
-            "author": self.author(item),
-            "category": category_key,
-            "category_name": category_name,
-            "kind": item.kind.value,
-            "text": item.text,
-            "file_id": item.file_id,
-            "file_name": item.file_name,
-            "mime_type": row.mime_type,
-            "stars": item.stars,
-            "votes": item.votes,
-            "highlight": row.highlight,
-            "relayed_to": list(row.relayed_to),
-        }
+        tz = self.event.tz
+        edited = item.edited_at
+        return (
+            item.id,
+            item.event_key,
+            item.site_key,
+            site_name,
+            item.group_key,
+            table_name,
+            item.item_key,
+            item_title,
+            item.adhoc_id,
+            prompt,
+            item.created_at.astimezone(tz).isoformat(timespec="seconds"),
+            None if edited is None else edited.astimezone(tz).isoformat(timespec="seconds"),
+            self.author(item),
+            category_key,
+            category_name,
+            item.kind.value,
+            item.text,
+            item.file_id,
+            item.file_name,
+            row.mime_type,
+            item.stars,
+            item.votes,
+            row.highlight,
+            list(row.relayed_to),
+        )
+
+    def record(self, row: ExportedInput) -> dict[str, Value]:
+        return dict(zip(COLUMNS, self.values(row), strict=True))
 
 
 def percent(part: int, whole: int) -> int | None:

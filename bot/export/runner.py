@@ -48,6 +48,9 @@ class _Bound:
     def rows(self, scope: Scope) -> AsyncIterator[ExportedInput]:
         return self._source.inputs(self._event_key, scope)
 
+    def texts(self, scope: Scope) -> AsyncIterator[str]:
+        return self._source.texts(self._event_key, scope)
+
     async def activity(self, site_key: str) -> list[tuple[datetime, int]]:
         return await self._source.activity(self._event_key, site_key)
 

@@ -17,6 +17,10 @@ class ExportSource(Protocol):
         then time; within a prompt by table, then time."""
         ...
 
+    def texts(self, event_key: str, scope: Scope) -> AsyncIterator[str]:
+        """Only the texts of the inputs `inputs` would give, in no particular order."""
+        ...
+
     async def participation(
         self, event_key: str, site_keys: Sequence[str] | None = None
     ) -> Participation: ...

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from bot.export.fields import COLUMNS, Presenter, Value, percent
+from bot.export.fields import COLUMNS, Presenter, percent
 from bot.export.outline import prompts_of, site_keys
 from bot.export.records import ExportedInput, Participation, Scope
 
@@ -97,6 +97,9 @@ async def write_xlsx(
     return count
 
 
+_CREATED, _EDITED = COLUMNS.index("created_at"), COLUMNS.index("edited_at")
+
+
 async def _site_sheet(
     sheet: Any, presenter: Presenter, rows: AsyncIterator[ExportedInput], styles: dict[str, Any]
 ) -> int:
@@ -104,43 +107,33 @@ async def _site_sheet(
         sheet.set_column(col, col, _WIDTHS.get(column, 12))
         sheet.write_string(0, col, presenter.say(f"export.column.{column}"), styles["header"])
     sheet.freeze_panes(1, 0)
+    write_string, write_number = sheet.write_string, sheet.write_number
+    write_boolean, write_datetime = sheet.write_boolean, sheet.write_datetime
+    time_style, tz, values = styles["time"], presenter.event.tz, presenter.values
     line = 0
     async for row in rows:
         line += 1
-        record = presenter.record(row)
-        for col, column in enumerate(COLUMNS):
-            _write(sheet, presenter, line, col, column, record[column], row, styles)
+        for col, value in enumerate(values(row)):
+            if value is None or value == []:
+                continue
+            if col in (_CREATED, _EDITED):
+                moment = row.input.created_at if col == _CREATED else row.input.edited_at
+                if moment is not None:
+                    # Excel has no time zones: the event's local time, as the organisers
+                    # lived it.
+                    write_datetime(
+                        line, col, moment.astimezone(tz).replace(tzinfo=None), time_style
+                    )
+            elif type(value) is str:
+                write_string(line, col, value)
+            elif type(value) is bool:
+                write_boolean(line, col, value)
+            elif isinstance(value, int):
+                write_number(line, col, value)
+            elif isinstance(value, list):
+                write_string(line, col, ",".join(value))
     sheet.autofilter(0, 0, max(line, 1), len(COLUMNS) - 1)
     return line
-
-
-def _write(
-    sheet: Any,
-    presenter: Presenter,
-    line: int,
-    col: int,
-    column: str,
-    value: Value,
-    row: ExportedInput,
-    styles: dict[str, Any],
-) -> None:
-    if value is None or value == []:
-        return
-    if column in {"created_at", "edited_at"}:
-        moment = row.input.created_at if column == "created_at" else row.input.edited_at
-        if moment is not None:
-            # Excel has no time zones: the event's local time, as the organisers lived it.
-            local = presenter.local(moment).replace(tzinfo=None)
-            sheet.write_datetime(line, col, local, styles["time"])
-        return
-    if isinstance(value, bool):
-        sheet.write_boolean(line, col, value)
-    elif isinstance(value, int):
-        sheet.write_number(line, col, value)
-    elif isinstance(value, list):
-        sheet.write_string(line, col, ",".join(value))
-    else:
-        sheet.write_string(line, col, value)
 
 
 def _summary(
