@@ -9,7 +9,6 @@ label comes from the message catalogue (`report.*`), in the event's default lang
 
 from __future__ import annotations
 
-import base64
 import html
 import re
 from collections.abc import AsyncIterator, Callable
@@ -41,13 +40,19 @@ class ReportData(Protocol):
 
     async def item_starts(self, site_key: str) -> list[ItemStart]: ...
 
+    def texts(self, scope: Scope) -> AsyncIterator[str]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Picture:
+    """A chart, drawn only in the form a renderer asks for: SVG inside the HTML page, PNG in
+    a file beside the Markdown."""
+
     name: str  # a file name for renderers that write pictures beside the report
-    png: bytes
     alt: str
     width: int  # CSS pixels: the PNG has 1.5 times as many, so it stays sharp on screens
+    svg: Callable[[], str]
+    png: Callable[[], bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +188,9 @@ async def walk(
         starts = await data.item_starts(key)
         await _site(renderers, presenter, participation, key, data, starts, omit)
         for entry in prompts_of(event, participation, key):
-            shown += await _prompt(renderers, presenter, participation, entry, starts, rows, omit)
+            shown += await _prompt(
+                renderers, presenter, participation, entry, starts, rows, data, omit
+            )
     for renderer in renderers:
         renderer.end(say("report.footer"))
     return shown
@@ -253,13 +260,18 @@ async def _site(
                 (start.at, presenter.item_title(PromptRef(start.item_key, None)))
                 for start in starts
             ]
+            ylabel, alt = (
+                say("report.activity_axis"),
+                say("report.activity_alt", site=presenter.site_name(key)),
+            )
             activity = Picture(
                 f"{_anchor('activity', key)}.png",
-                charts.activity_png(
-                    per_minute, marks, ylabel=say("report.activity_axis"), tz=event.tz
-                ),
-                say("report.activity_alt", site=presenter.site_name(key)),
+                alt,
                 charts.ACTIVITY_WIDTH,
+                svg=lambda: charts.activity_svg(
+                    per_minute, marks, ylabel=ylabel, tz=event.tz, alt=alt
+                ),
+                png=lambda: charts.activity_png(per_minute, marks, ylabel=ylabel, tz=event.tz),
             )
     block = SiteBlock(
         anchor=_anchor("site", key),
@@ -300,6 +312,7 @@ async def _prompt(
     entry: PromptEntry,
     starts: list[ItemStart],
     rows: Rows,
+    data: ReportData,
     omit: bool,
 ) -> int:
     say, key, ref = presenter.say, entry.site_key, entry.ref
@@ -311,22 +324,24 @@ async def _prompt(
         started = entry.adhoc.opened_at
     scope = Scope(site_key=key, prompt=ref)
 
-    terms = TermCounter()
-    async for row in rows(scope):
-        terms.add(row.input.text)
-    top = terms.top()
     picture, note = None, None
-    if omit:
-        pass
-    elif len(top) >= 3:
-        picture = Picture(
-            f"{_anchor('terms', key, ref.item_key or '', ref.adhoc_id or '')}.png",
-            charts.terms_png(top, xlabel=say("report.terms_axis")),
-            say("report.terms_alt", title=title),
-            charts.TERMS_WIDTH,
-        )
-    elif tally.inputs:
-        note = say("report.terms_none")
+    if not omit and tally.inputs:
+        # Only the texts: the chart comes before the inputs, which are read again below.
+        terms = TermCounter()
+        async for text in data.texts(scope):
+            terms.add(text)
+        top = terms.top()
+        xlabel, alt = say("report.terms_axis"), say("report.terms_alt", title=title)
+        if len(top) >= 3:
+            picture = Picture(
+                f"{_anchor('terms', key, ref.item_key or '', ref.adhoc_id or '')}.png",
+                alt,
+                charts.TERMS_WIDTH,
+                svg=lambda: charts.terms_svg(top, xlabel=xlabel, alt=alt),
+                png=lambda: charts.terms_png(top, xlabel=xlabel),
+            )
+        else:
+            note = say("report.terms_none")
     block = PromptBlock(
         anchor=_anchor("prompt", key, ref.item_key, ref.adhoc_id),
         title=title,
@@ -459,7 +474,10 @@ ul.highlights li { background: #fbf3f1; }
 nav ol { margin: 4px 0 0; padding-left: 20px; }
 footer { margin-top: 48px; font-size: 13px; color: var(--muted); border-top: 1px solid var(--line);
          padding-top: 8px; }
-@media print { h2 { break-before: page; } li, img { break-inside: avoid; } main { padding: 0; } }
+figure.chart { margin: 4px 0 12px; }
+svg.chart { display: block; max-width: 100%; height: auto; }
+@media print { h2 { break-before: page; } li, figure { break-inside: avoid; }
+               main { padding: 0; } }
 """
 
 
@@ -468,7 +486,8 @@ def _e(text: str) -> str:
 
 
 class HtmlReport:
-    """A self-contained page: inline styles, pictures as base64 PNG inside the file."""
+    """A self-contained page: inline styles, charts as inline SVG (with a title for screen
+    readers) inside the file."""
 
     wants_pictures = True
 
@@ -491,11 +510,7 @@ class HtmlReport:
         self._w("</tbody></table>\n")
 
     def _picture(self, picture: Picture) -> None:
-        data = base64.b64encode(picture.png).decode("ascii")
-        self._w(
-            f'<img src="data:image/png;base64,{data}" width="{picture.width}" '
-            f'alt="{_e(picture.alt)}">\n'
-        )
+        self._w(f'<figure class="chart">{picture.svg()}</figure>\n')
 
     def begin(self, head: Head) -> None:
         self._w(
@@ -624,7 +639,7 @@ class MarkdownReport:
         if self._images is None:
             return
         self._images.mkdir(parents=True, exist_ok=True)
-        (self._images / picture.name).write_bytes(picture.png)
+        (self._images / picture.name).write_bytes(picture.png())
         self._w(f"![{md(picture.alt)}]({self._images.name}/{picture.name})\n\n")
 
     def begin(self, head: Head) -> None:

@@ -3,16 +3,20 @@ sheet names, Markdown escaping, top terms, file names, and what the bot imports 
 
 from __future__ import annotations
 
+import csv
+import io
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.export import Format
-from bot.export.charts import bins
-from bot.export.csvfile import cell
+from bot.export.charts import activity_svg, bins, terms_svg, ticks
+from bot.export.csvfile import cell, cells
 from bot.export.records import PromptRef, Scope, TableRef
 from bot.export.report import md
 from bot.export.runner import target_paths
@@ -124,6 +128,14 @@ def test_cells_that_a_spreadsheet_would_run_as_formulas_are_defused() -> None:
     assert (cell(None), cell(True), cell(["a", "b"]), cell(3)) == ("", "true", "a,b", "3")
 
 
+def test_a_whole_row_of_cells_reads_back_as_cell_by_cell() -> None:
+    row = [3, None, True, False, ["a", "b"], [], "=1+1", "-x", "tekst", "", "\tx"]
+    fast, slow = io.StringIO(), io.StringIO()
+    csv.writer(fast).writerow(cells(row))
+    csv.writer(slow).writerow([cell(value) for value in row])
+    assert fast.getvalue() == slow.getvalue()
+
+
 def test_sheet_names_follow_excels_rules() -> None:
     taken: set[str] = set()
     assert sheet_name("København", taken) == "København"
@@ -167,6 +179,56 @@ def test_minutes_are_binned_by_five_with_the_empty_bins_kept() -> None:
         [(start, 2), (start + timedelta(minutes=3), 1), (start + timedelta(minutes=16), 4)]
     )
     assert [(m.minute, n) for m, n in binned] == [(40, 3), (45, 0), (50, 0), (55, 4)]
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_axis_ticks_are_whole_numbers_at_a_round_step() -> None:
+    assert ticks(3) == [0, 1, 2, 3]
+    assert ticks(17) == [0, 5, 10, 15]
+    assert ticks(130) == [0, 50, 100]
+    assert ticks(0.5) == [0]
+
+
+def test_the_top_terms_chart_has_a_bar_per_word_and_escapes_the_words() -> None:
+    svg = terms_svg(
+        [("<b>&co", 9), ("rammen", 4), ("æøå", 2)], xlabel="input med ordet", alt='"Ord" & x'
+    )
+    root = ET.fromstring(svg)  # noqa: S314 - our own output; well-formed whatever the words
+    assert root.findtext(f"{SVG}title") == '"Ord" & x'
+    assert len(root.findall(f"{SVG}rect")) == 3
+    labels = [t.text for t in root.iter(f"{SVG}text")]
+    assert {"<b>&co", "rammen", "æøå", "9", "4", "2", "input med ordet"} <= set(labels)
+    assert "<b>" not in svg
+    widths = [float(r.get("width", "0")) for r in root.findall(f"{SVG}rect")]
+    assert widths == sorted(widths, reverse=True)  # the most frequent word on top, longest
+
+
+def test_the_activity_chart_has_a_bar_per_busy_bin_and_a_line_per_start() -> None:
+    start = datetime(2018, 10, 3, 11, 41, tzinfo=UTC)  # 13:41 in Copenhagen
+    per_minute = [
+        (start, 2),
+        (start + timedelta(minutes=3), 1),
+        (start + timedelta(minutes=16), 4),
+    ]
+    starts = [
+        (start - timedelta(minutes=1), "Gruppearbejde <1>"),
+        (start + timedelta(minutes=20), "En meget lang titel på et punkt i programmet"),
+    ]
+    svg = activity_svg(
+        per_minute, starts, ylabel="input pr. 5 min", tz=ZoneInfo("Europe/Copenhagen"), alt="a"
+    )
+    root = ET.fromstring(svg)  # noqa: S314 - our own output
+    assert len(root.findall(f"{SVG}rect")) == 2  # 13:40 (3) and 13:55 (4); empty bins drawn empty
+    dashed = [line for line in root.iter(f"{SVG}line") if line.get("stroke-dasharray")]
+    assert len(dashed) == 2
+    labels = [t.text for t in root.iter(f"{SVG}text")]
+    assert "Gruppearbejde <1>" in labels
+    assert "En meget lang titel p…" in labels  # cut at 22 characters
+    assert "14:00" in labels  # the event's local time, on the hour
+    assert "input pr. 5 min" in labels
+    assert activity_svg([], [], ylabel="y", tz=UTC, alt="tom").startswith("<svg")
 
 
 def test_one_format_may_name_its_file_and_several_go_into_a_folder(tmp_path: Path) -> None:
