@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -251,3 +252,62 @@ def test_the_bot_starts_without_loading_the_export_libraries() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_fast_cells_write_the_same_sheet_xml_as_xlsxwriter(tmp_path: Path) -> None:
+    import zipfile
+
+    import xlsxwriter
+
+    from bot.export.xlsxrows import FastRows
+
+    values: list[object] = [
+        "plain",
+        "Bord 1 & 2 <vigtigt> \"citat\" 'x'",
+        " leading",
+        "trailing ",
+        "two\nlines",
+        "tab\there",
+        "bell\x07",
+        "_x0041_ looks escaped",
+        "\ufffe",
+        "<r>not rich</r>",
+        "æøå – 🙂",
+        "",
+        0,
+        7,
+        3.25,
+        -1e20,
+        True,
+        datetime(2018, 10, 3, 13, 40, tzinfo=UTC).replace(tzinfo=None),  # as Excel has it
+    ]
+    path = tmp_path / "same.xlsx"
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    time_format = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    plain = [v for v in values if not isinstance(v, str) or v in {"plain", "æøå – 🙂", ""}]
+    plain.insert(1, "Bord 1 & 2 <vigtigt> \"citat\" 'x'")
+    for worksheet_class in (None, FastRows):
+        sheet = workbook.add_worksheet(worksheet_class=worksheet_class)
+        sheet.set_column(0, 3, 20)
+        sheet.set_column(30, 30, 20, time_format)  # a column with a format of its own
+        # Rows that FastRows writes itself, and rows it leaves to XlsxWriter.
+        for line, row in enumerate([plain, values, plain, values, plain], 1):
+            for col, value in enumerate(row):
+                if isinstance(value, datetime):
+                    sheet.write_datetime(line, col, value, time_format)
+                else:
+                    sheet.write(line, col, value)
+            sheet.write_string(line, 29, f"row {line}", time_format)
+            if line == 5:
+                sheet.write_string(line, 30, "in a formatted column")
+    workbook.close()
+    with zipfile.ZipFile(path) as archive:
+        stock, fast = (
+            # The cells; the sheets differ elsewhere only in which one is selected.
+            re.search(rb"(?s)<sheetData>.*</sheetData>", archive.read(f"xl/worksheets/{n}.xml"))
+            for n in ("sheet1", "sheet2")
+        )
+    assert stock is not None
+    assert fast is not None
+    assert b"inlineStr" in fast[0]
+    assert fast[0] == stock[0]
