@@ -203,7 +203,7 @@ class SqliteExportSource:
                 await asyncio.gather(ahead, return_exceptions=True)
 
     async def participation(
-        self, event_key: str, site_keys: Sequence[str] | None = None
+        self, event_key: str, site_keys: Sequence[str] | None = None, *, per_table: bool = True
     ) -> Participation:
         wanted = None if site_keys is None else set(site_keys)
         checked: defaultdict[str, dict[str | None, int]] = defaultdict(dict)
@@ -227,13 +227,14 @@ class SqliteExportSource:
                 unreachable[row["site_key"]] += row["unreachable"]
 
         # (site, item, adhoc, group) → tally, with the whole prompt and whole site on top.
-        per_table: defaultdict[tuple[str, PromptRef], dict[str | None, Tally]] = defaultdict(dict)
-        async with self._conn.execute(
-            f"{_TALLY} GROUP BY site_key, item_key, adhoc_id, group_key", (event_key,)
-        ) as cur:
-            async for row in cur:
-                ref = PromptRef(row["item_key"], row["adhoc_id"])
-                per_table[(row["site_key"], ref)][row["group_key"]] = _tally(row)
+        tables: defaultdict[tuple[str, PromptRef], dict[str | None, Tally]] = defaultdict(dict)
+        if per_table:  # a pass over every input: only the report shows them
+            async with self._conn.execute(
+                f"{_TALLY} GROUP BY site_key, item_key, adhoc_id, group_key", (event_key,)
+            ) as cur:
+                async for row in cur:
+                    ref = PromptRef(row["item_key"], row["adhoc_id"])
+                    tables[(row["site_key"], ref)][row["group_key"]] = _tally(row)
         per_prompt: dict[tuple[str, PromptRef], Tally] = {}
         async with self._conn.execute(
             f"{_TALLY} GROUP BY site_key, item_key, adhoc_id", (event_key,)
@@ -275,7 +276,7 @@ class SqliteExportSource:
             if wanted is None or key in wanted
         }
         prompts = [
-            PromptFigures(site, ref, tally, per_table.get((site, ref), {}))
+            PromptFigures(site, ref, tally, tables.get((site, ref), {}))
             for (site, ref), tally in per_prompt.items()
             if wanted is None or site in wanted
         ]

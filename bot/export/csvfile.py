@@ -30,20 +30,28 @@ def cell(value: Value) -> str:
     return str(value)
 
 
-def cells(values: Sequence[Value]) -> list[str | int | None]:
-    """What `cell` does, for a whole row and without a call per value: None and whole numbers
-    are left to the csv module, which writes them as "" and digits, as `cell` would."""
-    out: list[str | int | None] = []
-    append = out.append
-    for value in values:
-        if type(value) is str:
-            append("'" + value if value.startswith(_FORMULA_START) else value)
-        elif type(value) is bool:
-            append("true" if value else "false")
-        elif isinstance(value, list):
-            append(",".join(value))
-        else:
-            append(value)
+# The columns that may hold text, and the two that are not text or numbers. The times are
+# left out: an ISO date begins with a digit.
+_TEXTS = tuple(
+    i
+    for i, c in enumerate(COLUMNS)
+    if c not in {"id", "adhoc_id", "stars", "votes", "created_at", "edited_at"}
+    and c not in {"highlight", "relayed_to"}
+)
+_HIGHLIGHT, _RELAYED = COLUMNS.index("highlight"), COLUMNS.index("relayed_to")
+_FORMULA_FIRST = frozenset(_FORMULA_START)
+
+
+def cells(values: Sequence[Value]) -> list[Value]:
+    """What `cell` does, for a row of `COLUMNS` and without a call per value: None and whole
+    numbers are left to the csv module, which writes them as "" and digits, as `cell` would."""
+    out = list(values)
+    for i in _TEXTS:
+        text = out[i]
+        if text and text[0] in _FORMULA_FIRST:  # type: ignore[index]
+            out[i] = "'" + text  # type: ignore[operator]
+    out[_HIGHLIGHT] = "true" if out[_HIGHLIGHT] else "false"
+    out[_RELAYED] = ",".join(out[_RELAYED])  # type: ignore[arg-type]
     return out
 
 
@@ -54,7 +62,7 @@ async def write_csv(path: Path, presenter: Presenter, rows: AsyncIterator[Export
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
-        chunk: list[list[str | int | None]] = []
+        chunk: list[list[Value]] = []
         async for row in rows:
             chunk.append(cells(values(row)))
             if len(chunk) >= CHUNK:

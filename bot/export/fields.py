@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot.event import AgendaKind, Anonymity, Event
 from bot.export.records import AdhocQuestion, ExportedInput, PromptRef
@@ -66,6 +67,10 @@ class Presenter:
     _categories: dict[str | None, tuple[str | None, str | None]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    _tz: ZoneInfo = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_tz", self.event.tz)
 
     @classmethod
     def for_event(cls, event: Event, texts: Catalogue) -> Presenter:
@@ -156,12 +161,18 @@ class Presenter:
         return self.say(f"report.kind.{item.kind.value}")
 
     def _names(
-        self, site_key: str, group_key: str | None, ref: PromptRef, adhoc_text: str | None
+        self,
+        site_key: str,
+        group_key: str | None,
+        item_key: str | None,
+        adhoc_id: int | None,
+        adhoc_text: str | None,
     ) -> tuple[str, str | None, str, str]:
         """(site name, table name, item title, prompt text), cached per combination."""
-        key = (site_key, group_key, ref.item_key, ref.adhoc_id)
+        key = (site_key, group_key, item_key, adhoc_id)
         found = self._where.get(key)
         if found is None:
+            ref = PromptRef(item_key, adhoc_id)
             found = (
                 self.site_name(site_key),
                 None if group_key is None else self.table_name(site_key, group_key),
@@ -177,9 +188,9 @@ class Presenter:
         item = row.input
         category_key, category_name = self.category(item)
         site_name, table_name, item_title, prompt = self._names(
-            item.site_key, item.group_key, PromptRef(item.item_key, item.adhoc_id), row.adhoc_text
+            item.site_key, item.group_key, item.item_key, item.adhoc_id, row.adhoc_text
         )
-        tz = self.event.tz
+        tz = self._tz
         edited = item.edited_at
         return (
             item.id,

@@ -20,7 +20,7 @@ from bot.export import ALL_FORMATS, Format, file_name
 from bot.export.csvfile import write_csv
 from bot.export.fields import Presenter
 from bot.export.jsonfile import write_json
-from bot.export.records import ExportedInput, ItemStart, Scope
+from bot.export.records import ExportedInput, ItemStart, Participation, Scope
 from bot.export.report import HtmlReport, MarkdownReport, Renderer, walk
 from bot.export.source import ExportSource, SourceOpener
 from bot.export.xlsxfile import write_xlsx
@@ -88,7 +88,13 @@ async def write_exports(
         path.parent.mkdir(parents=True, exist_ok=True)
     presenter = Presenter.for_event(event, texts)
     bound = _Bound(source, event.key)
-    participation = await source.participation(event.key, only)
+    # The CSV needs no figures; only the report needs them per table.
+    reports = [fmt for fmt in (Format.HTML, Format.MD) if fmt in paths]
+    participation = (
+        await source.participation(event.key, only, per_table=bool(reports))
+        if set(paths) - {Format.CSV}
+        else Participation({}, [], {})
+    )
     written: list[Written] = []
 
     async def timed(fmt: Format, work: Awaitable[int]) -> None:
@@ -118,7 +124,6 @@ async def write_exports(
                 _rows(bound, only),
             ),
         )
-    reports = [fmt for fmt in (Format.HTML, Format.MD) if fmt in paths]
     if reports:
         started = time.perf_counter()
         handles = {fmt: paths[fmt].open("w", encoding="utf-8") for fmt in reports}

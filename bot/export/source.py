@@ -22,8 +22,11 @@ class ExportSource(Protocol):
         ...
 
     async def participation(
-        self, event_key: str, site_keys: Sequence[str] | None = None
-    ) -> Participation: ...
+        self, event_key: str, site_keys: Sequence[str] | None = None, *, per_table: bool = True
+    ) -> Participation:
+        """Figures per site and prompt; per table of each prompt too unless `per_table` is
+        False (it costs a pass over every input, and only the report shows them)."""
+        ...
 
     async def activity(self, event_key: str, site_key: str) -> list[tuple[datetime, int]]:
         """Visible inputs per minute (the minute's start, UTC) at one site."""

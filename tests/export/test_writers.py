@@ -18,6 +18,7 @@ import pytest
 from bot.export import Format
 from bot.export.charts import activity_svg, bins, terms_svg, ticks
 from bot.export.csvfile import cell, cells
+from bot.export.fields import COLUMNS, Value
 from bot.export.records import PromptRef, Scope, TableRef
 from bot.export.report import md
 from bot.export.runner import target_paths
@@ -107,6 +108,20 @@ async def test_participation_counts_visible_inputs_and_distinct_authors(db: Data
     assert figures.site("nowhere").checked_in == 0
     only_b = await SqliteExportSource(db.conn).participation(EVENT, ["b"])
     assert {p.site_key for p in only_b.prompts} == {"b"}
+    # Without the per-table pass: the same totals, no tables.
+    lean = await SqliteExportSource(db.conn).participation(EVENT, per_table=False)
+    assert lean.prompt("a", PromptRef("q1", None)).total == q1.total
+    assert lean.prompt("a", PromptRef("q1", None)).by_table == {}
+    assert lean.site("a") == figures.site("a")
+
+
+async def test_the_texts_of_a_scope_are_those_of_its_visible_inputs(db: Database) -> None:
+    await _seed(db)
+    source = SqliteExportSource(db.conn, batch=2)
+    scope = Scope("a", PromptRef("q1", None))
+    texts = sorted([text async for text in source.texts(EVENT, scope)])
+    assert texts == sorted([row.input.text async for row in source.inputs(EVENT, scope)])
+    assert texts == ["input 1", "input 3", "input 4"]
 
 
 async def test_an_export_source_is_read_only_and_refuses_what_is_not_a_database(
@@ -130,11 +145,25 @@ def test_cells_that_a_spreadsheet_would_run_as_formulas_are_defused() -> None:
 
 
 def test_a_whole_row_of_cells_reads_back_as_cell_by_cell() -> None:
-    row = [3, None, True, False, ["a", "b"], [], "=1+1", "-x", "tekst", "", "\tx"]
-    fast, slow = io.StringIO(), io.StringIO()
-    csv.writer(fast).writerow(cells(row))
-    csv.writer(slow).writerow([cell(value) for value in row])
-    assert fast.getvalue() == slow.getvalue()
+    texts = ["=1+1", "-x", "+45", "@SUM(A1)", "\tx", "\rx", "tekst", "", None, "a=b"]
+    for n, text in enumerate(texts):
+        row: list[Value] = [
+            {
+                "id": 7,
+                "adhoc_id": None if n % 2 else 3,
+                "stars": n,
+                "votes": 0,
+                "created_at": "2018-10-03T13:40:00+02:00",
+                "edited_at": None,
+                "highlight": bool(n % 2),
+                "relayed_to": ["a", "b"][: n % 3],
+            }.get(column, text)
+            for column in COLUMNS
+        ]
+        fast, slow = io.StringIO(), io.StringIO()
+        csv.writer(fast).writerow(cells(row))
+        csv.writer(slow).writerow([cell(value) for value in row])
+        assert fast.getvalue() == slow.getvalue()
 
 
 def test_sheet_names_follow_excels_rules() -> None:
