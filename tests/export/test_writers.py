@@ -9,8 +9,10 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -340,3 +342,22 @@ def test_fast_cells_write_the_same_sheet_xml_as_xlsxwriter(tmp_path: Path) -> No
     assert fast is not None
     assert b"inlineStr" in fast[0]
     assert fast[0] == stock[0]
+
+
+async def test_an_export_runs_with_the_older_objects_left_out_of_collection() -> None:
+    import gc
+    from contextlib import asynccontextmanager
+
+    from bot.export.runner import off_loop
+
+    @asynccontextmanager
+    async def opener() -> AsyncIterator[Any]:
+        yield None
+
+    async def job(source: Any) -> int:
+        return gc.get_freeze_count()
+
+    before = gc.get_freeze_count()
+    during = await off_loop(opener, job)
+    assert during > before  # what existed before the export is set aside while it runs...
+    assert gc.get_freeze_count() == before  # ...and given back to the collector afterwards
