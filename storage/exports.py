@@ -35,7 +35,7 @@ from bot.export.records import (
     SiteFigures,
     Tally,
 )
-from bot.models import Input, InputKind, InputState
+from bot.models import InputKind
 from storage.timestamps import from_db
 
 BATCH = 2000
@@ -71,7 +71,6 @@ _RELAYS = """
 """
 _TEXTS = "SELECT i.text FROM inputs i WHERE i.event_key = ? AND i.state = 'visible'"
 _KINDS = {kind.value: kind for kind in InputKind}
-_STATES = {state.value: state for state in InputState}
 
 
 class ExportSchemaError(Exception):
@@ -143,40 +142,38 @@ class SqliteExportSource:
             marks.highlights,
             marks.relays.get,
         )
-        fromisoformat = datetime.fromisoformat
+        fromisoformat, kinds = datetime.fromisoformat, _KINDS
         async for rows in self._batches(sql, params):
             for r in rows:
                 # The columns of `_INPUTS`, by position: this runs once per row.
                 input_id = r[0]
+                edited = r[19]
                 yield ExportedInput(
-                    input=Input(
-                        id=input_id,
-                        event_key=r[1],
-                        user_id=r[2],
-                        site_key=r[3],
-                        group_key=r[4],
-                        role=r[5],
-                        category_key=r[6],
-                        anonymous=bool(r[7]),
-                        item_key=r[8],
-                        adhoc_id=r[9],
-                        kind=_KINDS[r[10]],
-                        text=r[11],
-                        file_id=r[12],
-                        file_name=r[13],
-                        chat_id=r[15],
-                        message_id=r[16],
-                        state=_STATES[r[17]],
-                        created_at=fromisoformat(r[18]),
-                        edited_at=None if r[19] is None else fromisoformat(r[19]),
-                        author_name=r[20],
-                        stars=stars(input_id, 0),
-                        votes=votes(input_id, 0),
-                    ),
-                    adhoc_text=r[21],
-                    mime_type=r[14],
-                    highlight=input_id in highlights,
-                    relayed_to=relays(input_id, ()),
+                    input_id,
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    r[6],
+                    bool(r[7]),
+                    r[8],
+                    r[9],
+                    kinds[r[10]],
+                    r[11],
+                    r[12],
+                    r[13],
+                    r[15],
+                    r[16],
+                    fromisoformat(r[18]),
+                    None if edited is None else fromisoformat(edited),
+                    r[20],
+                    stars(input_id, 0),
+                    votes(input_id, 0),
+                    r[21],
+                    r[14],
+                    input_id in highlights,
+                    relays(input_id, ()),
                 )
 
     async def texts(self, event_key: str, scope: Scope) -> AsyncIterator[str]:

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 from bot.event import AgendaKind, Anonymity, Event
 from bot.export.records import AdhocQuestion, ExportedInput, PromptRef
 from bot.i18n import Catalogue
-from bot.models import Input
 from bot.services.authors import author_label
 
 Value = str | int | bool | None | list[str]
@@ -61,16 +60,16 @@ class Presenter:
         default_factory=dict, compare=False, repr=False
     )
     # So do authors (one label per site, role, choice and name) and participant roles.
-    _authors: dict[tuple[object, ...], str | None] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    _labels: dict[tuple[object, ...], str] = field(default_factory=dict, compare=False, repr=False)
     _categories: dict[str | None, tuple[str | None, str | None]] = field(
         default_factory=dict, compare=False, repr=False
     )
     _tz: ZoneInfo = field(init=False, compare=False, repr=False)
+    _anonymous: str = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_tz", self.event.tz)
+        object.__setattr__(self, "_anonymous", self.texts.plain(self.lang, "authors.anonymous"))
 
     @classmethod
     def for_event(cls, event: Event, texts: Catalogue) -> Presenter:
@@ -129,7 +128,7 @@ class Presenter:
         item = self.event.item(item_key)
         return item is not None and item.kind is AgendaKind.PROMPT
 
-    def category(self, item: Input) -> tuple[str | None, str | None]:
+    def category(self, item: ExportedInput) -> tuple[str | None, str | None]:
         """(key, name) of the author's kind of participant, unless the event is anonymous."""
         found = self._categories.get(item.category_key)
         if found is None:
@@ -142,22 +141,23 @@ class Presenter:
             self._categories[item.category_key] = found
         return found
 
-    def author_label(self, item: Input) -> str:
+    def author_label(self, item: ExportedInput) -> str:
         """A name, "politiker, Aalborg" or "anonym": what anyone else is shown."""
-        return author_label(self.event, self.texts, self.lang, item)
-
-    def author(self, item: Input) -> str | None:
-        """The author for the data files: as shown to others, but empty when anonymous."""
-        # `author_label` reads exactly these fields of the input.
+        # `author_label` reads exactly these fields of the input: one label per combination.
         key = (item.site_key, item.category_key, item.anonymous, item.author_name)
-        if key in self._authors:
-            return self._authors[key]
-        label = self.author_label(item)
-        found = None if label == self.texts.plain(self.lang, "authors.anonymous") else label
-        self._authors[key] = found
+        found = self._labels.get(key)
+        if found is None:
+            found = self._labels[key] = author_label(
+                self.event, self.texts, self.lang, item.as_input()
+            )
         return found
 
-    def kind_name(self, item: Input) -> str:
+    def author(self, item: ExportedInput) -> str | None:
+        """The author for the data files: as shown to others, but empty when anonymous."""
+        label = self.author_label(item)
+        return None if label == self._anonymous else label
+
+    def kind_name(self, item: ExportedInput) -> str:
         return self.say(f"report.kind.{item.kind.value}")
 
     def _names(
@@ -182,13 +182,12 @@ class Presenter:
             self._where[key] = found
         return found
 
-    def values(self, row: ExportedInput) -> tuple[Value, ...]:
+    def values(self, item: ExportedInput) -> tuple[Value, ...]:
         """The row's values in the order of `COLUMNS`; what repeats is looked up in caches,
         since this runs once per input and format."""
-        item = row.input
         category_key, category_name = self.category(item)
         site_name, table_name, item_title, prompt = self._names(
-            item.site_key, item.group_key, item.item_key, item.adhoc_id, row.adhoc_text
+            item.site_key, item.group_key, item.item_key, item.adhoc_id, item.adhoc_text
         )
         tz = self._tz
         edited = item.edited_at
@@ -212,11 +211,11 @@ class Presenter:
             item.text,
             item.file_id,
             item.file_name,
-            row.mime_type,
+            item.mime_type,
             item.stars,
             item.votes,
-            row.highlight,
-            list(row.relayed_to),
+            item.highlight,
+            list(item.relayed_to),
         )
 
     def record(self, row: ExportedInput) -> dict[str, Value]:

@@ -408,8 +408,7 @@ async def _views(
     presenter: Presenter, rows: AsyncIterator[ExportedInput], with_table: bool
 ) -> AsyncIterator[EntryView]:
     say = presenter.say
-    async for row in rows:
-        item = row.input
+    async for item in rows:
         marks = [say("report.stars", stars=item.stars)] if item.stars else []
         if item.votes:
             marks.append(say("report.votes", votes=item.votes))
@@ -418,8 +417,8 @@ async def _views(
         if category and category not in author:
             author = f"{author} · {category}"
         relayed = (
-            say("report.relayed", sites=", ".join(presenter.site_name(s) for s in row.relayed_to))
-            if row.relayed_to
+            say("report.relayed", sites=", ".join(presenter.site_name(s) for s in item.relayed_to))
+            if item.relayed_to
             else None
         )
         kind = None
@@ -435,7 +434,7 @@ async def _views(
             text=item.text,
             marks=" · ".join(marks),
             relayed=relayed,
-            highlight=row.highlight,
+            highlight=item.highlight,
         )
 
 

@@ -134,9 +134,9 @@ async def _site_sheet(
         if row.relayed_to:
             write_string(line, _RELAYED, ",".join(row.relayed_to))
         # Excel has no time zones: the event's local time, as the organisers lived it.
-        moment = row.input.created_at
+        moment = row.created_at
         write_datetime(line, created, moment.astimezone(tz).replace(tzinfo=None), time_style)
-        if (changed := row.input.edited_at) is not None:
+        if (changed := row.edited_at) is not None:
             write_datetime(line, edited, changed.astimezone(tz).replace(tzinfo=None), time_style)
     sheet.autofilter(0, 0, max(line, 1), len(COLUMNS) - 1)
     return line

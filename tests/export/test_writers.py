@@ -86,7 +86,7 @@ async def test_the_read_model_streams_visible_inputs_in_batches_by_scope(
     source = SqliteExportSource(db.conn, batch=2)
 
     async def ids(scope: Scope) -> list[int]:
-        return [row.input.id async for row in source.inputs(EVENT, scope)]
+        return [row.id async for row in source.inputs(EVENT, scope)]
 
     assert await ids(Scope()) == [1, 3, 4, 6, 7, 8]
     assert await ids(Scope(site_key="a")) == [1, 3, 4, 6]
@@ -96,7 +96,7 @@ async def test_the_read_model_streams_visible_inputs_in_batches_by_scope(
     assert await ids(Scope("b", PromptRef(None, None))) == [8]
     assert await ids(Scope("a", highlights_only=True)) == [3]
     [row] = [row async for row in source.inputs(EVENT, Scope(highlights_only=True))]
-    assert (row.highlight, row.relayed_to, row.input.author_name) == (True, ("b",), "P2")
+    assert (row.highlight, row.relayed_to, row.author_name) == (True, ("b",), "P2")
 
 
 async def test_participation_counts_visible_inputs_and_distinct_authors(db: Database) -> None:
@@ -122,7 +122,7 @@ async def test_the_texts_of_a_scope_are_those_of_its_visible_inputs(db: Database
     source = SqliteExportSource(db.conn, batch=2)
     scope = Scope("a", PromptRef("q1", None))
     texts = sorted([text async for text in source.texts(EVENT, scope)])
-    assert texts == sorted([row.input.text async for row in source.inputs(EVENT, scope)])
+    assert texts == sorted([row.text async for row in source.inputs(EVENT, scope)])
     assert texts == ["input 1", "input 3", "input 4"]
 
 
