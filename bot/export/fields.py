@@ -61,6 +61,10 @@ class Presenter:
     )
     # So do authors (one label per site, role, choice and name) and participant roles.
     _labels: dict[tuple[object, ...], str] = field(default_factory=dict, compare=False, repr=False)
+    # (author, category key, category name) for the data files, per the same four fields.
+    _who: dict[tuple[object, ...], tuple[str | None, str | None, str | None]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
     _categories: dict[str | None, tuple[str | None, str | None]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -185,37 +189,66 @@ class Presenter:
     def values(self, item: ExportedInput) -> tuple[Value, ...]:
         """The row's values in the order of `COLUMNS`; what repeats is looked up in caches,
         since this runs once per input and format."""
-        category_key, category_name = self.category(item)
-        site_name, table_name, item_title, prompt = self._names(
-            item.site_key, item.group_key, item.item_key, item.adhoc_id, item.adhoc_text
-        )
-        tz = self._tz
-        edited = item.edited_at
-        return (
-            item.id,
-            item.event_key,
-            item.site_key,
-            site_name,
-            item.group_key,
-            table_name,
-            item.item_key,
-            item_title,
-            item.adhoc_id,
-            prompt,
-            item.created_at.astimezone(tz).isoformat(timespec="seconds"),
-            None if edited is None else edited.astimezone(tz).isoformat(timespec="seconds"),
-            self.author(item),
+        (
+            input_id,
+            event_key,
+            _,
+            site_key,
+            group_key,
+            _,
             category_key,
-            category_name,
-            item.kind.value,
-            item.text,
-            item.file_id,
-            item.file_name,
-            item.mime_type,
-            item.stars,
-            item.votes,
-            item.highlight,
-            list(item.relayed_to),
+            anonymous,
+            item_key,
+            adhoc_id,
+            kind,
+            text,
+            file_id,
+            file_name,
+            _,
+            _,
+            created_at,
+            edited_at,
+            author_name,
+            stars,
+            votes,
+            adhoc_text,
+            mime_type,
+            highlight,
+            relayed_to,
+        ) = item
+        where = self._where.get((site_key, group_key, item_key, adhoc_id))
+        if where is None:
+            where = self._names(site_key, group_key, item_key, adhoc_id, adhoc_text)
+        who = self._who.get((site_key, category_key, anonymous, author_name))
+        if who is None:
+            who = self._who[(site_key, category_key, anonymous, author_name)] = (
+                self.author(item),
+                *self.category(item),
+            )
+        tz = self._tz
+        return (
+            input_id,
+            event_key,
+            site_key,
+            where[0],
+            group_key,
+            where[1],
+            item_key,
+            where[2],
+            adhoc_id,
+            where[3],
+            created_at.astimezone(tz).isoformat(timespec="seconds"),
+            None if edited_at is None else edited_at.astimezone(tz).isoformat(timespec="seconds"),
+            *who,
+            kind.value,
+            text,
+            file_id,
+            file_name,
+            mime_type,
+            stars,
+            votes,
+            highlight,
+            list(relayed_to),
         )
 
     def record(self, row: ExportedInput) -> dict[str, Value]:
