@@ -134,7 +134,20 @@ class SqliteExportSource:
     async def inputs(self, event_key: str, scope: Scope) -> AsyncIterator[ExportedInput]:
         marks = await self._marks_of(event_key)
         where, params = self._where(event_key, scope)
-        order = "i.group_key, " if scope.prompt is not None else ""
+        order = ""
+        if scope.prompt is not None:
+            order = "i.group_key, "
+            if scope.table_order:
+                # One query for a prompt's tables in the event's order (and no round trips
+                # per table): the listed tables by position, then others, then no table.
+                n = len(scope.table_order)
+                whens = " WHEN ? THEN ?" * n
+                order = (
+                    f"CASE i.group_key{whens} ELSE"
+                    f" (CASE WHEN i.group_key IS NULL THEN {n + 1} ELSE {n} END) END, {order}"
+                )
+                for position, group_key in enumerate(scope.table_order):
+                    params += [group_key, position]
         sql = f"{_INPUTS}{where} ORDER BY i.site_key, {order}i.created_at, i.id"
         stars, votes, highlights, relays = (
             marks.stars.get,

@@ -34,6 +34,9 @@ class Scope:
     prompt: PromptRef | None = None
     table: TableRef | None = None
     highlights_only: bool = False
+    # Within a prompt, inputs come by table: these tables first, in this order, then any
+    # other by key, then those without a table. Empty: by key, those without a table first.
+    table_order: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

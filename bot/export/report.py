@@ -26,7 +26,6 @@ from bot.export.records import (
     Participation,
     PromptRef,
     Scope,
-    TableRef,
 )
 from bot.export.terms import TermCounter
 
@@ -366,7 +365,8 @@ async def _prompt(
         return 0
 
     highlights = [
-        view async for view in _views(presenter, rows(Scope(key, ref, highlights_only=True)), True)
+        view
+        async for _, view in _views(presenter, rows(Scope(key, ref, highlights_only=True)), True)
     ]
     if highlights:
         for renderer in renderers:
@@ -377,36 +377,46 @@ async def _prompt(
         for renderer in renderers:
             renderer.end_group()
 
+    # Every table's inputs in one query: the event's tables in its order, then any other,
+    # then those written without a table.
     shown = 0
     site = presenter.event.site(key)
-    groups: list[str | None] = [g.key for g in site.groups] if site else []
-    groups += [g for g in entry.figures.by_table if g not in groups and g is not None]
-    groups.append(None)
-    for group_key in groups:
-        count = entry.figures.by_table.get(group_key)
-        if count is None or not count.inputs:
-            continue
-        for renderer in renderers:
-            renderer.group(
-                say(
-                    "report.table_count",
-                    table=presenter.table_name(key, group_key),
-                    count=count.inputs,
-                ),
-                highlights=False,
-            )
-        async for view in _views(presenter, rows(Scope(key, ref, TableRef(group_key))), False):
-            shown += 1
+    order = tuple(g.key for g in site.groups) if site else ()
+    table: object = _NO_TABLE_YET
+    async for group_key, view in _views(
+        presenter, rows(Scope(key, ref, table_order=order)), False
+    ):
+        if group_key != table:
+            if table is not _NO_TABLE_YET:
+                for renderer in renderers:
+                    renderer.end_group()
+            table = group_key
+            count = entry.figures.by_table.get(group_key)
             for renderer in renderers:
-                renderer.entry(view)
+                renderer.group(
+                    say(
+                        "report.table_count",
+                        table=presenter.table_name(key, group_key),
+                        count=count.inputs if count else 0,
+                    ),
+                    highlights=False,
+                )
+        shown += 1
+        for renderer in renderers:
+            renderer.entry(view)
+    if table is not _NO_TABLE_YET:
         for renderer in renderers:
             renderer.end_group()
     return shown
 
 
+_NO_TABLE_YET = object()
+
+
 async def _views(
     presenter: Presenter, rows: AsyncIterator[ExportedInput], with_table: bool
-) -> AsyncIterator[EntryView]:
+) -> AsyncIterator[tuple[str | None, EntryView]]:
+    """Each input as the report shows it, with its table."""
     say = presenter.say
     async for item in rows:
         marks = [say("report.stars", stars=item.stars)] if item.stars else []
@@ -426,15 +436,18 @@ async def _views(
             kind = say("report.media", kind=presenter.kind_name(item))
             if item.file_name:
                 kind = f"{kind} {item.file_name}"
-        yield EntryView(
-            time=presenter.hhmm(item.created_at),
-            author=author,
-            where=presenter.table_name(item.site_key, item.group_key) if with_table else None,
-            kind=kind,
-            text=item.text,
-            marks=" · ".join(marks),
-            relayed=relayed,
-            highlight=item.highlight,
+        yield (
+            item.group_key,
+            EntryView(
+                time=presenter.hhmm(item.created_at),
+                author=author,
+                where=presenter.table_name(item.site_key, item.group_key) if with_table else None,
+                kind=kind,
+                text=item.text,
+                marks=" · ".join(marks),
+                relayed=relayed,
+                highlight=item.highlight,
+            ),
         )
 
 

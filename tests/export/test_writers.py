@@ -93,6 +93,11 @@ async def test_the_read_model_streams_visible_inputs_in_batches_by_scope(
     # Within a prompt: by table (no table first, as SQLite sorts NULL), then time.
     assert await ids(Scope("a", PromptRef("q1", None))) == [4, 1, 3]
     assert await ids(Scope("a", PromptRef("q1", None), TableRef(None))) == [4]
+    # The report reads a prompt's tables in one query, in the event's order of tables, then
+    # tables the event does not list (by key), then the inputs without a table.
+    assert await ids(Scope("a", PromptRef("q1", None), table_order=("t2", "t1"))) == [3, 1, 4]
+    assert await ids(Scope("a", PromptRef("q1", None), table_order=("t2",))) == [3, 1, 4]
+    assert await ids(Scope("a", PromptRef("q1", None), table_order=("t1", "t9"))) == [1, 3, 4]
     assert await ids(Scope("b", PromptRef(None, None))) == [8]
     assert await ids(Scope("a", highlights_only=True)) == [3]
     [row] = [row async for row in source.inputs(EVENT, Scope(highlights_only=True))]
