@@ -101,13 +101,8 @@ async def write_xlsx(
     return count
 
 
-# The columns by what they hold, so that each row is written without asking every value.
-_NUMBERS = tuple(COLUMNS.index(c) for c in ("id", "adhoc_id", "stars", "votes"))
-_TIMES = tuple(COLUMNS.index(c) for c in ("created_at", "edited_at"))
-_HIGHLIGHT, _RELAYED = COLUMNS.index("highlight"), COLUMNS.index("relayed_to")
-_TEXTS = tuple(
-    i for i in range(len(COLUMNS)) if i not in {*_NUMBERS, *_TIMES, _HIGHLIGHT, _RELAYED}
-)
+_CREATED, _EDITED = COLUMNS.index("created_at"), COLUMNS.index("edited_at")
+_RELAYED = COLUMNS.index("relayed_to")
 
 
 async def _site_sheet(
@@ -117,27 +112,17 @@ async def _site_sheet(
         sheet.set_column(col, col, _WIDTHS.get(column, 12))
         sheet.write_string(0, col, presenter.say(f"export.column.{column}"), styles["header"])
     sheet.freeze_panes(1, 0)
-    write_string, write_number, write_boolean, write_datetime = sheet.cell_writers()
     time_style, tz, values = styles["time"], presenter.event.tz, presenter.values
-    created, edited = _TIMES
     line = 0
     async for row in rows:
         line += 1
-        cells = values(row)
-        for col in _TEXTS:
-            if (text := cells[col]) is not None:
-                write_string(line, col, text)
-        for col in _NUMBERS:
-            if (number := cells[col]) is not None:
-                write_number(line, col, number)
-        write_boolean(line, _HIGHLIGHT, row.highlight)
-        if row.relayed_to:
-            write_string(line, _RELAYED, ",".join(row.relayed_to))
+        cells: list[Any] = list(values(row))
         # Excel has no time zones: the event's local time, as the organisers lived it.
-        moment = row.created_at
-        write_datetime(line, created, moment.astimezone(tz).replace(tzinfo=None), time_style)
-        if (changed := row.edited_at) is not None:
-            write_datetime(line, edited, changed.astimezone(tz).replace(tzinfo=None), time_style)
+        cells[_CREATED] = row.created_at.astimezone(tz).replace(tzinfo=None)
+        if row.edited_at is not None:
+            cells[_EDITED] = row.edited_at.astimezone(tz).replace(tzinfo=None)
+        cells[_RELAYED] = ",".join(row.relayed_to) if row.relayed_to else None
+        sheet.write_plain_row(line, cells, time_style)
     sheet.autofilter(0, 0, max(line, 1), len(COLUMNS) - 1)
     return line
 

@@ -15,11 +15,18 @@ Imported only when an XLSX export runs: it loads XlsxWriter.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from xlsxwriter.utility import xl_col_to_name
-from xlsxwriter.worksheet import Worksheet
+from xlsxwriter.worksheet import (
+    CellBooleanTuple,
+    CellDatetimeTuple,
+    CellNumberTuple,
+    CellStringTuple,
+    Worksheet,
+)
 
 # What XlsxWriter's inline-string path would change or mark: control characters (tab and
 # newline included), its own _xHHHH_ escapes, the two non-characters, and whitespace at
@@ -40,6 +47,60 @@ class FastRows(Worksheet):  # type: ignore[misc] # XlsxWriter has no type inform
         """write_string, write_number, write_boolean and write_datetime without the wrapper
         that first checks for "A1" cell names: these sheets give rows and columns."""
         return self._write_string, self._write_number, self._write_boolean, self._write_datetime
+
+    def write_plain_row(self, row: int, values: Sequence[object], date_format: Any) -> None:
+        """Write a whole row at once: the value of each column in order, None for an empty
+        cell; text, whole numbers, booleans and dates (with `date_format`). The row goes
+        straight to the sheet's file, past XlsxWriter's per-cell table, unless it is not
+        plain (see `_cell`), when each value goes through XlsxWriter's own writers."""
+        if not self.constant_memory or row <= self.previous_row:
+            self._write_each(row, values, date_format)
+            return
+        line = str(row + 1)
+        parts = [f'<row r="{line}">']
+        first = last = -1
+        for col, value in enumerate(values):
+            if value is None:
+                continue
+            if isinstance(value, datetime):
+                number = self._convert_date_time(value)
+                xml = self._cell(line, col, CellDatetimeTuple(number, date_format))
+            elif isinstance(value, bool):
+                xml = self._cell(line, col, CellBooleanTuple(1 if value else 0, None))
+            elif isinstance(value, int):
+                xml = self._cell(line, col, CellNumberTuple(value, None))
+            elif isinstance(value, str) and len(value) <= self.xls_strmax // 2:
+                xml = self._cell(line, col, CellStringTuple(value, None))
+            else:
+                xml = None
+            if xml is None:
+                self._write_each(row, values, date_format)
+                return
+            parts.append(xml)
+            if first < 0:
+                first = col
+            last = col
+        if first < 0:
+            return
+        # The row before this one (the header) is written first, as XlsxWriter would.
+        self._write_single_row(row)
+        self._check_dimensions(row, first)
+        self._check_dimensions(row, last)
+        parts.append("</row>")
+        self.fh.write("".join(parts))
+
+    def _write_each(self, row: int, values: Sequence[object], date_format: Any) -> None:
+        for col, value in enumerate(values):
+            if value is None:
+                continue
+            if isinstance(value, datetime):
+                self._write_datetime(row, col, value, date_format)
+            elif isinstance(value, bool):
+                self._write_boolean(row, col, value)
+            elif isinstance(value, int):
+                self._write_number(row, col, value)
+            else:
+                self._write_string(row, col, str(value))
 
     def _write_single_row(self, current_row_num: int = 0) -> None:
         row_num = self.previous_row

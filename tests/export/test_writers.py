@@ -366,3 +366,42 @@ async def test_an_export_runs_with_the_older_objects_left_out_of_collection() ->
     during = await off_loop(opener, job)
     assert during > before  # what existed before the export is set aside while it runs...
     assert gc.get_freeze_count() == before  # ...and given back to the collector afterwards
+
+
+def test_a_plain_row_written_at_once_is_the_row_xlsxwriter_writes(tmp_path: Path) -> None:
+    import zipfile
+
+    import xlsxwriter
+
+    from bot.export.xlsxrows import FastRows
+
+    when = datetime(2018, 10, 3, 13, 40, 5, tzinfo=UTC).replace(tzinfo=None)  # as Excel has it
+    plain: list[object] = [7, "ev", None, "Bord 1 & 2 <x>", "", when, None, True, False, 0]
+    special: list[object] = [8, "two\nlines", " lead", None, "æøå", when, when, False, True, 3]
+    path = tmp_path / "rows.xlsx"
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    time_format = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    stock = workbook.add_worksheet()
+    fast = workbook.add_worksheet(worksheet_class=FastRows)
+    for sheet in (stock, fast):
+        sheet.set_column(0, 9, 12)
+        sheet.write_string(0, 0, "Id", time_format)
+    for line, row in enumerate([plain, special, plain, [None] * 3, plain], 1):
+        for col, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, datetime):
+                stock.write_datetime(line, col, value, time_format)
+            elif isinstance(value, bool):
+                stock.write_boolean(line, col, value)
+            elif isinstance(value, int):
+                stock.write_number(line, col, value)
+            else:
+                stock.write_string(line, col, value)
+        fast.write_plain_row(line, row, time_format)
+    workbook.close()
+    with zipfile.ZipFile(path) as archive:
+        written = [archive.read(f"xl/worksheets/sheet{n}.xml") for n in (1, 2)]
+    pattern = rb"(?s)<dimension[^>]*>|<sheetData>.*</sheetData>"
+    assert re.findall(pattern, written[1]) == re.findall(pattern, written[0])
+    assert b'<row r="6">' in written[1]
