@@ -21,10 +21,6 @@ from typing import Any
 
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import (
-    CellBooleanTuple,
-    CellDatetimeTuple,
-    CellNumberTuple,
-    CellStringTuple,
     Worksheet,
 )
 
@@ -32,6 +28,7 @@ from xlsxwriter.worksheet import (
 # newline included), its own _xHHHH_ escapes, the two non-characters, and whitespace at
 # either end (which needs xml:space="preserve").
 _SPECIAL = re.compile(r"[\x00-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^\s|\s$")
+_ESCAPED = re.compile(r"[\x00-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
 
 
 class FastRows(Worksheet):  # type: ignore[misc] # XlsxWriter has no type information
@@ -42,6 +39,9 @@ class FastRows(Worksheet):  # type: ignore[misc] # XlsxWriter has no type inform
     def __init__(self) -> None:
         super().__init__()
         self._columns: dict[int, str] = {}
+        self._letters: list[str] = []
+        self._plain_columns: set[int] | None = None
+        self._text_limit = self.xls_strmax // 2  # longer may need cutting: XlsxWriter's
 
     def cell_writers(self) -> tuple[Callable[..., Any], ...]:
         """write_string, write_number, write_boolean and write_datetime without the wrapper
@@ -52,35 +52,60 @@ class FastRows(Worksheet):  # type: ignore[misc] # XlsxWriter has no type inform
         """Write a whole row at once: the value of each column in order, None for an empty
         cell; text, whole numbers, booleans and dates (with `date_format`). The row goes
         straight to the sheet's file, past XlsxWriter's per-cell table, unless it is not
-        plain (see `_cell`), when each value goes through XlsxWriter's own writers."""
+        plain (see `_cell`), when each value goes through XlsxWriter's own writers.
+        Column formats are read at the first row: set them before writing rows."""
         if not self.constant_memory or row <= self.previous_row:
             self._write_each(row, values, date_format)
             return
+        if self._plain_columns is None:
+            self._plain_columns = {
+                col
+                for col in range(self.xls_colmax)
+                if getattr(self.col_info.get(col), "column_format", None) is None
+            }
+        names, plain, limit = self._names(len(values)), self._plain_columns, self._text_limit
         line = str(row + 1)
         parts = [f'<row r="{line}">']
+        texts: list[str] = []
         first = last = -1
         for col, value in enumerate(values):
             if value is None:
                 continue
-            if isinstance(value, datetime):
-                number = self._convert_date_time(value)
-                xml = self._cell(line, col, CellDatetimeTuple(number, date_format))
-            elif isinstance(value, bool):
-                xml = self._cell(line, col, CellBooleanTuple(1 if value else 0, None))
-            elif isinstance(value, int):
-                xml = self._cell(line, col, CellNumberTuple(value, None))
-            elif isinstance(value, str) and len(value) <= self.xls_strmax // 2:
-                xml = self._cell(line, col, CellStringTuple(value, None))
-            else:
-                xml = None
-            if xml is None:
+            if col not in plain:
                 self._write_each(row, values, date_format)
                 return
-            parts.append(xml)
+            kind = type(value)
+            if kind is str:
+                text: str = value  # type: ignore[assignment]
+                if (
+                    len(text) > limit
+                    or text.startswith("<r>")  # XlsxWriter would write it as a rich string
+                    or (text and (text[0].isspace() or text[-1].isspace()))
+                ):
+                    self._write_each(row, values, date_format)
+                    return
+                texts.append(text)
+                text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                parts.append(f'<c r="{names[col]}{line}" t="inlineStr"><is><t>{text}</t></is></c>')
+            elif kind is int:
+                parts.append(f'<c r="{names[col]}{line}"><v>{value:.16G}</v></c>')
+            elif kind is bool:
+                parts.append(f'<c r="{names[col]}{line}" t="b"><v>{1 if value else 0}</v></c>')
+            elif kind is datetime:
+                number = self._convert_date_time(value)
+                style = date_format._get_xf_index()
+                parts.append(f'<c r="{names[col]}{line}" s="{style}"><v>{number:.16G}</v></c>')
+            else:
+                self._write_each(row, values, date_format)
+                return
             if first < 0:
                 first = col
             last = col
-        if first < 0:
+        # Control characters and _xHHHH_ (see _SPECIAL), looked for once per row; the
+        # separator is neither, and a match cannot run across it.
+        if first < 0 or (texts and _ESCAPED.search("\x7f".join(texts))):
+            if first >= 0:
+                self._write_each(row, values, date_format)
             return
         # The row before this one (the header) is written first, as XlsxWriter would.
         self._write_single_row(row)
@@ -88,6 +113,11 @@ class FastRows(Worksheet):  # type: ignore[misc] # XlsxWriter has no type inform
         self._check_dimensions(row, last)
         parts.append("</row>")
         self.fh.write("".join(parts))
+
+    def _names(self, count: int) -> list[str]:
+        while len(self._letters) < count:
+            self._letters.append(xl_col_to_name(len(self._letters)))
+        return self._letters
 
     def _write_each(self, row: int, values: Sequence[object], date_format: Any) -> None:
         for col, value in enumerate(values):

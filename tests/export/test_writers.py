@@ -386,7 +386,16 @@ def test_a_plain_row_written_at_once_is_the_row_xlsxwriter_writes(tmp_path: Path
     for sheet in (stock, fast):
         sheet.set_column(0, 9, 12)
         sheet.write_string(0, 0, "Id", time_format)
-    for line, row in enumerate([plain, special, plain, [None] * 3, plain], 1):
+    odd = [
+        "_x0041_ looks escaped",
+        "\ufffe",
+        "<r>not rich</r>",
+        "trailing ",
+        "bell\x07",
+        "x" * 20000,
+    ]
+    rows = [plain, special, plain, [None] * 3, plain] + [[9, text, "ok"] for text in odd] + [plain]
+    for line, row in enumerate(rows, 1):
         for col, value in enumerate(row):
             if value is None:
                 continue
@@ -404,4 +413,4 @@ def test_a_plain_row_written_at_once_is_the_row_xlsxwriter_writes(tmp_path: Path
         written = [archive.read(f"xl/worksheets/sheet{n}.xml") for n in (1, 2)]
     pattern = rb"(?s)<dimension[^>]*>|<sheetData>.*</sheetData>"
     assert re.findall(pattern, written[1]) == re.findall(pattern, written[0])
-    assert b'<row r="6">' in written[1]
+    assert b'<row r="12">' in written[1]
