@@ -40,7 +40,7 @@ class FastRows(Worksheet):  # type: ignore[misc] # XlsxWriter has no type inform
         super().__init__()
         self._columns: dict[int, str] = {}
         self._letters: list[str] = []
-        self._plain_columns: set[int] | None = None
+        self._formatted_columns: set[int] | None = None
         self._text_limit = self.xls_strmax // 2  # longer may need cutting: XlsxWriter's
 
     def cell_writers(self) -> tuple[Callable[..., Any], ...]:
@@ -57,13 +57,14 @@ class FastRows(Worksheet):  # type: ignore[misc] # XlsxWriter has no type inform
         if not self.constant_memory or row <= self.previous_row:
             self._write_each(row, values, date_format)
             return
-        if self._plain_columns is None:
-            self._plain_columns = {
+        if self._formatted_columns is None:
+            self._formatted_columns = {
                 col
-                for col in range(self.xls_colmax)
-                if getattr(self.col_info.get(col), "column_format", None) is None
+                for col, info in self.col_info.items()
+                if getattr(info, "column_format", None) is not None
             }
-        names, plain, limit = self._names(len(values)), self._plain_columns, self._text_limit
+        names, formatted = self._names(len(values)), self._formatted_columns
+        limit = self._text_limit
         line = str(row + 1)
         parts = [f'<row r="{line}">']
         texts: list[str] = []
@@ -71,7 +72,7 @@ class FastRows(Worksheet):  # type: ignore[misc] # XlsxWriter has no type inform
         for col, value in enumerate(values):
             if value is None:
                 continue
-            if col not in plain:
+            if col in formatted:
                 self._write_each(row, values, date_format)
                 return
             kind = type(value)

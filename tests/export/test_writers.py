@@ -385,6 +385,7 @@ def test_a_plain_row_written_at_once_is_the_row_xlsxwriter_writes(tmp_path: Path
     fast = workbook.add_worksheet(worksheet_class=FastRows)
     for sheet in (stock, fast):
         sheet.set_column(0, 9, 12)
+        sheet.set_column(12, 12, 12, time_format)  # a column with a format of its own
         sheet.write_string(0, 0, "Id", time_format)
     odd = [
         "_x0041_ looks escaped",
@@ -395,6 +396,7 @@ def test_a_plain_row_written_at_once_is_the_row_xlsxwriter_writes(tmp_path: Path
         "x" * 20000,
     ]
     rows = [plain, special, plain, [None] * 3, plain] + [[9, text, "ok"] for text in odd] + [plain]
+    rows.append([1, "a", *[None] * 10, "in the formatted column"])
     for line, row in enumerate(rows, 1):
         for col, value in enumerate(row):
             if value is None:
@@ -413,4 +415,4 @@ def test_a_plain_row_written_at_once_is_the_row_xlsxwriter_writes(tmp_path: Path
         written = [archive.read(f"xl/worksheets/sheet{n}.xml") for n in (1, 2)]
     pattern = rb"(?s)<dimension[^>]*>|<sheetData>.*</sheetData>"
     assert re.findall(pattern, written[1]) == re.findall(pattern, written[0])
-    assert b'<row r="12">' in written[1]
+    assert b'<row r="13">' in written[1]
