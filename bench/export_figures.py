@@ -33,7 +33,9 @@ MEMORY_TARGET_MB = 300
 
 def child(fmt: str, database: Path, event_file: Path, out: Path) -> dict[str, float]:
     """Export one format from `database`; return seconds, memory and the loop's stall."""
-    # What an export loads anyway, before the baseline, as the bot has them once loaded.
+    # What an export loads, before the baseline, as the bot has them once loaded. matplotlib is
+    # now only for the Markdown report's picture files; it stays loaded here so that these
+    # figures compare with earlier runs (it makes the baseline larger, not smaller).
     import matplotlib.figure  # noqa: F401
     import xlsxwriter  # noqa: F401
 

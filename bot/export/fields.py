@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot.event import AgendaKind, Anonymity, Event
 from bot.export.records import AdhocQuestion, ExportedInput, PromptRef
 from bot.i18n import Catalogue
-from bot.models import Input
 from bot.services.authors import author_label
 
 Value = str | int | bool | None | list[str]
@@ -59,6 +59,21 @@ class Presenter:
     _where: dict[tuple[object, ...], tuple[str, str | None, str, str]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # So do authors (one label per site, role, choice and name) and participant roles.
+    _labels: dict[tuple[object, ...], str] = field(default_factory=dict, compare=False, repr=False)
+    # (author, category key, category name) for the data files, per the same four fields.
+    _who: dict[tuple[object, ...], tuple[str | None, str | None, str | None]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _categories: dict[str | None, tuple[str | None, str | None]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _tz: ZoneInfo = field(init=False, compare=False, repr=False)
+    _anonymous: str = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_tz", self.event.tz)
+        object.__setattr__(self, "_anonymous", self.texts.plain(self.lang, "authors.anonymous"))
 
     @classmethod
     def for_event(cls, event: Event, texts: Catalogue) -> Presenter:
@@ -117,32 +132,51 @@ class Presenter:
         item = self.event.item(item_key)
         return item is not None and item.kind is AgendaKind.PROMPT
 
-    def category(self, item: Input) -> tuple[str | None, str | None]:
+    def category(self, item: ExportedInput) -> tuple[str | None, str | None]:
         """(key, name) of the author's kind of participant, unless the event is anonymous."""
-        if self.event.event.anonymity is Anonymity.ANONYMOUS or item.category_key is None:
-            return None, None
-        role = self.event.event.participant_role(item.category_key)
-        return item.category_key, role.name.get(self.lang, self.default) if role else None
+        found = self._categories.get(item.category_key)
+        if found is None:
+            if self.event.event.anonymity is Anonymity.ANONYMOUS or item.category_key is None:
+                found = None, None
+            else:
+                role = self.event.event.participant_role(item.category_key)
+                name = role.name.get(self.lang, self.default) if role else None
+                found = item.category_key, name
+            self._categories[item.category_key] = found
+        return found
 
-    def author_label(self, item: Input) -> str:
+    def author_label(self, item: ExportedInput) -> str:
         """A name, "politiker, Aalborg" or "anonym": what anyone else is shown."""
-        return author_label(self.event, self.texts, self.lang, item)
+        # `author_label` reads exactly these fields of the input: one label per combination.
+        key = (item.site_key, item.category_key, item.anonymous, item.author_name)
+        found = self._labels.get(key)
+        if found is None:
+            found = self._labels[key] = author_label(
+                self.event, self.texts, self.lang, item.as_input()
+            )
+        return found
 
-    def author(self, item: Input) -> str | None:
+    def author(self, item: ExportedInput) -> str | None:
         """The author for the data files: as shown to others, but empty when anonymous."""
         label = self.author_label(item)
-        return None if label == self.texts.plain(self.lang, "authors.anonymous") else label
+        return None if label == self._anonymous else label
 
-    def kind_name(self, item: Input) -> str:
+    def kind_name(self, item: ExportedInput) -> str:
         return self.say(f"report.kind.{item.kind.value}")
 
     def _names(
-        self, site_key: str, group_key: str | None, ref: PromptRef, adhoc_text: str | None
+        self,
+        site_key: str,
+        group_key: str | None,
+        item_key: str | None,
+        adhoc_id: int | None,
+        adhoc_text: str | None,
     ) -> tuple[str, str | None, str, str]:
         """(site name, table name, item title, prompt text), cached per combination."""
-        key = (site_key, group_key, ref.item_key, ref.adhoc_id)
+        key = (site_key, group_key, item_key, adhoc_id)
         found = self._where.get(key)
         if found is None:
+            ref = PromptRef(item_key, adhoc_id)
             found = (
                 self.site_name(site_key),
                 None if group_key is None else self.table_name(site_key, group_key),
@@ -152,39 +186,73 @@ class Presenter:
             self._where[key] = found
         return found
 
-    def record(self, row: ExportedInput) -> dict[str, Value]:
-        item = row.input
-        ref = PromptRef(item.item_key, item.adhoc_id)
-        category_key, category_name = self.category(item)
-        site_name, table_name, item_title, prompt = self._names(
-            item.site_key, item.group_key, ref, row.adhoc_text
+    def values(self, item: ExportedInput) -> tuple[Value, ...]:
+        """The row's values in the order of `COLUMNS`; what repeats is looked up in caches,
+        since this runs once per input and format."""
+        (
+            input_id,
+            event_key,
+            _,
+            site_key,
+            group_key,
+            _,
+            category_key,
+            anonymous,
+            item_key,
+            adhoc_id,
+            kind,
+            text,
+            file_id,
+            file_name,
+            _,
+            _,
+            created_at,
+            edited_at,
+            author_name,
+            stars,
+            votes,
+            adhoc_text,
+            mime_type,
+            highlight,
+            relayed_to,
+        ) = item
+        where = self._where.get((site_key, group_key, item_key, adhoc_id))
+        if where is None:
+            where = self._names(site_key, group_key, item_key, adhoc_id, adhoc_text)
+        who = self._who.get((site_key, category_key, anonymous, author_name))
+        if who is None:
+            who = self._who[(site_key, category_key, anonymous, author_name)] = (
+                self.author(item),
+                *self.category(item),
+            )
+        tz = self._tz
+        return (
+            input_id,
+            event_key,
+            site_key,
+            where[0],
+            group_key,
+            where[1],
+            item_key,
+            where[2],
+            adhoc_id,
+            where[3],
+            created_at.astimezone(tz).isoformat(timespec="seconds"),
+            None if edited_at is None else edited_at.astimezone(tz).isoformat(timespec="seconds"),
+            *who,
+            kind.value,
+            text,
+            file_id,
+            file_name,
+            mime_type,
+            stars,
+            votes,
+            highlight,
+            list(relayed_to),
         )
-        return {
-            "id": item.id,
-            "event": item.event_key,
-            "site": item.site_key,
-            "site_name": site_name,
-            "table": item.group_key,
-            "table_name": table_name,
-            "item": item.item_key,
-            "item_title": item_title,
-            "adhoc_id": item.adhoc_id,
-            "prompt": prompt,
-            "created_at": self.iso(item.created_at),
-            "edited_at": self.iso(item.edited_at),
-            "author": self.author(item),
-            "category": category_key,
-            "category_name": category_name,
-            "kind": item.kind.value,
-            "text": item.text,
-            "file_id": item.file_id,
-            "file_name": item.file_name,
-            "mime_type": row.mime_type,
-            "stars": item.stars,
-            "votes": item.votes,
-            "highlight": row.highlight,
-            "relayed_to": list(row.relayed_to),
-        }
+
+    def record(self, row: ExportedInput) -> dict[str, Value]:
+        return dict(zip(COLUMNS, self.values(row), strict=True))
 
 
 def percent(part: int, whole: int) -> int | None:

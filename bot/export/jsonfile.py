@@ -18,13 +18,15 @@ from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from bot.export.fields import Presenter
+from bot.export.fields import COLUMNS, Presenter
 from bot.export.outline import prompts_of, site_keys
 from bot.export.records import ExportedInput, Participation
 
 SCHEMA_NAME = "samtidig-export"
 SCHEMA_VERSION = 1
 SCHEMA_FILE = "export-v1.schema.json"
+# Input lines are written this many at a time.
+CHUNK = 1000
 
 
 def schema_file() -> Traversable:
@@ -109,13 +111,23 @@ async def write_json(
     head = json.dumps(
         document_head(presenter, participation, only, generated_at), ensure_ascii=False, indent=2
     )
+    # One encoder for every input (`json.dumps` with options builds one per call), its lines
+    # written a chunk at a time.
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    values = presenter.values
     count = 0
     with path.open("w", encoding="utf-8") as handle:
         # The head is an indented object ending in "\n}": reopen it for the inputs.
         handle.write(head.removesuffix("\n}") + ',\n  "inputs": [')
+        chunk: list[str] = []
         async for row in rows:
-            handle.write(",\n    " if count else "\n    ")
-            handle.write(json.dumps(presenter.record(row), ensure_ascii=False))
-            count += 1
+            chunk.append(encode(dict(zip(COLUMNS, values(row), strict=True))))
+            if len(chunk) >= CHUNK:
+                handle.write(("\n    " if not count else ",\n    ") + ",\n    ".join(chunk))
+                count += len(chunk)
+                chunk.clear()
+        if chunk:
+            handle.write(("\n    " if not count else ",\n    ") + ",\n    ".join(chunk))
+            count += len(chunk)
         handle.write("\n  ]\n}\n" if count else "]\n}\n")
     return count

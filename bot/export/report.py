@@ -9,7 +9,6 @@ label comes from the message catalogue (`report.*`), in the event's default lang
 
 from __future__ import annotations
 
-import base64
 import html
 import re
 from collections.abc import AsyncIterator, Callable
@@ -27,7 +26,6 @@ from bot.export.records import (
     Participation,
     PromptRef,
     Scope,
-    TableRef,
 )
 from bot.export.terms import TermCounter
 
@@ -41,13 +39,19 @@ class ReportData(Protocol):
 
     async def item_starts(self, site_key: str) -> list[ItemStart]: ...
 
+    def texts(self, scope: Scope) -> AsyncIterator[str]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Picture:
+    """A chart, drawn only in the form a renderer asks for: SVG inside the HTML page, PNG in
+    a file beside the Markdown."""
+
     name: str  # a file name for renderers that write pictures beside the report
-    png: bytes
     alt: str
     width: int  # CSS pixels: the PNG has 1.5 times as many, so it stays sharp on screens
+    svg: Callable[[], str]
+    png: Callable[[], bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +187,9 @@ async def walk(
         starts = await data.item_starts(key)
         await _site(renderers, presenter, participation, key, data, starts, omit)
         for entry in prompts_of(event, participation, key):
-            shown += await _prompt(renderers, presenter, participation, entry, starts, rows, omit)
+            shown += await _prompt(
+                renderers, presenter, participation, entry, starts, rows, data, omit
+            )
     for renderer in renderers:
         renderer.end(say("report.footer"))
     return shown
@@ -253,13 +259,18 @@ async def _site(
                 (start.at, presenter.item_title(PromptRef(start.item_key, None)))
                 for start in starts
             ]
+            ylabel, alt = (
+                say("report.activity_axis"),
+                say("report.activity_alt", site=presenter.site_name(key)),
+            )
             activity = Picture(
                 f"{_anchor('activity', key)}.png",
-                charts.activity_png(
-                    per_minute, marks, ylabel=say("report.activity_axis"), tz=event.tz
-                ),
-                say("report.activity_alt", site=presenter.site_name(key)),
+                alt,
                 charts.ACTIVITY_WIDTH,
+                svg=lambda: charts.activity_svg(
+                    per_minute, marks, ylabel=ylabel, tz=event.tz, alt=alt
+                ),
+                png=lambda: charts.activity_png(per_minute, marks, ylabel=ylabel, tz=event.tz),
             )
     block = SiteBlock(
         anchor=_anchor("site", key),
@@ -300,6 +311,7 @@ async def _prompt(
     entry: PromptEntry,
     starts: list[ItemStart],
     rows: Rows,
+    data: ReportData,
     omit: bool,
 ) -> int:
     say, key, ref = presenter.say, entry.site_key, entry.ref
@@ -311,22 +323,24 @@ async def _prompt(
         started = entry.adhoc.opened_at
     scope = Scope(site_key=key, prompt=ref)
 
-    terms = TermCounter()
-    async for row in rows(scope):
-        terms.add(row.input.text)
-    top = terms.top()
     picture, note = None, None
-    if omit:
-        pass
-    elif len(top) >= 3:
-        picture = Picture(
-            f"{_anchor('terms', key, ref.item_key or '', ref.adhoc_id or '')}.png",
-            charts.terms_png(top, xlabel=say("report.terms_axis")),
-            say("report.terms_alt", title=title),
-            charts.TERMS_WIDTH,
-        )
-    elif tally.inputs:
-        note = say("report.terms_none")
+    if not omit and tally.inputs:
+        # Only the texts: the chart comes before the inputs, which are read again below.
+        terms = TermCounter()
+        async for text in data.texts(scope):
+            terms.add(text)
+        top = terms.top()
+        xlabel, alt = say("report.terms_axis"), say("report.terms_alt", title=title)
+        if len(top) >= 3:
+            picture = Picture(
+                f"{_anchor('terms', key, ref.item_key or '', ref.adhoc_id or '')}.png",
+                alt,
+                charts.TERMS_WIDTH,
+                svg=lambda: charts.terms_svg(top, xlabel=xlabel, alt=alt),
+                png=lambda: charts.terms_png(top, xlabel=xlabel),
+            )
+        else:
+            note = say("report.terms_none")
     block = PromptBlock(
         anchor=_anchor("prompt", key, ref.item_key, ref.adhoc_id),
         title=title,
@@ -351,7 +365,8 @@ async def _prompt(
         return 0
 
     highlights = [
-        view async for view in _views(presenter, rows(Scope(key, ref, highlights_only=True)), True)
+        view
+        async for _, view in _views(presenter, rows(Scope(key, ref, highlights_only=True)), True)
     ]
     if highlights:
         for renderer in renderers:
@@ -362,39 +377,48 @@ async def _prompt(
         for renderer in renderers:
             renderer.end_group()
 
+    # Every table's inputs in one query: the event's tables in its order, then any other,
+    # then those written without a table.
     shown = 0
     site = presenter.event.site(key)
-    groups: list[str | None] = [g.key for g in site.groups] if site else []
-    groups += [g for g in entry.figures.by_table if g not in groups and g is not None]
-    groups.append(None)
-    for group_key in groups:
-        count = entry.figures.by_table.get(group_key)
-        if count is None or not count.inputs:
-            continue
-        for renderer in renderers:
-            renderer.group(
-                say(
-                    "report.table_count",
-                    table=presenter.table_name(key, group_key),
-                    count=count.inputs,
-                ),
-                highlights=False,
-            )
-        async for view in _views(presenter, rows(Scope(key, ref, TableRef(group_key))), False):
-            shown += 1
+    order = tuple(g.key for g in site.groups) if site else ()
+    table: object = _NO_TABLE_YET
+    async for group_key, view in _views(
+        presenter, rows(Scope(key, ref, table_order=order)), False
+    ):
+        if group_key != table:
+            if table is not _NO_TABLE_YET:
+                for renderer in renderers:
+                    renderer.end_group()
+            table = group_key
+            count = entry.figures.by_table.get(group_key)
             for renderer in renderers:
-                renderer.entry(view)
+                renderer.group(
+                    say(
+                        "report.table_count",
+                        table=presenter.table_name(key, group_key),
+                        count=count.inputs if count else 0,
+                    ),
+                    highlights=False,
+                )
+        shown += 1
+        for renderer in renderers:
+            renderer.entry(view)
+    if table is not _NO_TABLE_YET:
         for renderer in renderers:
             renderer.end_group()
     return shown
 
 
+_NO_TABLE_YET = object()
+
+
 async def _views(
     presenter: Presenter, rows: AsyncIterator[ExportedInput], with_table: bool
-) -> AsyncIterator[EntryView]:
+) -> AsyncIterator[tuple[str | None, EntryView]]:
+    """Each input as the report shows it, with its table."""
     say = presenter.say
-    async for row in rows:
-        item = row.input
+    async for item in rows:
         marks = [say("report.stars", stars=item.stars)] if item.stars else []
         if item.votes:
             marks.append(say("report.votes", votes=item.votes))
@@ -403,8 +427,8 @@ async def _views(
         if category and category not in author:
             author = f"{author} · {category}"
         relayed = (
-            say("report.relayed", sites=", ".join(presenter.site_name(s) for s in row.relayed_to))
-            if row.relayed_to
+            say("report.relayed", sites=", ".join(presenter.site_name(s) for s in item.relayed_to))
+            if item.relayed_to
             else None
         )
         kind = None
@@ -412,15 +436,18 @@ async def _views(
             kind = say("report.media", kind=presenter.kind_name(item))
             if item.file_name:
                 kind = f"{kind} {item.file_name}"
-        yield EntryView(
-            time=presenter.hhmm(item.created_at),
-            author=author,
-            where=presenter.table_name(item.site_key, item.group_key) if with_table else None,
-            kind=kind,
-            text=item.text,
-            marks=" · ".join(marks),
-            relayed=relayed,
-            highlight=row.highlight,
+        yield (
+            item.group_key,
+            EntryView(
+                time=presenter.hhmm(item.created_at),
+                author=author,
+                where=presenter.table_name(item.site_key, item.group_key) if with_table else None,
+                kind=kind,
+                text=item.text,
+                marks=" · ".join(marks),
+                relayed=relayed,
+                highlight=item.highlight,
+            ),
         )
 
 
@@ -459,7 +486,10 @@ ul.highlights li { background: #fbf3f1; }
 nav ol { margin: 4px 0 0; padding-left: 20px; }
 footer { margin-top: 48px; font-size: 13px; color: var(--muted); border-top: 1px solid var(--line);
          padding-top: 8px; }
-@media print { h2 { break-before: page; } li, img { break-inside: avoid; } main { padding: 0; } }
+figure.chart { margin: 4px 0 12px; }
+svg.chart { display: block; max-width: 100%; height: auto; }
+@media print { h2 { break-before: page; } li, figure { break-inside: avoid; }
+               main { padding: 0; } }
 """
 
 
@@ -468,7 +498,8 @@ def _e(text: str) -> str:
 
 
 class HtmlReport:
-    """A self-contained page: inline styles, pictures as base64 PNG inside the file."""
+    """A self-contained page: inline styles, charts as inline SVG (with a title for screen
+    readers) inside the file."""
 
     wants_pictures = True
 
@@ -491,11 +522,7 @@ class HtmlReport:
         self._w("</tbody></table>\n")
 
     def _picture(self, picture: Picture) -> None:
-        data = base64.b64encode(picture.png).decode("ascii")
-        self._w(
-            f'<img src="data:image/png;base64,{data}" width="{picture.width}" '
-            f'alt="{_e(picture.alt)}">\n'
-        )
+        self._w(f'<figure class="chart">{picture.svg()}</figure>\n')
 
     def begin(self, head: Head) -> None:
         self._w(
@@ -624,7 +651,7 @@ class MarkdownReport:
         if self._images is None:
             return
         self._images.mkdir(parents=True, exist_ok=True)
-        (self._images / picture.name).write_bytes(picture.png)
+        (self._images / picture.name).write_bytes(picture.png())
         self._w(f"![{md(picture.alt)}]({self._images.name}/{picture.name})\n\n")
 
     def begin(self, head: Head) -> None:

@@ -8,6 +8,8 @@ answering while charts are drawn and files are written.
 from __future__ import annotations
 
 import asyncio
+import gc
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from bot.export import ALL_FORMATS, Format, file_name
 from bot.export.csvfile import write_csv
 from bot.export.fields import Presenter
 from bot.export.jsonfile import write_json
-from bot.export.records import ExportedInput, ItemStart, Scope
+from bot.export.records import ExportedInput, ItemStart, Participation, Scope
 from bot.export.report import HtmlReport, MarkdownReport, Renderer, walk
 from bot.export.source import ExportSource, SourceOpener
 from bot.export.xlsxfile import write_xlsx
@@ -47,6 +49,9 @@ class _Bound:
 
     def rows(self, scope: Scope) -> AsyncIterator[ExportedInput]:
         return self._source.inputs(self._event_key, scope)
+
+    def texts(self, scope: Scope) -> AsyncIterator[str]:
+        return self._source.texts(self._event_key, scope)
 
     async def activity(self, site_key: str) -> list[tuple[datetime, int]]:
         return await self._source.activity(self._event_key, site_key)
@@ -85,7 +90,13 @@ async def write_exports(
         path.parent.mkdir(parents=True, exist_ok=True)
     presenter = Presenter.for_event(event, texts)
     bound = _Bound(source, event.key)
-    participation = await source.participation(event.key, only)
+    # The CSV needs no figures; only the report needs them per table.
+    reports = [fmt for fmt in (Format.HTML, Format.MD) if fmt in paths]
+    participation = (
+        await source.participation(event.key, only, per_table=bool(reports))
+        if set(paths) - {Format.CSV}
+        else Participation({}, [], {})
+    )
     written: list[Written] = []
 
     async def timed(fmt: Format, work: Awaitable[int]) -> None:
@@ -115,7 +126,6 @@ async def write_exports(
                 _rows(bound, only),
             ),
         )
-    reports = [fmt for fmt in (Format.HTML, Format.MD) if fmt in paths]
     if reports:
         started = time.perf_counter()
         handles = {fmt: paths[fmt].open("w", encoding="utf-8") for fmt in reports}
@@ -154,18 +164,52 @@ async def _rows(bound: _Bound, only: tuple[str, ...] | None) -> AsyncIterator[Ex
             yield row
 
 
+class _GcFrozen:
+    """Leaves what the process held before an export out of garbage collection while it runs.
+
+    A full collection walks every object the process holds (the bot's, its libraries') while
+    holding the GIL: 100-150 ms, during which the bot's loop cannot run. An export's own
+    objects die young; it is the older ones that make a full collection long. `gc.freeze`
+    puts them aside until the last export running ends, and `gc.unfreeze` gives them back to
+    the oldest generation, so nothing is lost, only collected later.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if not self._running:
+                gc.freeze()
+            self._running += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._running -= 1
+            if not self._running:
+                gc.unfreeze()
+
+
+gc_frozen = _GcFrozen()
+
+
 def off_loop(opener: SourceOpener, job: Callable[[ExportSource], Awaitable[T]]) -> Awaitable[T]:
     """Run `job` with a freshly opened source on a new event loop in a worker thread.
 
     The caller's loop only awaits the thread: SQL, charts and file writing all happen on the
-    worker, so the bot keeps answering updates meanwhile.
+    worker, so the bot keeps answering updates meanwhile (see `_GcFrozen` for the collector).
     """
 
     async def with_source() -> T:
         async with opener() as source:
             return await job(source)
 
-    return asyncio.to_thread(lambda: asyncio.run(with_source()))
+    def run() -> T:
+        with gc_frozen:
+            return asyncio.run(with_source())
+
+    return asyncio.to_thread(run)
 
 
 async def export_off_loop(

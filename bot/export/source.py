@@ -17,9 +17,16 @@ class ExportSource(Protocol):
         then time; within a prompt by table, then time."""
         ...
 
+    def texts(self, event_key: str, scope: Scope) -> AsyncIterator[str]:
+        """Only the texts of the inputs `inputs` would give, in no particular order."""
+        ...
+
     async def participation(
-        self, event_key: str, site_keys: Sequence[str] | None = None
-    ) -> Participation: ...
+        self, event_key: str, site_keys: Sequence[str] | None = None, *, per_table: bool = True
+    ) -> Participation:
+        """Figures per site and prompt; per table of each prompt too unless `per_table` is
+        False (it costs a pass over every input, and only the report shows them)."""
+        ...
 
     async def activity(self, event_key: str, site_key: str) -> list[tuple[datetime, int]]:
         """Visible inputs per minute (the minute's start, UTC) at one site."""

@@ -3,16 +3,24 @@ sheet names, Markdown escaping, top terms, file names, and what the bot imports 
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.export import Format
-from bot.export.charts import bins
-from bot.export.csvfile import cell
+from bot.export.charts import activity_svg, bins, terms_svg, ticks
+from bot.export.csvfile import cell, cells
+from bot.export.fields import COLUMNS, Value
 from bot.export.records import PromptRef, Scope, TableRef
 from bot.export.report import md
 from bot.export.runner import target_paths
@@ -78,17 +86,22 @@ async def test_the_read_model_streams_visible_inputs_in_batches_by_scope(
     source = SqliteExportSource(db.conn, batch=2)
 
     async def ids(scope: Scope) -> list[int]:
-        return [row.input.id async for row in source.inputs(EVENT, scope)]
+        return [row.id async for row in source.inputs(EVENT, scope)]
 
     assert await ids(Scope()) == [1, 3, 4, 6, 7, 8]
     assert await ids(Scope(site_key="a")) == [1, 3, 4, 6]
     # Within a prompt: by table (no table first, as SQLite sorts NULL), then time.
     assert await ids(Scope("a", PromptRef("q1", None))) == [4, 1, 3]
     assert await ids(Scope("a", PromptRef("q1", None), TableRef(None))) == [4]
+    # The report reads a prompt's tables in one query, in the event's order of tables, then
+    # tables the event does not list (by key), then the inputs without a table.
+    assert await ids(Scope("a", PromptRef("q1", None), table_order=("t2", "t1"))) == [3, 1, 4]
+    assert await ids(Scope("a", PromptRef("q1", None), table_order=("t2",))) == [3, 1, 4]
+    assert await ids(Scope("a", PromptRef("q1", None), table_order=("t1", "t9"))) == [1, 3, 4]
     assert await ids(Scope("b", PromptRef(None, None))) == [8]
     assert await ids(Scope("a", highlights_only=True)) == [3]
     [row] = [row async for row in source.inputs(EVENT, Scope(highlights_only=True))]
-    assert (row.highlight, row.relayed_to, row.input.author_name) == (True, ("b",), "P2")
+    assert (row.highlight, row.relayed_to, row.author_name) == (True, ("b",), "P2")
 
 
 async def test_participation_counts_visible_inputs_and_distinct_authors(db: Database) -> None:
@@ -102,6 +115,20 @@ async def test_participation_counts_visible_inputs_and_distinct_authors(db: Data
     assert figures.site("nowhere").checked_in == 0
     only_b = await SqliteExportSource(db.conn).participation(EVENT, ["b"])
     assert {p.site_key for p in only_b.prompts} == {"b"}
+    # Without the per-table pass: the same totals, no tables.
+    lean = await SqliteExportSource(db.conn).participation(EVENT, per_table=False)
+    assert lean.prompt("a", PromptRef("q1", None)).total == q1.total
+    assert lean.prompt("a", PromptRef("q1", None)).by_table == {}
+    assert lean.site("a") == figures.site("a")
+
+
+async def test_the_texts_of_a_scope_are_those_of_its_visible_inputs(db: Database) -> None:
+    await _seed(db)
+    source = SqliteExportSource(db.conn, batch=2)
+    scope = Scope("a", PromptRef("q1", None))
+    texts = sorted([text async for text in source.texts(EVENT, scope)])
+    assert texts == sorted([row.text async for row in source.inputs(EVENT, scope)])
+    assert texts == ["input 1", "input 3", "input 4"]
 
 
 async def test_an_export_source_is_read_only_and_refuses_what_is_not_a_database(
@@ -122,6 +149,28 @@ def test_cells_that_a_spreadsheet_would_run_as_formulas_are_defused() -> None:
     assert cell("@SUM(A1)") == "'@SUM(A1)"
     assert cell("Politikerne – og vi") == "Politikerne – og vi"
     assert (cell(None), cell(True), cell(["a", "b"]), cell(3)) == ("", "true", "a,b", "3")
+
+
+def test_a_whole_row_of_cells_reads_back_as_cell_by_cell() -> None:
+    texts = ["=1+1", "-x", "+45", "@SUM(A1)", "\tx", "\rx", "tekst", "", None, "a=b"]
+    for n, text in enumerate(texts):
+        row: list[Value] = [
+            {
+                "id": 7,
+                "adhoc_id": None if n % 2 else 3,
+                "stars": n,
+                "votes": 0,
+                "created_at": "2018-10-03T13:40:00+02:00",
+                "edited_at": None,
+                "highlight": bool(n % 2),
+                "relayed_to": ["a", "b"][: n % 3],
+            }.get(column, text)
+            for column in COLUMNS
+        ]
+        fast, slow = io.StringIO(), io.StringIO()
+        csv.writer(fast).writerow(cells(row))
+        csv.writer(slow).writerow([cell(value) for value in row])
+        assert fast.getvalue() == slow.getvalue()
 
 
 def test_sheet_names_follow_excels_rules() -> None:
@@ -169,6 +218,56 @@ def test_minutes_are_binned_by_five_with_the_empty_bins_kept() -> None:
     assert [(m.minute, n) for m, n in binned] == [(40, 3), (45, 0), (50, 0), (55, 4)]
 
 
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_axis_ticks_are_whole_numbers_at_a_round_step() -> None:
+    assert ticks(3) == [0, 1, 2, 3]
+    assert ticks(17) == [0, 5, 10, 15]
+    assert ticks(130) == [0, 50, 100]
+    assert ticks(0.5) == [0]
+
+
+def test_the_top_terms_chart_has_a_bar_per_word_and_escapes_the_words() -> None:
+    svg = terms_svg(
+        [("<b>&co", 9), ("rammen", 4), ("æøå", 2)], xlabel="input med ordet", alt='"Ord" & x'
+    )
+    root = ET.fromstring(svg)  # noqa: S314 - our own output; well-formed whatever the words
+    assert root.findtext(f"{SVG}title") == '"Ord" & x'
+    assert len(root.findall(f"{SVG}rect")) == 3
+    labels = [t.text for t in root.iter(f"{SVG}text")]
+    assert {"<b>&co", "rammen", "æøå", "9", "4", "2", "input med ordet"} <= set(labels)
+    assert "<b>" not in svg
+    widths = [float(r.get("width", "0")) for r in root.findall(f"{SVG}rect")]
+    assert widths == sorted(widths, reverse=True)  # the most frequent word on top, longest
+
+
+def test_the_activity_chart_has_a_bar_per_busy_bin_and_a_line_per_start() -> None:
+    start = datetime(2018, 10, 3, 11, 41, tzinfo=UTC)  # 13:41 in Copenhagen
+    per_minute = [
+        (start, 2),
+        (start + timedelta(minutes=3), 1),
+        (start + timedelta(minutes=16), 4),
+    ]
+    starts = [
+        (start - timedelta(minutes=1), "Gruppearbejde <1>"),
+        (start + timedelta(minutes=20), "En meget lang titel på et punkt i programmet"),
+    ]
+    svg = activity_svg(
+        per_minute, starts, ylabel="input pr. 5 min", tz=ZoneInfo("Europe/Copenhagen"), alt="a"
+    )
+    root = ET.fromstring(svg)  # noqa: S314 - our own output
+    assert len(root.findall(f"{SVG}rect")) == 2  # 13:40 (3) and 13:55 (4); empty bins drawn empty
+    dashed = [line for line in root.iter(f"{SVG}line") if line.get("stroke-dasharray")]
+    assert len(dashed) == 2
+    labels = [t.text for t in root.iter(f"{SVG}text")]
+    assert "Gruppearbejde <1>" in labels
+    assert "En meget lang titel p…" in labels  # cut at 22 characters
+    assert "14:00" in labels  # the event's local time, on the hour
+    assert "input pr. 5 min" in labels
+    assert activity_svg([], [], ylabel="y", tz=UTC, alt="tom").startswith("<svg")
+
+
 def test_one_format_may_name_its_file_and_several_go_into_a_folder(tmp_path: Path) -> None:
     assert target_paths("ev", tmp_path / "x.csv", [Format.CSV], None) == {
         Format.CSV: tmp_path / "x.csv"
@@ -189,3 +288,131 @@ def test_the_bot_starts_without_loading_the_export_libraries() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_fast_cells_write_the_same_sheet_xml_as_xlsxwriter(tmp_path: Path) -> None:
+    import zipfile
+
+    import xlsxwriter
+
+    from bot.export.xlsxrows import FastRows
+
+    values: list[object] = [
+        "plain",
+        "Bord 1 & 2 <vigtigt> \"citat\" 'x'",
+        " leading",
+        "trailing ",
+        "two\nlines",
+        "tab\there",
+        "bell\x07",
+        "_x0041_ looks escaped",
+        "\ufffe",
+        "<r>not rich</r>",
+        "æøå – 🙂",
+        "",
+        0,
+        7,
+        3.25,
+        -1e20,
+        True,
+        datetime(2018, 10, 3, 13, 40, tzinfo=UTC).replace(tzinfo=None),  # as Excel has it
+    ]
+    path = tmp_path / "same.xlsx"
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    time_format = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    plain = [v for v in values if not isinstance(v, str) or v in {"plain", "æøå – 🙂", ""}]
+    plain.insert(1, "Bord 1 & 2 <vigtigt> \"citat\" 'x'")
+    for worksheet_class in (None, FastRows):
+        sheet = workbook.add_worksheet(worksheet_class=worksheet_class)
+        sheet.set_column(0, 3, 20)
+        sheet.set_column(30, 30, 20, time_format)  # a column with a format of its own
+        # Rows that FastRows writes itself, and rows it leaves to XlsxWriter.
+        for line, row in enumerate([plain, values, plain, values, plain], 1):
+            for col, value in enumerate(row):
+                if isinstance(value, datetime):
+                    sheet.write_datetime(line, col, value, time_format)
+                else:
+                    sheet.write(line, col, value)
+            sheet.write_string(line, 29, f"row {line}", time_format)
+            if line == 5:
+                sheet.write_string(line, 30, "in a formatted column")
+    workbook.close()
+    with zipfile.ZipFile(path) as archive:
+        stock, fast = (
+            # The cells; the sheets differ elsewhere only in which one is selected.
+            re.search(rb"(?s)<sheetData>.*</sheetData>", archive.read(f"xl/worksheets/{n}.xml"))
+            for n in ("sheet1", "sheet2")
+        )
+    assert stock is not None
+    assert fast is not None
+    assert b"inlineStr" in fast[0]
+    assert fast[0] == stock[0]
+
+
+async def test_an_export_runs_with_the_older_objects_left_out_of_collection() -> None:
+    import gc
+    from contextlib import asynccontextmanager
+
+    from bot.export.runner import off_loop
+
+    @asynccontextmanager
+    async def opener() -> AsyncIterator[Any]:
+        yield None
+
+    async def job(source: Any) -> int:
+        return gc.get_freeze_count()
+
+    before = gc.get_freeze_count()
+    during = await off_loop(opener, job)
+    assert during > before  # what existed before the export is set aside while it runs...
+    assert gc.get_freeze_count() == before  # ...and given back to the collector afterwards
+
+
+def test_a_plain_row_written_at_once_is_the_row_xlsxwriter_writes(tmp_path: Path) -> None:
+    import zipfile
+
+    import xlsxwriter
+
+    from bot.export.xlsxrows import FastRows
+
+    when = datetime(2018, 10, 3, 13, 40, 5, tzinfo=UTC).replace(tzinfo=None)  # as Excel has it
+    plain: list[object] = [7, "ev", None, "Bord 1 & 2 <x>", "", when, None, True, False, 0]
+    special: list[object] = [8, "two\nlines", " lead", None, "æøå", when, when, False, True, 3]
+    path = tmp_path / "rows.xlsx"
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    time_format = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    stock = workbook.add_worksheet()
+    fast = workbook.add_worksheet(worksheet_class=FastRows)
+    for sheet in (stock, fast):
+        sheet.set_column(0, 9, 12)
+        sheet.set_column(12, 12, 12, time_format)  # a column with a format of its own
+        sheet.write_string(0, 0, "Id", time_format)
+    odd = [
+        "_x0041_ looks escaped",
+        "\ufffe",
+        "<r>not rich</r>",
+        "trailing ",
+        "bell\x07",
+        "x" * 20000,
+    ]
+    rows = [plain, special, plain, [None] * 3, plain] + [[9, text, "ok"] for text in odd] + [plain]
+    rows.append([1, "a", *[None] * 10, "in the formatted column"])
+    for line, row in enumerate(rows, 1):
+        for col, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, datetime):
+                stock.write_datetime(line, col, value, time_format)
+            elif isinstance(value, bool):
+                stock.write_boolean(line, col, value)
+            elif isinstance(value, int):
+                stock.write_number(line, col, value)
+            else:
+                stock.write_string(line, col, value)
+        fast.write_plain_row(line, row, time_format)
+    workbook.close()
+    with zipfile.ZipFile(path) as archive:
+        written = [archive.read(f"xl/worksheets/sheet{n}.xml") for n in (1, 2)]
+    pattern = rb"(?s)<dimension[^>]*>|<sheetData>.*</sheetData>"
+    assert re.findall(pattern, written[1]) == re.findall(pattern, written[0])
+    assert b'<row r="13">' in written[1]
