@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from bot.commands import commands_for
 from bot.config import Settings
 from bot.event import Event
 from bot.eventfile import load_event
-from bot.health import LoopMonitor, snapshot
+from bot.health import LoopMonitor, gc_frozen, snapshot
 from bot.i18n import Catalogue
 from bot.models import Role
 from bot.ports import Clock, Sender
@@ -243,6 +242,7 @@ async def serve(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     await app.initialize()
+    frozen = False
     try:
         if app.post_init is not None:
             await app.post_init(app)
@@ -250,8 +250,8 @@ async def serve(
         # What start-up built (the event, the texts, PTB's objects) lives as long as the bot:
         # kept out of the collector's full passes, which otherwise stall the loop for 40-60 ms
         # every so often under load.
-        gc.collect()
-        gc.freeze()
+        gc_frozen.hold()
+        frozen = True
         services = app.bot_data.services
         poller = InboxPoller(
             app, services.inbox, timeout=poll_timeout, raw=app.bot_data.raw_updates
@@ -295,7 +295,8 @@ async def serve(
         await app.shutdown()
         if app.post_shutdown is not None:
             await app.post_shutdown(app)
-        gc.unfreeze()  # a process that serves again (the tests) may collect it all
+        if frozen:
+            gc_frozen.let_go()  # a process that serves again (the tests) may collect it all
 
 
 async def _health_log(app: App, stop: asyncio.Event) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,3 +78,43 @@ async def snapshot(services: Services) -> Snapshot:
         stall_ms=round(services.monitor.longest * 1000),
         stall_ms_ever=round(services.monitor.longest_ever * 1000),
     )
+
+
+class GcFrozen:
+    """Leaves the objects the process holds out of garbage collection while someone needs it:
+    the running bot (what start-up built lives as long as it does) and each export running.
+
+    A full collection walks every object the process holds (the bot's, its libraries') while
+    holding the GIL: 40-150 ms, during which the bot's loop cannot run. New objects mostly
+    die young; it is the older ones that make a full collection long. `gc.freeze` puts them
+    aside until the last holder lets go, and `gc.unfreeze` gives them back to the oldest
+    generation, so nothing is lost, only collected later. Counted, so that an export ending
+    does not unfreeze what the bot froze.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+
+    def hold(self) -> None:
+        with self._lock:
+            # What is garbage already is not kept (frozen, it would stay until the last holder
+            # lets go); with the bot's start-up objects frozen, this pass is short.
+            gc.collect()
+            gc.freeze()  # also what was made since an earlier holder froze
+            self._running += 1
+
+    def let_go(self) -> None:
+        with self._lock:
+            self._running -= 1
+            if not self._running:
+                gc.unfreeze()
+
+    def __enter__(self) -> None:
+        self.hold()
+
+    def __exit__(self, *exc: object) -> None:
+        self.let_go()
+
+
+gc_frozen = GcFrozen()

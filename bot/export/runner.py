@@ -8,8 +8,6 @@ answering while charts are drawn and files are written.
 from __future__ import annotations
 
 import asyncio
-import gc
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from bot.export.records import ExportedInput, ItemStart, Participation, Scope
 from bot.export.report import HtmlReport, MarkdownReport, Renderer, walk
 from bot.export.source import ExportSource, SourceOpener
 from bot.export.xlsxfile import write_xlsx
+from bot.health import gc_frozen
 from bot.i18n import Catalogue
 
 T = TypeVar("T")
@@ -164,41 +163,12 @@ async def _rows(bound: _Bound, only: tuple[str, ...] | None) -> AsyncIterator[Ex
             yield row
 
 
-class _GcFrozen:
-    """Leaves what the process held before an export out of garbage collection while it runs.
-
-    A full collection walks every object the process holds (the bot's, its libraries') while
-    holding the GIL: 100-150 ms, during which the bot's loop cannot run. An export's own
-    objects die young; it is the older ones that make a full collection long. `gc.freeze`
-    puts them aside until the last export running ends, and `gc.unfreeze` gives them back to
-    the oldest generation, so nothing is lost, only collected later.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running = 0
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if not self._running:
-                gc.freeze()
-            self._running += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._running -= 1
-            if not self._running:
-                gc.unfreeze()
-
-
-gc_frozen = _GcFrozen()
-
-
 def off_loop(opener: SourceOpener, job: Callable[[ExportSource], Awaitable[T]]) -> Awaitable[T]:
     """Run `job` with a freshly opened source on a new event loop in a worker thread.
 
     The caller's loop only awaits the thread: SQL, charts and file writing all happen on the
-    worker, so the bot keeps answering updates meanwhile (see `_GcFrozen` for the collector).
+    worker, so the bot keeps answering updates meanwhile (see `bot.health.GcFrozen` for the
+    collector).
     """
 
     async def with_source() -> T:

@@ -159,12 +159,13 @@ class RateLimiter:
         now = self._monotonic()
         if self._paused_until - now > 0:
             return 0
-        free = self.per_second - len(self._recent)
-        for slot in self._recent:
-            if slot.reference(now) + 1.0 + self.margin - now > 0:
-                break
-            free += 1
-        return free
+        # Sends whose window has passed no longer count: dropped from the left, up to the
+        # first that still counts (an unanswered one always does), so each is looked at once
+        # rather than at every call (a paid-rate window holds a thousand).
+        recent = self._recent
+        while recent and recent[0].reference(now) + 1.0 + self.margin - now <= 0:
+            recent.popleft()
+        return self.per_second - len(recent)
 
     def try_acquire(self, chat_id: int) -> Slot | None:
         """Take a slot for a send to `chat_id` starting now, or None if it must wait."""

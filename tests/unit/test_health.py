@@ -26,3 +26,20 @@ async def test_a_blocked_loop_is_measured_and_warned_about(
     assert monitor.longest == 0.0
     assert monitor.longest_ever >= 0.15
     assert any("blocked for" in r.getMessage() for r in caplog.records)
+
+
+def test_an_export_ending_does_not_unfreeze_what_the_running_bot_froze() -> None:
+    import gc
+
+    from bot.health import GcFrozen
+
+    frozen = GcFrozen()
+    assert gc.get_freeze_count() == 0
+    frozen.hold()  # the bot, once started
+    bot_only = gc.get_freeze_count()
+    assert bot_only > 0
+    with frozen:  # an export, start to end
+        assert gc.get_freeze_count() >= bot_only
+    assert gc.get_freeze_count() >= bot_only  # still set aside for the bot
+    frozen.let_go()  # the bot stops
+    assert gc.get_freeze_count() == 0
