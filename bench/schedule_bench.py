@@ -23,6 +23,7 @@ The same run without intake is the baseline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import tempfile
@@ -188,16 +189,19 @@ async def run_once(rate: float, step: float) -> Outcome:
                 seen = len(calls)
             stop_writing.set()
             written = await writer
+            # The last inputs are still on their way when writing stops: a moment for them.
+            with contextlib.suppress(TimeoutError):
+                await wait_for(lambda: count_stored(database) >= written, 5, "the last inputs")
             stall_fine = await watch.stop()
             monitor = app.bot_data.services.monitor.longest_ever
         finally:
             stop.set()
             await asyncio.wait_for(task, 60)
-        with sqlite3.connect(database) as conn:
+        with contextlib.closing(sqlite3.connect(database)) as conn:
             fired = conn.execute(
                 "SELECT site_key, fired_at FROM agenda_fired WHERE item_key = 'pulse'"
             ).fetchall()
-            stored = conn.execute("SELECT COUNT(*) FROM inputs WHERE site_key = 'hub'").fetchone()
+        stored = (count_stored(database),)
     return Outcome(
         lateness=[pushed[u] - due[site_of[u]].timestamp() for u in recipients if u in pushed],
         engine=[(from_db(at) - due[key]).total_seconds() for key, at in fired if key in due],
@@ -240,6 +244,12 @@ async def measure(rate: float, step: float) -> list[Figure]:
             f"10 ms probe: {ms(loaded.probe)}; no intake: {ms(idle.monitor)}",
         ),
     ]
+
+
+def count_stored(database: Path) -> int:
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        row = conn.execute("SELECT COUNT(*) FROM inputs WHERE site_key = 'hub'").fetchone()
+    return int(row[0])
 
 
 def main() -> None:
