@@ -98,10 +98,12 @@ class GcFrozen:
 
     def hold(self) -> None:
         with self._lock:
-            # What is garbage already is not kept (frozen, it would stay until the last holder
-            # lets go); with the bot's start-up objects frozen, this pass is short.
-            gc.collect()
-            gc.freeze()  # also what was made since an earlier holder froze
+            if not self._running:
+                # Garbage now is collected first: frozen, it would stay until the last holder
+                # lets go. A later holder (an export while the bot runs) freezes nothing
+                # more, or the garbage of that moment would stay for the rest of the day.
+                gc.collect()
+                gc.freeze()
             self._running += 1
 
     def let_go(self) -> None:

@@ -6,7 +6,7 @@ import logging
 import sqlite3
 
 from telegram import Update
-from telegram.error import Forbidden, TelegramError
+from telegram.error import Forbidden, RetryAfter, TelegramError
 
 from bot.ports import StorageUnavailableError
 from handlers.common import reply, user_ref
@@ -30,8 +30,8 @@ async def error_handler(update: object, context: Context) -> None:
     user = user_ref(update)
     if user is None or update.effective_chat is None or update.effective_chat.type != "private":
         return
-    if isinstance(context.error, Forbidden):
-        return  # they blocked the bot: an apology would fail the same way
+    if isinstance(context.error, Forbidden | RetryAfter):
+        return  # blocked, or Telegram's flood pause: an apology would fail the same way
     try:
         lang = context.services.access.fallback_language(user)
         key = "errors.storage" if storage_trouble else "errors.generic"

@@ -7,6 +7,8 @@ come from the application's `Defaults`.
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -59,6 +61,7 @@ SENDS = frozenset(
     }
 )
 WORKER = {"worker": True}  # rate_limit_args of the delivery worker's own sends
+MAX_REPLY_WAIT = 10.0  # seconds an answer waits for its place before it is given up
 
 
 class ReplyLimits(BaseRateLimiter[dict[str, bool]]):
@@ -90,7 +93,13 @@ class ReplyLimits(BaseRateLimiter[dict[str, bool]]):
         chat_id = data.get("chat_id")
         if rate_limit_args == WORKER or endpoint not in SENDS or not isinstance(chat_id, int):
             return await callback(*args, **kwargs)
-        slot = await self.limiter.acquire_reply(chat_id)
+        try:
+            async with asyncio.timeout(MAX_REPLY_WAIT):
+                slot = await self.limiter.acquire_reply(chat_id)
+        except TimeoutError:
+            # A long 429 pause: rather than hold the person's chat (and one of the handlers'
+            # places) for minutes, this answer is given up, as Telegram would refuse it.
+            raise RetryAfter(math.ceil(self.limiter.reply_delay(chat_id))) from None
         try:
             return await callback(*args, **kwargs)
         except RetryAfter as error:

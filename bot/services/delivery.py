@@ -24,6 +24,8 @@ from bot.ports import Clock, Sender, UnitOfWork
 
 log = logging.getLogger(__name__)
 
+_WRITE_TRIES = 3  # a batch of answers that cannot be written, before each is tried alone
+
 
 # --------------------------------------------------------------------------------------------
 # What a Sender may raise
@@ -616,22 +618,46 @@ class DeliveryWorker:
         # transaction on the database lock.
         self._writer = None
         chats = [answer.row.chat_id for answer in answers]
-        more: set[int] = set()
-        try:
-            async with self._uow.transaction(urgent=True):
-                await self._record(answers)
-                more = await self._uow.outbox.pending_chats(chats)
-        except Exception:
-            # The rows stay in `sending` and are reported as unknown after the next start,
-            # never resent.
-            log.exception("could not record the outcomes of %d outbox rows", len(answers))
-            more = set(chats)  # whatever they hold is read again
+        more = await self._write_with_retries(answers, chats)
         # No await from the commit to here (see `drain`).
         for chat_id in chats:
             del self._in_flight[chat_id]
         if more:
             self._stale = True  # their next rows (or a row back in backoff) are to be read
         self._wake.set()
+
+    async def _write_with_retries(self, answers: list[_Answer], chats: list[int]) -> set[int]:
+        """Write the answers and return which of their chats have rows pending. A row left in
+        `sending` holds its chat's later rows (it may have arrived; see `next_per_chat`), so
+        a failed write is tried again while the answers are still in memory; after that each
+        answer alone, so that one row that cannot be written holds up only its own chat
+        (until the next start, which reports it as unknown, never resent)."""
+        for attempt in range(_WRITE_TRIES):
+            try:
+                async with self._uow.transaction(urgent=True):
+                    await self._record(answers)
+                    return await self._uow.outbox.pending_chats(chats)
+            except Exception:
+                log.exception(
+                    "could not record the outcomes of %d outbox rows (try %d of %d)",
+                    len(answers),
+                    attempt + 1,
+                    _WRITE_TRIES,
+                )
+                if self._stopping:
+                    break
+                await asyncio.sleep(min(0.5 * 2**attempt, 5.0))
+        if len(answers) > 1 and not self._stopping:
+            for answer in answers:
+                try:
+                    async with self._uow.transaction(urgent=True):
+                        await self._record([answer])
+                except Exception:
+                    log.exception(
+                        "outbox row %d stays in 'sending': its chat waits for the next start",
+                        answer.row.id,
+                    )
+        return set(chats)  # whatever they hold is read again
 
     async def _record(self, answers: list[_Answer]) -> None:
         outbox = self._uow.outbox

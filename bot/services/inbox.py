@@ -15,6 +15,7 @@ from bot.ports import Clock, UnitOfWork
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3  # a failing update is tried this often, then set aside as failed
+DONE_TRIES = 3  # writing that updates are done, before the callers hear it failed
 
 
 class InboxService:
@@ -48,17 +49,33 @@ class InboxService:
             if not committed.done():  # else an earlier caller wrote this one's batch
                 batch, self._finished = self._finished, []
                 try:
-                    async with self._uow.transaction():
-                        await self._uow.inbox.finish_many(
-                            [update_id for update_id, _ in batch], self._clock.now()
-                        )
+                    await self._write_done([update_id for update_id, _ in batch])
                 except Exception as error:
                     for _, waiting in batch:
                         waiting.set_exception(error)
+                except BaseException:
+                    # This caller was cancelled while writing: the batch goes back for the
+                    # next writer (one of the others waiting), so that nobody waits forever.
+                    self._finished[:0] = batch
+                    raise
                 else:
                     for _, waiting in batch:
                         waiting.set_result(None)
         await committed
+
+    async def _write_done(self, update_ids: list[int]) -> None:
+        # Tried again after a short wait: an update left pending is handled once more at the
+        # next start, and a vote or a star pressed twice undoes itself.
+        for attempt in range(DONE_TRIES):
+            try:
+                async with self._uow.transaction():
+                    await self._uow.inbox.finish_many(update_ids, self._clock.now())
+            except Exception:
+                if attempt + 1 == DONE_TRIES:
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)
+            else:
+                return
 
     async def failed(self, update_id: int, error: str) -> bool:
         """Count a failed attempt; True when the update should be tried again."""

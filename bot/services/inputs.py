@@ -201,11 +201,12 @@ class InputService:
                     upcoming.item if upcoming else None, upcoming.start if upcoming else None
                 )
             rights = self._access.rights_from(user, admission.grants)
+            # A facilitator of another site writes here as a participant.
             role = (
                 Role.ORGANISER
                 if rights.organiser
                 else Role.FACILITATOR
-                if rights.facilitator_sites
+                if site.key in rights.facilitator_sites
                 else Role.PARTICIPANT
             )
             stored = await self._uow.inputs.add(

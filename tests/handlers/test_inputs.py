@@ -401,3 +401,19 @@ async def test_a_full_length_message_is_stored_whole_and_shown_shortened(
     anna.send("/mine")
     await harness.settle()
     assert len(anna.last()["text"]) < 1000
+
+
+async def test_an_input_carries_the_facilitator_role_only_at_the_site_facilitated(
+    harness: BotHarness, seed_event: Event, clock: ManualClock, anna: FakeUser
+) -> None:
+    await become_facilitator(harness, seed_event, anna, "kobenhavn")
+    await open_prompt(harness, clock, seed_event)
+    anna.send("Skrevet i Aalborg.")
+    await harness.settle()
+    await become_facilitator(harness, seed_event, anna, "aalborg")
+    anna.send("Skrevet i Aalborg igen.")
+    await harness.settle()
+    assert [(site, role) for _, site, _, role, *_ in inputs(harness)] == [
+        ("aalborg", "participant"),  # a facilitator of København, writing at Aalborg
+        ("aalborg", "facilitator"),
+    ]

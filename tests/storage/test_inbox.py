@@ -87,3 +87,32 @@ async def test_a_failed_group_write_reaches_every_caller_and_leaves_them_pending
         await inbox.done(1)
     del uow.transaction  # the real one again
     assert set((await states(db)).values()) == {"pending"}
+
+
+async def test_a_writer_cancelled_mid_batch_leaves_nobody_waiting(
+    db: Database, uow: SqliteUnitOfWork, clock: ManualClock
+) -> None:
+    inbox = InboxService(uow, clock)
+    await inbox.store([(n, None, "{}") for n in (1, 2, 3)])
+    real = uow.inbox.finish_many
+    disk = asyncio.Event()
+
+    async def slow(update_ids: list[int], now: object) -> None:
+        await disk.wait()  # the database thread busy, a slow disk
+        await real(update_ids, now)  # type: ignore[arg-type]
+
+    uow.inbox.finish_many = slow  # type: ignore[method-assign]
+    first = asyncio.create_task(inbox.done(3))
+    await asyncio.sleep(0.01)  # writes [3]
+    writer = asyncio.create_task(inbox.done(1))
+    other = asyncio.create_task(inbox.done(2))
+    await asyncio.sleep(0.01)
+    disk.set()
+    await first
+    disk.clear()
+    await asyncio.sleep(0.01)  # `writer` now writes [1, 2] for both and waits
+    writer.cancel()
+    await asyncio.sleep(0.01)
+    disk.set()
+    await asyncio.wait_for(other, 2)  # the batch went back: the other caller wrote it
+    assert (await states(db)) == {1: "done", 2: "done", 3: "done"}

@@ -55,3 +55,18 @@ async def test_a_429_on_an_answer_holds_every_send_and_is_not_retried() -> None:
         await through(ReplyLimits(limiter), call, "sendMessage", {"chat_id": 7, "text": "Hej"})
     assert len(call.calls) == 1
     assert limiter.global_delay() > 11
+
+
+async def test_an_answer_is_given_up_rather_than_held_through_a_long_pause(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import handlers.notifier
+
+    monkeypatch.setattr(handlers.notifier, "MAX_REPLY_WAIT", 0.05)
+    limiter = RateLimiter()
+    limiter.pause(120)  # Telegram's retry_after after a flood
+    call = Recorder()
+    with pytest.raises(RetryAfter) as raised:
+        await through(ReplyLimits(limiter), call, "sendMessage", {"chat_id": 7, "text": "Hej"})
+    assert call.calls == []  # never sent into the pause
+    assert 110 < raised.value.retry_after.total_seconds() <= 120  # type: ignore[union-attr]
