@@ -20,6 +20,9 @@ from bot.services.authors import author_label
 
 Value = str | int | bool | None | list[str]
 
+# A stand-in author name: where `author_label` gives it back, the author is shown by name.
+_SOMEONE = "\x00someone\x00"
+
 # The data files' columns, in order. They are identifiers, the same in every language and in
 # the JSON schema (`prompts/export-v1.schema.json`), so that others can script against them.
 COLUMNS: tuple[str, ...] = (
@@ -59,9 +62,9 @@ class Presenter:
     _where: dict[tuple[object, ...], tuple[str, str | None, str, str]] = field(
         default_factory=dict, compare=False, repr=False
     )
-    # So do authors (one label per site, role, choice and name) and participant roles.
+    # So do authors: one label per site, role and choice, `_SOMEONE` where it is the name.
     _labels: dict[tuple[object, ...], str] = field(default_factory=dict, compare=False, repr=False)
-    # (author, category key, category name) for the data files, per the same four fields.
+    # (author, category key, category name) for the data files, per the same three fields.
     _who: dict[tuple[object, ...], tuple[str | None, str | None, str | None]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -147,13 +150,24 @@ class Presenter:
 
     def author_label(self, item: ExportedInput) -> str:
         """A name, "politiker, Aalborg" or "anonym": what anyone else is shown."""
-        # `author_label` reads exactly these fields of the input: one label per combination.
-        key = (item.site_key, item.category_key, item.anonymous, item.author_name)
-        found = self._labels.get(key)
+        found = self._labels.get((item.site_key, item.category_key, item.anonymous))
         if found is None:
-            found = self._labels[key] = author_label(
-                self.event, self.texts, self.lang, item.as_input()
-            )
+            found = self._label_of(item)
+        if found is _SOMEONE:
+            # As `author_label` does with a name: shown unless blank.
+            return item.author_name if item.author_name.strip() else self._anonymous
+        return found
+
+    def _label_of(self, item: ExportedInput) -> str:
+        """The label for the input's site, role and choice, asked once with a stand-in name:
+        `author_label` reads the name only to show it (or hide it when blank), so where it
+        gives the stand-in back, every author of that combination is shown by name. One call
+        per combination rather than per author: an event has thousands of authors."""
+        key = (item.site_key, item.category_key, item.anonymous)
+        found = author_label(
+            self.event, self.texts, self.lang, item._replace(author_name=_SOMEONE).as_input()
+        )
+        found = self._labels[key] = _SOMEONE if found == _SOMEONE else found
         return found
 
     def author(self, item: ExportedInput) -> str | None:
@@ -184,6 +198,19 @@ class Presenter:
                 self.prompt_text(site_key, group_key, ref, adhoc_text),
             )
             self._where[key] = found
+        return found
+
+    def _who_of(self, item: ExportedInput) -> tuple[str | None, str | None, str | None]:
+        """(author or `_SOMEONE` for "the author's name", category key, category name) for the
+        input's site, role and choice."""
+        label = self._labels.get((item.site_key, item.category_key, item.anonymous))
+        if label is None:
+            label = self._label_of(item)
+        author = label if label is _SOMEONE else (None if label == self._anonymous else label)
+        found = self._who[(item.site_key, item.category_key, item.anonymous)] = (
+            author,
+            *self.category(item),
+        )
         return found
 
     def values(self, item: ExportedInput) -> tuple[Value, ...]:
@@ -219,11 +246,14 @@ class Presenter:
         where = self._where.get((site_key, group_key, item_key, adhoc_id))
         if where is None:
             where = self._names(site_key, group_key, item_key, adhoc_id, adhoc_text)
-        who = self._who.get((site_key, category_key, anonymous, author_name))
+        who = self._who.get((site_key, category_key, anonymous))
         if who is None:
-            who = self._who[(site_key, category_key, anonymous, author_name)] = (
-                self.author(item),
-                *self.category(item),
+            who = self._who_of(item)
+        author = who[0]
+        if author is _SOMEONE:
+            # What `author` gives for a name: the name, unless blank or the anonymous label.
+            author = (
+                author_name if author_name.strip() and author_name != self._anonymous else None
             )
         tz = self._tz
         return (
@@ -239,7 +269,9 @@ class Presenter:
             where[3],
             created_at.astimezone(tz).isoformat(timespec="seconds"),
             None if edited_at is None else edited_at.astimezone(tz).isoformat(timespec="seconds"),
-            *who,
+            author,
+            who[1],
+            who[2],
             kind.value,
             text,
             file_id,
