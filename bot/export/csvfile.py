@@ -7,6 +7,7 @@ does not run a participant's text as a formula (the JSON export keeps every text
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -55,20 +56,103 @@ def cells(values: Sequence[Value]) -> list[Value]:
     return out
 
 
+# What makes the csv module (excel dialect, minimal quoting) quote a field.
+_QUOTED = re.compile('[,"\r\n]')
+
+
+def field(value: Value, *, text: bool = True) -> str:
+    """One field as the csv module writes `cell(value)` (`text`: a column that may hold a
+    participant's text, so a leading = + - @ is defused; the times are left as they are)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        if text and value and value[0] in _FORMULA_FIRST:
+            value = "'" + value
+    else:
+        value = cell(value)
+    if _QUOTED.search(value) is None:
+        return value
+    return '"' + value.replace('"', '""') + '"'
+
+
+class Lines:
+    """Rows of `COLUMNS` as CSV lines, byte for byte as `csv.writer` writes `cells(row)`.
+
+    The fields that repeat (event, site, table and prompt; author and kind) are quoted once
+    per combination and joined; only the text, the file and the counts are quoted per row.
+    """
+
+    def __init__(self) -> None:
+        self._where: dict[tuple[Value, ...], str] = {}
+        self._who: dict[tuple[Value, ...], str] = {}
+
+    def line(self, values: tuple[Value, ...]) -> str:
+        (
+            input_id,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            created_at,
+            edited_at,
+            _,
+            _,
+            _,
+            _,
+            text,
+            file_id,
+            file_name,
+            mime_type,
+            stars,
+            votes,
+            highlight,
+            relayed_to,
+        ) = values
+        where_key = values[1:10]
+        where = self._where.get(where_key)
+        if where is None:
+            where = self._where[where_key] = ",".join(
+                field(value, text=not isinstance(value, int)) for value in where_key
+            )
+        who_key = values[12:16]
+        who = self._who.get(who_key)
+        if who is None:
+            who = self._who[who_key] = ",".join(field(value) for value in who_key)
+        if isinstance(text, str) and text and (text[0] in _FORMULA_FIRST or _QUOTED.search(text)):
+            text = field(text)
+        files = (
+            ",,"
+            if file_id is None and file_name is None and mime_type is None
+            else f"{field(file_id)},{field(file_name)},{field(mime_type)}"
+        )
+        return (
+            f"{input_id},{where},{field(created_at, text=False)},"
+            f"{'' if edited_at is None else field(edited_at, text=False)},{who},"
+            f"{'' if text is None else text},{files},{stars},{votes},"
+            f"{'true' if highlight else 'false'},"
+            f"{field(relayed_to, text=False) if relayed_to else ''}\r\n"
+        )
+
+
 async def write_csv(path: Path, presenter: Presenter, rows: AsyncIterator[ExportedInput]) -> int:
     """Write the rows as they arrive, a chunk at a time; returns how many were written."""
     count = 0
     values = presenter.values
+    line = Lines().line
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
-        chunk: list[list[Value]] = []
+        csv.writer(handle).writerow(COLUMNS)
+        chunk: list[str] = []
         async for row in rows:
-            chunk.append(cells(values(row)))
+            chunk.append(line(values(row)))
             if len(chunk) >= CHUNK:
-                writer.writerows(chunk)
+                handle.write("".join(chunk))
                 count += len(chunk)
                 chunk.clear()
-        writer.writerows(chunk)
+        handle.write("".join(chunk))
         count += len(chunk)
     return count

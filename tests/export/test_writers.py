@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import subprocess
 import sys
@@ -17,15 +18,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.export import Format
+from bot.event import Anonymity, Event
+from bot.export import Format, csvfile, jsonfile
 from bot.export.charts import activity_svg, bins, terms_svg, ticks
 from bot.export.csvfile import cell, cells
-from bot.export.fields import COLUMNS, Value
-from bot.export.records import PromptRef, Scope, TableRef
+from bot.export.fields import COLUMNS, Presenter, Value
+from bot.export.records import ExportedInput, PromptRef, Scope, TableRef
 from bot.export.report import md
 from bot.export.runner import target_paths
 from bot.export.terms import TermCounter, stopwords, words
 from bot.export.xlsxfile import sheet_name
+from bot.i18n import Catalogue
+from bot.models import InputKind
+from bot.services.authors import author_label
 from storage.db import Database
 from storage.exports import ExportSchemaError, SqliteExportSource, open_export_source
 
@@ -171,6 +176,111 @@ def test_a_whole_row_of_cells_reads_back_as_cell_by_cell() -> None:
         csv.writer(fast).writerow(cells(row))
         csv.writer(slow).writerow([cell(value) for value in row])
         assert fast.getvalue() == slow.getvalue()
+
+
+# Values a participant (or an event file) might bring: what the csv module quotes, what a
+# spreadsheet runs, what JSON escapes, and what looks like nothing.
+AWKWARD: list[str | None] = [
+    "",
+    None,
+    "plain",
+    'she said "yes"',
+    '"',
+    "a,b",
+    ",",
+    "line\nbreak",
+    "carriage\rreturn",
+    "\r\n",
+    "=1+1",
+    "+45 1234",
+    "-x",
+    "@SUM(A1)",
+    "\tx",
+    '=HYPERLINK("http://x", "a,b")',
+    "\ufeffwith a BOM",
+    "emoji 🎉 og æøå",
+    " leading and trailing ",
+    "back\\slash",
+    "nul\x00byte",
+    "'quoted'",
+]
+
+
+def _awkward_rows() -> list[tuple[Value, ...]]:
+    """Rows of `COLUMNS` with each awkward value in every text column, and the others varied."""
+    rows: list[tuple[Value, ...]] = []
+    for n, text in enumerate(AWKWARD):
+        other = AWKWARD[(n + 5) % len(AWKWARD)]
+        values: dict[str, Value] = {
+            "id": n,
+            "adhoc_id": None if n % 2 else n * 7,
+            "created_at": "2018-10-03T13:40:00+02:00",
+            "edited_at": None if n % 3 else "2018-10-03T13:41:05+02:00",
+            "stars": n % 4,
+            "votes": n % 5,
+            "highlight": bool(n % 2),
+            "relayed_to": [["a"], ["a", "b"], [], ["b,c"]][n % 4],
+            "file_id": None if n % 2 else other,
+            "file_name": None if n % 2 else text,
+            "mime_type": None if n % 2 else "image/jpeg",
+        }
+        for shift in (0, 1):
+            rows.append(tuple(values.get(column, text if shift else other) for column in COLUMNS))
+    return rows
+
+
+def test_csv_lines_are_what_the_csv_module_writes_for_awkward_values() -> None:
+    lines = csvfile.Lines()
+    for _ in range(2):  # the second time from the cached fields
+        for row in _awkward_rows():
+            expected = io.StringIO()
+            csv.writer(expected).writerow(cells(list(row)))
+            assert lines.line(row) == expected.getvalue(), row
+
+
+def test_a_csv_field_is_quoted_as_the_csv_module_quotes_a_cell() -> None:
+    for value in [*AWKWARD, 0, 12, True, False, ["a", "b,c"], []]:
+        expected = io.StringIO()
+        csv.writer(expected).writerow([cell(value), "x"])
+        assert csvfile.field(value) + ",x\r\n" == expected.getvalue(), value
+
+
+def test_json_lines_are_what_the_encoder_writes_for_awkward_values() -> None:
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    lines = jsonfile.Lines()
+    for _ in range(2):
+        for row in _awkward_rows():
+            line = lines.line(row)
+            assert line == encode(dict(zip(COLUMNS, row, strict=True))), row
+            assert json.loads(line) == dict(zip(COLUMNS, row, strict=True))
+
+
+@pytest.mark.parametrize("mode", list(Anonymity))
+def test_the_exports_show_authors_exactly_as_author_label_does(
+    seed_event: Event, mode: Anonymity
+) -> None:
+    data = seed_event.model_dump(mode="python")
+    data["event"]["anonymity"] = mode
+    event = Event.model_validate(data)
+    texts = Catalogue.load(default=event.default_language)
+    presenter = Presenter.for_event(event, texts)
+    anonymous = texts.plain(event.default_language, "authors.anonymous")
+    sites = [site.key for site in event.sites]
+    names = ["Mette F", "", "   ", anonymous, "Ünïcode 🎉", "Mette F"]
+    for site in sites:
+        for category in (None, "politician", "no_such_role"):
+            for hidden in (False, True):
+                for name in names:
+                    item = ExportedInput(
+                        1, event.key, 7, site, "t1", "participant", category, hidden,
+                        "q1", None, InputKind.TEXT, "tekst", None, None, 7, 1, T0, None, name,
+                        0, 0, None, None, False, (),
+                    )  # fmt: skip
+                    label = author_label(event, texts, event.default_language, item.as_input())
+                    assert presenter.author_label(item) == label
+                    author = None if label == anonymous else label
+                    assert presenter.author(item) == author
+                    assert presenter.values(item)[COLUMNS.index("author")] == author
 
 
 def test_sheet_names_follow_excels_rules() -> None:
