@@ -100,7 +100,7 @@ class Lines:
             _,
             created_at,
             edited_at,
-            _,
+            author,
             _,
             _,
             _,
@@ -119,10 +119,17 @@ class Lines:
             where = self._where[where_key] = ",".join(
                 field(value, text=not isinstance(value, int)) for value in where_key
             )
-        who_key = values[12:16]
+        # The author is mostly a name, one per participant: quoted per row like the text.
+        who_key = values[13:16]
         who = self._who.get(who_key)
         if who is None:
             who = self._who[who_key] = ",".join(field(value) for value in who_key)
+        if (
+            isinstance(author, str)
+            and author
+            and (author[0] in _FORMULA_FIRST or _QUOTED.search(author))
+        ):
+            author = field(author)
         if isinstance(text, str) and text and (text[0] in _FORMULA_FIRST or _QUOTED.search(text)):
             text = field(text)
         files = (
@@ -131,8 +138,9 @@ class Lines:
             else f"{field(file_id)},{field(file_name)},{field(mime_type)}"
         )
         return (
-            f"{input_id},{where},{field(created_at, text=False)},"
-            f"{'' if edited_at is None else field(edited_at, text=False)},{who},"
+            # An ISO time has nothing to quote or defuse.
+            f"{input_id},{where},{created_at},{'' if edited_at is None else edited_at},"
+            f"{'' if author is None else author},{who},"
             f"{'' if text is None else text},{files},{stars},{votes},"
             f"{'true' if highlight else 'false'},"
             f"{field(relayed_to, text=False) if relayed_to else ''}\r\n"

@@ -138,7 +138,7 @@ class Lines:
             _,
             created_at,
             edited_at,
-            _,
+            author,
             _,
             _,
             _,
@@ -155,7 +155,8 @@ class Lines:
         where = self._where.get(where_key)
         if where is None:
             where = self._where[where_key] = self._members(_WHERE, where_key)
-        who_key = values[12:16]
+        # The author is mostly a name, one per participant: encoded per row like the text.
+        who_key = values[13:16]
         who = self._who.get(who_key)
         if who is None:
             who = self._who[who_key] = self._members(_WHO, who_key)
@@ -168,7 +169,8 @@ class Lines:
         relays = self._encode(relayed_to) if relayed_to else "[]"
         return (
             f'{{"id": {input_id}, {where}, "created_at": {string(created_at)}, '
-            f'"edited_at": {"null" if edited_at is None else string(edited_at)}, {who}, '
+            f'"edited_at": {"null" if edited_at is None else string(edited_at)}, '
+            f'"author": {"null" if author is None else string(author)}, {who}, '
             f'"text": {"null" if text is None else string(text)}, {files}, '
             f'"stars": {stars}, "votes": {votes}, '
             f'"highlight": {"true" if highlight else "false"}, "relayed_to": {relays}}}'
@@ -179,10 +181,11 @@ class Lines:
 # numbers, which it writes as `int.__repr__` does.
 _string: Callable[[Any], str] = json.encoder.encode_basestring
 _WHERE = COLUMNS[1:10]
-_WHO = COLUMNS[12:16]
+_WHO = COLUMNS[13:16]
 _FILES = COLUMNS[17:20]
 _NO_FILE = ", ".join(f'"{column}": null' for column in _FILES)
-assert COLUMNS[16] == "text"  # noqa: S101 - the layout `line` unpacks
+assert COLUMNS[12] == "author"  # noqa: S101 - the layout `line` unpacks
+assert COLUMNS[16] == "text"  # noqa: S101
 assert COLUMNS[-1] == "relayed_to"  # noqa: S101
 
 

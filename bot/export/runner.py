@@ -152,12 +152,13 @@ async def write_exports(
     return sorted(written, key=lambda w: order[w.format])
 
 
-async def _rows(bound: _Bound, only: tuple[str, ...] | None) -> AsyncIterator[ExportedInput]:
+def _rows(bound: _Bound, only: tuple[str, ...] | None) -> AsyncIterator[ExportedInput]:
     """Every visible input of the sites exported, by site, then time."""
-    if only is None:
-        async for row in bound.rows(Scope()):
-            yield row
-        return
+    # The source's own iterator where it is one query: no generator in between, per row.
+    return bound.rows(Scope()) if only is None else _each_site(bound, only)
+
+
+async def _each_site(bound: _Bound, only: tuple[str, ...]) -> AsyncIterator[ExportedInput]:
     for site_key in only:
         async for row in bound.rows(Scope(site_key=site_key)):
             yield row
