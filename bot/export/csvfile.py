@@ -11,7 +11,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-from bot.export.fields import COLUMNS, Presenter, Value
+from bot.export.fields import COLUMNS, Presenter, RowParts, Value
 from bot.export.records import ExportedInput
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -87,43 +87,17 @@ class Lines:
         self._who: dict[tuple[Value, ...], str] = {}
 
     def line(self, values: tuple[Value, ...]) -> str:
-        (
-            input_id,
-            _,
-            _,
-            _,
-            _,
-            _,
-            _,
-            _,
-            _,
-            _,
-            created_at,
-            edited_at,
-            author,
-            _,
-            _,
-            _,
-            text,
-            file_id,
-            file_name,
-            mime_type,
-            stars,
-            votes,
-            highlight,
-            relayed_to,
-        ) = values
-        where_key = values[1:10]
-        where = self._where.get(where_key)
+        row = RowParts.of(values)
+        author, text = row.author, row.text
+        where = self._where.get(row.where)
         if where is None:
-            where = self._where[where_key] = ",".join(
-                field(value, text=not isinstance(value, int)) for value in where_key
+            where = self._where[row.where] = ",".join(
+                field(value, text=not isinstance(value, int)) for value in row.where
             )
         # The author is mostly a name, one per participant: quoted per row like the text.
-        who_key = values[13:16]
-        who = self._who.get(who_key)
+        who = self._who.get(row.who)
         if who is None:
-            who = self._who[who_key] = ",".join(field(value) for value in who_key)
+            who = self._who[row.who] = ",".join(field(value) for value in row.who)
         if (
             isinstance(author, str)
             and author
@@ -134,16 +108,17 @@ class Lines:
             text = field(text)
         files = (
             ",,"
-            if file_id is None and file_name is None and mime_type is None
-            else f"{field(file_id)},{field(file_name)},{field(mime_type)}"
+            if row.file_id is None and row.file_name is None and row.mime_type is None
+            else f"{field(row.file_id)},{field(row.file_name)},{field(row.mime_type)}"
         )
         return (
             # An ISO time has nothing to quote or defuse.
-            f"{input_id},{where},{created_at},{'' if edited_at is None else edited_at},"
+            f"{row.input_id},{where},{row.created_at},"
+            f"{'' if row.edited_at is None else row.edited_at},"
             f"{'' if author is None else author},{who},"
-            f"{'' if text is None else text},{files},{stars},{votes},"
-            f"{'true' if highlight else 'false'},"
-            f"{field(relayed_to, text=False) if relayed_to else ''}\r\n"
+            f"{'' if text is None else text},{files},{row.stars},{row.votes},"
+            f"{'true' if row.highlight else 'false'},"
+            f"{field(row.relayed_to, text=False) if row.relayed_to else ''}\r\n"
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from bot.event import AgendaKind, Anonymity, Event
@@ -42,6 +43,45 @@ COLUMNS: tuple[str, ...] = (
     "category",
     "category_name",
     "kind",
+    "text",
+    "file_id",
+    "file_name",
+    "mime_type",
+    "stars",
+    "votes",
+    "highlight",
+    "relayed_to",
+)
+
+
+class RowParts(NamedTuple):
+    """A row of `COLUMNS` as the CSV and JSON writers build their lines from it: the fields
+    that repeat together (`where`: event to prompt; `who`: category, its name, kind) kept
+    whole, so that each writer quotes or encodes them once per combination."""
+
+    input_id: Value
+    where: tuple[Value, ...]
+    created_at: Value
+    edited_at: Value
+    author: Value
+    who: tuple[Value, ...]
+    text: Value
+    file_id: Value
+    file_name: Value
+    mime_type: Value
+    stars: Value
+    votes: Value
+    highlight: Value
+    relayed_to: Value
+
+    @classmethod
+    def of(cls, values: tuple[Value, ...]) -> RowParts:
+        v = values
+        return cls(v[0], v[1:10], v[10], v[11], v[12], v[13:16], *v[16:24])
+
+
+assert COLUMNS[10:13] == ("created_at", "edited_at", "author")  # noqa: S101 - RowParts.of
+assert COLUMNS[16:] == (  # noqa: S101
     "text",
     "file_id",
     "file_name",

@@ -18,7 +18,7 @@ from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from bot.export.fields import COLUMNS, Presenter, Value
+from bot.export.fields import COLUMNS, Presenter, RowParts, Value
 from bot.export.outline import prompts_of, site_keys
 from bot.export.records import ExportedInput, Participation
 
@@ -125,55 +125,29 @@ class Lines:
         )
 
     def line(self, values: tuple[Value, ...]) -> str:
-        (
-            input_id,
-            _,
-            _,
-            _,
-            _,
-            _,
-            _,
-            _,
-            _,
-            _,
-            created_at,
-            edited_at,
-            author,
-            _,
-            _,
-            _,
-            text,
-            file_id,
-            file_name,
-            mime_type,
-            stars,
-            votes,
-            highlight,
-            relayed_to,
-        ) = values
-        where_key = values[1:10]
-        where = self._where.get(where_key)
+        row = RowParts.of(values)
+        author, text = row.author, row.text
+        where = self._where.get(row.where)
         if where is None:
-            where = self._where[where_key] = self._members(_WHERE, where_key)
+            where = self._where[row.where] = self._members(_WHERE, row.where)
         # The author is mostly a name, one per participant: encoded per row like the text.
-        who_key = values[13:16]
-        who = self._who.get(who_key)
+        who = self._who.get(row.who)
         if who is None:
-            who = self._who[who_key] = self._members(_WHO, who_key)
+            who = self._who[row.who] = self._members(_WHO, row.who)
         string = _string
         files = (
             _NO_FILE
-            if file_id is None and file_name is None and mime_type is None
-            else self._members(_FILES, (file_id, file_name, mime_type))
+            if row.file_id is None and row.file_name is None and row.mime_type is None
+            else self._members(_FILES, (row.file_id, row.file_name, row.mime_type))
         )
-        relays = self._encode(relayed_to) if relayed_to else "[]"
+        relays = self._encode(row.relayed_to) if row.relayed_to else "[]"
         return (
-            f'{{"id": {input_id}, {where}, "created_at": {string(created_at)}, '
-            f'"edited_at": {"null" if edited_at is None else string(edited_at)}, '
+            f'{{"id": {row.input_id}, {where}, "created_at": {string(row.created_at)}, '
+            f'"edited_at": {"null" if row.edited_at is None else string(row.edited_at)}, '
             f'"author": {"null" if author is None else string(author)}, {who}, '
             f'"text": {"null" if text is None else string(text)}, {files}, '
-            f'"stars": {stars}, "votes": {votes}, '
-            f'"highlight": {"true" if highlight else "false"}, "relayed_to": {relays}}}'
+            f'"stars": {row.stars}, "votes": {row.votes}, '
+            f'"highlight": {"true" if row.highlight else "false"}, "relayed_to": {relays}}}'
         )
 
 
@@ -184,9 +158,6 @@ _WHERE = COLUMNS[1:10]
 _WHO = COLUMNS[13:16]
 _FILES = COLUMNS[17:20]
 _NO_FILE = ", ".join(f'"{column}": null' for column in _FILES)
-assert COLUMNS[12] == "author"  # noqa: S101 - the layout `line` unpacks
-assert COLUMNS[16] == "text"  # noqa: S101
-assert COLUMNS[-1] == "relayed_to"  # noqa: S101
 
 
 async def write_json(
