@@ -43,7 +43,7 @@ from common import (
     wait_for,
 )
 
-from bot.app import build_application, serve
+from bot import app as samtidig
 from bot.eventfile import SEED_EVENT, load_event
 from bot.sandbox import FakeRequest, TelegramLimits
 from bot.services.delivery import RateLimiter
@@ -71,20 +71,17 @@ async def running(
     await api.call(TOKEN, "getUpdates", {"offset": last + 1, "timeout": 0})
     api.limits = limits
     settings = settings_for(database).model_copy(update={"organizer_ids": frozenset({HOST})})
-    app = build_application(
-        settings,
-        event=event,
-        request_factory=lambda: FakeRequest(api),
-        limiter=limiter,
-    )
     stop = asyncio.Event()
-    task = asyncio.create_task(serve(app, stop=stop, poll_timeout=10))
-    try:
-        await wait_for(lambda: api.first_poll, 30, "the bot to poll")
-        yield api, ids
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 60)
+    async with samtidig.running(
+        settings, event=event, request_factory=lambda: FakeRequest(api), limiter=limiter
+    ) as bot:
+        task = asyncio.create_task(samtidig.serve(bot, stop=stop, poll_timeout=10))
+        try:
+            await wait_for(lambda: api.first_poll, 30, "the bot to poll")
+            yield api, ids
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 60)
 
 
 async def broadcast(api: TimedFakeBotApi, people: list[int], within: float) -> dict[str, Any]:

@@ -47,7 +47,7 @@ from common import (
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
-from bot.app import build_application, serve
+from bot.app import running, serve
 from bot.eventfile import SEED_EVENT, load_event
 from bot.sandbox import FakeRequest
 from bot.sandbox.harness import unthrottled
@@ -110,21 +110,21 @@ async def samtidig(folder: Path, latency: float) -> AsyncIterator[TimedFakeBotAp
     database = folder / f"intake-{time.monotonic_ns()}.sqlite3"
     await seed_participants(database, event, PEOPLE)
     api = TimedFakeBotApi(TOKEN)
-    app = build_application(
+    stop = asyncio.Event()
+    async with running(
         settings_for(database),
         event=event,
         request_factory=lambda: FakeRequest(api, latency=latency),
         # Inputs queue nothing for the outbox here (the seed event lists no facilitators).
         limiter=unthrottled(),
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(app, stop=stop, poll_timeout=10))
-    try:
-        await _polling(api)
-        yield api
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 60)
+    ) as bot:
+        task = asyncio.create_task(serve(bot, stop=stop, poll_timeout=10))
+        try:
+            await _polling(api)
+            yield api
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 60)
 
 
 async def echo_reply(update: Update, context: Any) -> None:

@@ -48,7 +48,7 @@ from common import (
 )
 from events import due_soon, write
 
-from bot.app import build_application, serve
+from bot.app import running, serve
 from bot.eventfile import load_event
 from bot.models import ShiftReason
 from bot.sandbox import FakeRequest, TelegramLimits
@@ -161,42 +161,42 @@ async def run_once(rate: float, step: float) -> Outcome:
         # Confirmed through the Bot API itself: the bot will not see these old messages.
         await api.call(TOKEN, "getUpdates", {"offset": last + 1, "timeout": 0})
         api.limits = TelegramLimits()
-        app = build_application(
+        stop = asyncio.Event()
+        watch = StallWatch()
+        async with running(
             settings_for(database, event_file),
             event=event,
             request_factory=lambda: FakeRequest(api),
             limiter=RateLimiter(),
-        )
-        stop = asyncio.Event()
-        task = asyncio.create_task(serve(app, stop=stop, poll_timeout=10))
-        watch = StallWatch()
-        try:
-            await wait_for(lambda: api.first_poll, 30, "the bot to poll")
-            watch.start()
-            stop_writing = asyncio.Event()
-            writer = asyncio.create_task(write_inputs(api, rate, stop_writing))
-            site_of = {u: event.sites[n % SITES].key for n, u in enumerate(recipients)}
-            horizon = max(due.values()) + timedelta(seconds=15)
-            pushed: dict[int, float] = {}
-            seen = 0
-            while len(pushed) < len(recipients) and datetime.now(UTC) < horizon:
-                await asyncio.sleep(0.05)
-                calls = api.calls
-                for call in calls[seen:]:
-                    chat = call.params.get("chat_id")
-                    if call.method == "sendMessage" and call.ok and chat in site_of:
-                        pushed.setdefault(int(chat), call.at)
-                seen = len(calls)
-            stop_writing.set()
-            written = await writer
-            # The last inputs are still on their way when writing stops: a moment for them.
-            with contextlib.suppress(TimeoutError):
-                await wait_for(lambda: count_stored(database) >= written, 5, "the last inputs")
-            stall_fine = await watch.stop()
-            monitor = app.bot_data.services.monitor.longest_ever
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 60)
+        ) as bot:
+            task = asyncio.create_task(serve(bot, stop=stop, poll_timeout=10))
+            try:
+                await wait_for(lambda: api.first_poll, 30, "the bot to poll")
+                watch.start()
+                stop_writing = asyncio.Event()
+                writer = asyncio.create_task(write_inputs(api, rate, stop_writing))
+                site_of = {u: event.sites[n % SITES].key for n, u in enumerate(recipients)}
+                horizon = max(due.values()) + timedelta(seconds=15)
+                pushed: dict[int, float] = {}
+                seen = 0
+                while len(pushed) < len(recipients) and datetime.now(UTC) < horizon:
+                    await asyncio.sleep(0.05)
+                    calls = api.calls
+                    for call in calls[seen:]:
+                        chat = call.params.get("chat_id")
+                        if call.method == "sendMessage" and call.ok and chat in site_of:
+                            pushed.setdefault(int(chat), call.at)
+                    seen = len(calls)
+                stop_writing.set()
+                written = await writer
+                # The last inputs are still on their way when writing stops: a moment for them.
+                with contextlib.suppress(TimeoutError):
+                    await wait_for(lambda: count_stored(database) >= written, 5, "the last inputs")
+                stall_fine = await watch.stop()
+                monitor = bot.services.monitor.longest_ever
+            finally:
+                stop.set()
+                await asyncio.wait_for(task, 60)
         with contextlib.closing(sqlite3.connect(database)) as conn:
             fired = conn.execute(
                 "SELECT site_key, fired_at FROM agenda_fired WHERE item_key = 'pulse'"

@@ -43,9 +43,12 @@ def _parser() -> argparse.ArgumentParser:
         "on every request: WEBHOOK_SECRET, or a random one per start)",
     )
     run.add_argument(
-        "--listen", default="127.0.0.1", help="webhook address (default: %(default)s)"
+        "--serve",
+        action="store_true",
+        help="serve HTTP on --listen:--port while long polling (/healthz; implied by --webhook)",
     )
-    run.add_argument("--port", type=int, default=8443, help="webhook port (default: %(default)s)")
+    run.add_argument("--listen", default="127.0.0.1", help="HTTP address (default: %(default)s)")
+    run.add_argument("--port", type=_port, default=8443, help="HTTP port (default: %(default)s)")
     run.add_argument(
         "--drop-pending-updates",
         action="store_true",
@@ -148,6 +151,12 @@ def _date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError("give a date as YYYY-MM-DD") from None
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError("give a port from 0 to 65535")
+    return int(value)
 
 
 def _positive(value: str) -> int:
@@ -330,16 +339,31 @@ def _run(args: argparse.Namespace) -> int:
     from telegram.error import InvalidToken, NetworkError
 
     from bot import logs
-    from bot.app import MissingTokenError, Webhook, build_application, serve
+    from bot.app import MissingTokenError, Webhook, running, serve
     from storage.db import DatabaseError
+    from web.server import Listen
 
     settings = _settings()
     if args.event is not None:
         settings = settings.model_copy(update={"event_file": args.event})
     token = settings.telegram_bot_token
     logs.configure(settings.log_level, [token.get_secret_value()] if token else [])
+    webhook = None
+    if args.webhook:
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        webhook = Webhook(url=args.webhook, secret_token=secret or secrets.token_urlsafe(32))
+    listen = Listen(args.listen, args.port) if webhook or args.serve else None
+
+    async def run() -> None:
+        async with running(settings) as bot:
+            # Pending updates are kept unless asked: what participants wrote while the bot
+            # was down still counts.
+            await serve(
+                bot, webhook=webhook, listen=listen, drop_pending=args.drop_pending_updates
+            )
+
     try:
-        app = build_application(settings)
+        asyncio.run(run())
     except MissingTokenError:
         print(
             "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather in Telegram and put "
@@ -347,19 +371,6 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    webhook = None
-    if args.webhook:
-        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-        webhook = Webhook(
-            url=args.webhook,
-            secret_token=secret or secrets.token_urlsafe(32),
-            listen=args.listen,
-            port=args.port,
-        )
-    try:
-        # Pending updates are kept unless asked: what participants wrote while the bot was
-        # down still counts.
-        asyncio.run(serve(app, webhook=webhook, drop_pending=args.drop_pending_updates))
     except DatabaseError as exc:
         print(f"Database problem: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -376,6 +387,9 @@ def _run(args: argparse.Namespace) -> int:
             "check the network or the setting.",
             file=sys.stderr,
         )
+        return EXIT_INVALID
+    except OSError as exc:
+        print(f"Cannot listen on {args.listen}:{args.port}: {exc.strerror}", file=sys.stderr)
         return EXIT_INVALID
     return EXIT_OK
 

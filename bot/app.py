@@ -1,4 +1,11 @@
-"""The composition root: the one place that wires settings, storage, services and handlers."""
+"""The composition root: the one place that wires settings, storage, services and both faces.
+
+`running()` is the one lifecycle every caller uses (`python -m bot run`, the rehearsal, the
+sandbox harness, the tests, the benchmarks): it opens the database, builds the services and
+the Telegram application around them, starts what runs in the background and, on the way
+out, stops it all in reverse order. `serve()` then brings updates in, by long polling or the
+webhook, and serves HTTP when asked, until SIGINT or SIGTERM.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +13,14 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, ExtBot, JobQueue
 from telegram.request import BaseRequest, HTTPXRequest
 
 import handlers
@@ -37,28 +44,29 @@ from bot.services.inbox import InboxService
 from bot.services.inputs import InputService
 from bot.services.privacy import PrivacyService
 from bot.services.relay import RelayService
-from handlers import jobs
-from handlers.context import BotData, Context
-from handlers.notifier import ReplyLimits, TelegramSender
-from handlers.updates import ChatOrderedProcessor, InboxPoller, RawUpdatesRequest, WebhookServer
+from bot.telegram.application import ServicesApplication
+from bot.telegram.limits import ReplyLimits
+from bot.telegram.polling import InboxPoller, RawUpdatesRequest
+from bot.telegram.processor import ChatOrderedProcessor
+from bot.telegram.scheduler import AgendaScheduler
+from bot.telegram.sender import TelegramSender
+from bot.telegram.webhook import TelegramWebhook
+from handlers.context import Context
 from storage.db import Database
 from storage.exports import open_export_source
 from storage.unit_of_work import SqliteUnitOfWork
+from web.app import build_web_app
+from web.server import HttpServer, Listen
 
 log = logging.getLogger(__name__)
 
-App = Application[Any, Context, Any, Any, BotData, Any]
+App = Application[
+    ExtBot[Any], Context, dict[Any, Any], dict[Any, Any], dict[Any, Any], JobQueue[Context]
+]
 
 
 class MissingTokenError(Exception):
     """`run` needs a token; the command line turns this into one clear sentence."""
-
-
-@dataclass
-class Resources:
-    """What `post_init` opens and `post_shutdown` closes."""
-
-    db: Database | None = None
 
 
 def build_services(
@@ -69,23 +77,24 @@ def build_services(
     organiser_ids: frozenset[int],
     sender: Sender,
     limiter: RateLimiter | None = None,
+    *,
+    wake: Callable[[], None] = lambda: None,
 ) -> Services:
+    """The services over one database. `wake` is told whenever something changed what the
+    agenda has due (the scheduler that drives the engine)."""
     uow = SqliteUnitOfWork(db)
     delivery = DeliveryWorker(uow, sender, clock, limiter)
-    agenda = AgendaEngine(event, uow, clock, texts)
-    agenda.on_queued(delivery.notify)
-    relay = RelayService(event, uow, clock, texts)
-    relay.on_queued(delivery.notify)
-    agenda.relays_with(relay)
-    broadcast = BroadcastService(event, uow, clock, texts)
-    broadcast.on_queued(delivery.notify)
+    queued = delivery.notify
+    relay = RelayService(event, uow, clock, texts, on_queued=queued)
+    agenda = AgendaEngine(event, uow, clock, texts, relay=relay, on_queued=queued, wake=wake)
     access = AccessService(
-        event, uow, clock, organiser_ids=organiser_ids, ui_languages=texts.languages
+        event,
+        uow,
+        clock,
+        organiser_ids=organiser_ids,
+        ui_languages=texts.languages,
+        wake_agenda=wake,
     )
-    privacy = PrivacyService(uow, clock, event)
-    privacy.on_erased(access.forget_person)
-    inputs = InputService(event, uow, clock, texts, access)
-    inputs.on_queued(delivery.notify)
     return Services(
         event=event,
         texts=texts,
@@ -94,11 +103,13 @@ def build_services(
         checkin=CheckInService(
             event, uow, clock, consent_version=texts.raw(texts.default, "consent.version")
         ),
-        privacy=privacy,
+        privacy=PrivacyService(uow, clock, event, on_erased=access.forget_person),
         agenda=agenda,
-        broadcast=broadcast,
+        broadcast=BroadcastService(event, uow, clock, texts, on_queued=queued),
         delivery=delivery,
-        inputs=inputs,
+        inputs=InputService(
+            event, uow, clock, texts, access, on_queued=queued, wake_agenda=agenda.wake
+        ),
         # Exports read the same file through a read-only connection of their own.
         export=ExportService(
             event,
@@ -112,97 +123,113 @@ def build_services(
     )
 
 
-def build_application(
+@dataclass(eq=False)
+class Running:
+    """A started bot: its application, its services, and where it listens once it serves."""
+
+    app: App
+    services: Services
+    raw_updates: RawUpdatesRequest  # the getUpdates transport, keeping Telegram's JSON
+    http_port: int | None = field(default=None)  # set by `serve()` once HTTP is up
+
+
+@contextlib.asynccontextmanager
+async def running(
     settings: Settings,
     *,
     event: Event | None = None,
     clock: Clock | None = None,
     request_factory: Callable[[], BaseRequest] | None = None,
     limiter: RateLimiter | None = None,
-    start_jobs: bool = True,
-) -> App:
-    """Everything the live bot, the rehearsal and the tests run.
+    wake: Callable[[], None] | None = None,
+) -> AsyncIterator[Running]:
+    """The bot, started; stopped on the way out, whatever happened inside.
 
-    `request_factory` replaces PTB's HTTP transport (tests and the rehearsal pass the fake Bot
-    API's in-process request); otherwise the Bot API server of the settings is used.
-    `start_jobs=False` leaves the agenda's wake-ups to the caller (the rehearsal and tests tick
-    the engine themselves on a simulated clock).
+    `request_factory` replaces PTB's HTTP transport (tests and the rehearsal pass the fake
+    Bot API's in-process request); otherwise the Bot API server of the settings is used.
+    Without `wake`, the JobQueue drives the agenda engine on the real clock; with it, the
+    caller does (the rehearsal and tests tick the engine on a simulated clock) and `wake` is
+    told whenever something changed what is due, as the JobQueue would be.
     """
     if settings.telegram_bot_token is None:
         raise MissingTokenError
     event = event if event is not None else load_event(settings.event_file)
     clock = clock if clock is not None else SystemClock()
     texts = Catalogue.load(default=event.default_language)
-    resources = Resources()
     # One account of Telegram's limits for the delivery worker and the handlers' answers.
     limiter = limiter if limiter is not None else RateLimiter()
 
-    async def post_init(app: App) -> None:
-        resources.db = await Database.open(settings.database_path)
+    def request(pool: int) -> BaseRequest:
+        return request_factory() if request_factory is not None else HTTPXRequest(pool)
+
+    # PTB's own defaults: 256 connections for sending, one for getUpdates (wrapped to keep
+    # the JSON of each answer).
+    raw_updates = RawUpdatesRequest(request(1))
+    bot: ExtBot[Any] = ExtBot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=settings.telegram_api_base_url,
+        base_file_url=settings.telegram_api_file_url,
+        request=request(256),
+        get_updates_request=raw_updates,
+        defaults=Defaults(
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+            tzinfo=event.tz,
+        ),
+        rate_limiter=ReplyLimits(limiter),
+    )
+    job_queue: JobQueue[Context] = JobQueue()
+    scheduler = AgendaScheduler(job_queue, clock) if wake is None else None
+    db = await Database.open(settings.database_path)
+    try:
         services = build_services(
             event,
-            resources.db,
+            db,
             clock,
             texts,
             settings.organizer_ids,
-            TelegramSender(app.bot),
+            TelegramSender(bot),
             limiter,
+            wake=scheduler.wake if scheduler is not None else wake or (lambda: None),
         )
-        app.bot_data.services = services
-        app.bot_data.raw_updates = raw_updates
-        processor = app.update_processor
-        if isinstance(processor, ChatOrderedProcessor):
-            processor.inbox = services.inbox
-            processor.requeue = app.update_queue.put
-        services.monitor.start()
-        await _register_commands(app, texts)
-        recovered = await services.delivery.recover()
-        if recovered:
-            log.warning(
-                "%d messages were being sent when the bot stopped: marked unknown", recovered
-            )
-        await services.delivery.start()
-        if app.job_queue is not None and start_jobs:
-            jobs.start(app.job_queue)
-        log.info("ready: event %s, %d sites", event.key, len(event.sites))
-
-    async def post_shutdown(app: App) -> None:
-        services = app.bot_data.services_or_none
-        if services is not None:
-            await services.delivery.stop()
-            await services.monitor.stop()
-        if resources.db is not None:
-            await resources.db.close()
-
-    builder = (
-        ApplicationBuilder()
-        .token(settings.telegram_bot_token.get_secret_value())
-        .base_url(settings.telegram_api_base_url)
-        .base_file_url(settings.telegram_api_file_url)
-        .context_types(ContextTypes(context=Context, bot_data=BotData))
-        .defaults(
-            Defaults(
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-                tzinfo=event.tz,
-            )
+        updates: asyncio.Queue[object] = asyncio.Queue()
+        app: App = (
+            ApplicationBuilder()
+            .application_class(ServicesApplication, {"services": services})
+            .bot(bot)
+            .updater(None)  # updates come through the inbox: `serve()` below
+            .update_queue(updates)
+            .job_queue(job_queue)
+            .context_types(ContextTypes(context=Context))
+            # Updates of different chats are handled concurrently, one chat's in order.
+            .concurrent_updates(ChatOrderedProcessor(services.inbox, updates.put))
+            .build()
         )
-        .post_init(post_init)
-        .post_shutdown(post_shutdown)
-        # Updates of different chats are handled concurrently, one chat's in order.
-        .concurrent_updates(ChatOrderedProcessor())
-        .rate_limiter(ReplyLimits(limiter))
-    )
-    if request_factory is not None:
-        builder = builder.request(request_factory())
-    # PTB's own default for getUpdates (one connection), wrapped to keep the raw JSON.
-    raw_updates = RawUpdatesRequest(
-        request_factory() if request_factory is not None else HTTPXRequest(connection_pool_size=1)
-    )
-    builder = builder.get_updates_request(raw_updates)
-    app: App = builder.build()
-    handlers.register(app)
-    return app
+        handlers.register(app)
+        async with app:  # initialize (getMe) … shutdown
+            services.monitor.start()
+            try:
+                await _register_commands(app, texts)
+                recovered = await services.delivery.recover()
+                if recovered:
+                    log.warning(
+                        "%d messages were being sent when the bot stopped: marked unknown",
+                        recovered,
+                    )
+                await services.delivery.start()
+                await app.start()  # handling what reaches the update queue, and the JobQueue
+                try:
+                    if scheduler is not None:
+                        scheduler.start(services.agenda)
+                    log.info("ready: event %s, %d sites", event.key, len(event.sites))
+                    yield Running(app, services, raw_updates)
+                finally:
+                    await app.stop()
+            finally:
+                await services.delivery.stop()
+                await services.monitor.stop()
+    finally:
+        await db.close()
 
 
 async def _register_commands(app: App, texts: Catalogue) -> None:
@@ -218,94 +245,82 @@ async def _register_commands(app: App, texts: Catalogue) -> None:
 @dataclass(frozen=True, slots=True)
 class Webhook:
     """Serve Telegram's webhook at `url` (HTTPS, terminated by a reverse proxy that forwards
-    to `listen`:`port`), checking `secret_token` on every request."""
+    to the HTTP server's address), checking `secret_token` on every request."""
 
     url: str
     secret_token: str
-    listen: str = "127.0.0.1"
-    port: int = 8443
 
 
 async def serve(
-    app: App,
+    bot: Running,
     *,
     webhook: Webhook | None = None,
+    listen: Listen | None = None,
     drop_pending: bool = False,
     stop: asyncio.Event | None = None,
     poll_timeout: int = 30,
 ) -> None:
-    """Run the bot until SIGINT or SIGTERM (or `stop` is set): updates through the inbox, by
-    long polling or the webhook. Pending updates are kept unless `drop_pending` says so."""
+    """Bring updates in until SIGINT or SIGTERM (or `stop` is set): through the inbox, by long
+    polling or the webhook. HTTP is served when there is a webhook or a `listen` address
+    (by default 127.0.0.1:8443). Pending updates are kept unless `drop_pending` says so."""
+    app, services = bot.app, bot.services
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-    await app.initialize()
-    frozen = False
+    # What start-up built (the event, the texts, PTB's objects) lives as long as the bot:
+    # kept out of the collector's full passes, which otherwise stall the loop for 40-60 ms
+    # every so often under load.
+    gc_frozen.hold()
+    http: HttpServer | None = None
+    tasks: list[asyncio.Task[None]] = []
     try:
-        if app.post_init is not None:
-            await app.post_init(app)
-        await app.start()
-        # What start-up built (the event, the texts, PTB's objects) lives as long as the bot:
-        # kept out of the collector's full passes, which otherwise stall the loop for 40-60 ms
-        # every so often under load.
-        gc_frozen.hold()
-        frozen = True
-        services = app.bot_data.services
-        poller = InboxPoller(
-            app, services.inbox, timeout=poll_timeout, raw=app.bot_data.raw_updates
-        )
+        poller = InboxPoller(app, services.inbox, timeout=poll_timeout, raw=bot.raw_updates)
         await poller.resume()
-        server: WebhookServer | None = None
-        polling: asyncio.Task[None] | None = None
+        routes = []
         if webhook is not None:
-            server = WebhookServer(
-                app,
-                services.inbox,
-                path=urlsplit(webhook.url).path or "/",
-                secret_token=webhook.secret_token,
-                host=webhook.listen,
-                port=webhook.port,
+            hook = TelegramWebhook(
+                app.bot, services.inbox, app.update_queue.put, secret_token=webhook.secret_token
             )
-            await server.start()
-            app.bot_data.webhook_port = server.port
+            routes.append(hook.route(urlsplit(webhook.url).path or "/"))
+        if webhook is not None or listen is not None:
+            listen = listen or Listen()
+            http = HttpServer(build_web_app(lambda: snapshot(services), routes), listen)
+            await http.start()
+            bot.http_port = http.port
+            log.info("HTTP: listening on %s:%d", listen.host, http.port)
+        if webhook is not None:
             await app.bot.set_webhook(
                 webhook.url,
                 secret_token=webhook.secret_token,
                 allowed_updates=Update.ALL_TYPES,
                 drop_pending_updates=drop_pending,
             )
-            log.info("webhook: listening on %s:%d", webhook.listen, server.port)
+            log.info("receiving updates by webhook")
         else:
             await app.bot.delete_webhook(drop_pending_updates=drop_pending)
-            polling = loop.create_task(poller.run(stop))
+            tasks.append(loop.create_task(poller.run(stop)))
             log.info("polling for updates")
-        heartbeat = loop.create_task(_health_log(app, stop))
+        tasks.append(loop.create_task(_health_log(services, stop)))
         await stop.wait()
-        for task in (polling, heartbeat):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if server is not None:
-            await server.stop()
-        await app.stop()
     finally:
-        await app.shutdown()
-        if app.post_shutdown is not None:
-            await app.post_shutdown(app)
-        if frozen:
-            gc_frozen.let_go()  # a process that serves again (the tests) may collect it all
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if http is not None:
+            await http.stop()
+        gc_frozen.let_go()  # a process that serves again (the tests) may collect it all
 
 
-async def _health_log(app: App, stop: asyncio.Event) -> None:
+async def _health_log(services: Services, stop: asyncio.Event) -> None:
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=60)
             return
-        figures = await snapshot(app.bot_data.services)
-        app.bot_data.services.monitor.take_longest()
+        figures = await snapshot(services)
+        services.monitor.take_longest()
         log.info(
             "health: inbox %d pending; outbox %d pending, %d unknown; last delivery %s; "
             "longest loop stall %d ms",

@@ -162,11 +162,46 @@ class OutboxRepo(Protocol):
     async def by_key(self, key: str) -> OutboxRow | None: ...
 
 
+# What a Sender may raise: the delivery worker decides on these without knowing Telegram.
+
+
+class DeliveryError(Exception):
+    """Base of the outcomes of a send other than success."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RetryLater(DeliveryError):  # noqa: N818 - an instruction, as Telegram's 429 is
+    """Flood control (429): nothing was sent; the whole bot must wait `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds:g}s")
+        self.seconds = seconds
+
+
+class Unreachable(DeliveryError):  # noqa: N818 - names the state the chat is in
+    """The person blocked the bot, deleted their account, or the chat does not exist."""
+
+
+class Rejected(DeliveryError):  # noqa: N818 - Telegram's verdict, not our error
+    """Telegram refused this message for good (a 400); sending it again cannot succeed."""
+
+
+class TransientFailure(DeliveryError):  # noqa: N818 - a passing state, retried
+    """Telegram did not take the message (5xx, connection refused): safe to retry."""
+
+
+class OutcomeUnknown(DeliveryError):  # noqa: N818 - the point is that we cannot tell
+    """The request may have reached Telegram (a timeout, a dropped answer): not retried."""
+
+
 class Sender(Protocol):
     """Sends one outbox message to Telegram; the only outbound path for outbox rows.
 
-    Raises the exceptions of `bot.services.delivery` (RetryLater, Unreachable, Rejected,
-    TransientFailure, OutcomeUnknown) so that the worker decides without knowing Telegram.
+    Raises the exceptions above (RetryLater, Unreachable, Rejected, TransientFailure,
+    OutcomeUnknown) so that the worker decides without knowing Telegram.
     """
 
     async def send(self, chat_id: int, message: OutboxMessage) -> int:

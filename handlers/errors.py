@@ -9,9 +9,9 @@ from telegram import Update
 from telegram.error import Forbidden, RetryAfter, TelegramError
 
 from bot.ports import StorageUnavailableError
+from bot.telegram.processor import ChatOrderedProcessor
 from handlers.common import reply, user_ref
 from handlers.context import Context
-from handlers.updates import ChatOrderedProcessor
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ async def error_handler(update: object, context: Context) -> None:
     processor = context.application.update_processor
     if isinstance(processor, ChatOrderedProcessor) and update_id is not None:
         # Retry only what the database failed to take; a bug would fail the same way again.
-        processor.failures[update_id] = storage_trouble
+        processor.failed(update_id, retry=storage_trouble)
     if not isinstance(update, Update):
         return
     user = user_ref(update)

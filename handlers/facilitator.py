@@ -136,7 +136,6 @@ async def now_command(update: Update, context: Context, call: Call) -> None:
 async def next_command(update: Update, context: Context, call: Call) -> None:
     services = context.services
     outcome = await services.agenda.advance(call.site, call.user.user_id)
-    await jobs.reschedule(context)
     if isinstance(outcome, NothingAhead):
         await reply(update, services.texts(call.lang, "facilitator.nothing_ahead"))
     elif isinstance(outcome, Advanced):
@@ -158,7 +157,6 @@ async def delay_command(update: Update, context: Context, call: Call) -> None:
         await reply(update, services.texts(call.lang, "facilitator.delay_usage"))
         return
     outcome = await services.agenda.delay(call.site, int(words[0]), call.user.user_id)
-    await jobs.reschedule(context)
     if isinstance(outcome, NothingAhead):
         await reply(update, services.texts(call.lang, "facilitator.nothing_ahead"))
     elif isinstance(outcome, PausedNow):
@@ -186,7 +184,6 @@ async def delay_command(update: Update, context: Context, call: Call) -> None:
 @_guarded()
 async def pause_command(update: Update, context: Context, call: Call) -> None:
     outcome = await context.services.agenda.pause(call.site, call.user.user_id)
-    await jobs.reschedule(context)
     key = "facilitator.paused" if outcome.changed else "facilitator.already_paused"
     await reply(update, context.services.texts(call.lang, key))
 
@@ -195,7 +192,6 @@ async def pause_command(update: Update, context: Context, call: Call) -> None:
 async def resume_command(update: Update, context: Context, call: Call) -> None:
     texts = context.services.texts
     outcome = await context.services.agenda.resume(call.site, call.user.user_id)
-    await jobs.reschedule(context)
     if outcome.changed:
         text = texts(call.lang, "facilitator.resumed", minutes=round(outcome.seconds / 60))
     else:

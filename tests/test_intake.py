@@ -15,13 +15,15 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.app import App, Webhook, build_application, serve
+from bot.app import Running, Webhook, serve
+from bot.app import running as bot_running
 from bot.config import Settings
 from bot.event import Event
 from bot.sandbox import FakeBotApi, FakeRequest, FakeUser
 from bot.sandbox.harness import unthrottled
-from handlers.updates import ChatOrderedProcessor
+from bot.telegram.processor import ChatOrderedProcessor
 from tests.handlers.conftest import TOKEN
+from web.server import Listen
 
 # The live clock is far past the seed event of 2018: inputs are kept as general inputs.
 
@@ -52,21 +54,24 @@ async def running(
     *,
     latency: float = 0.0,
     webhook: Webhook | None = None,
-) -> AsyncIterator[App]:
-    app = build_application(
+) -> AsyncIterator[Running]:
+    stop = asyncio.Event()
+    async with bot_running(
         settings_for(tmp_path),
         event=event,
         request_factory=lambda: FakeRequest(api, latency=latency),
         limiter=unthrottled(),
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(app, webhook=webhook, stop=stop, poll_timeout=1))
-    await eventually(lambda: api.calls_to("getMe"))
-    try:
-        yield app
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 20)
+    ) as bot:
+        listen = Listen(port=0) if webhook else None
+        task = asyncio.create_task(
+            serve(bot, webhook=webhook, listen=listen, stop=stop, poll_timeout=1)
+        )
+        await eventually(lambda: api.calls_to("setWebhook" if webhook else "deleteWebhook"))
+        try:
+            yield bot
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 20)
 
 
 def query(tmp_path: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -97,14 +102,14 @@ async def test_chats_run_concurrently_and_each_chat_stays_in_order(
     tmp_path: Path, seed_event: Event
 ) -> None:
     api = FakeBotApi(TOKEN)
-    async with running(tmp_path, api, seed_event, latency=0.02) as app:
+    async with running(tmp_path, api, seed_event, latency=0.02) as bot:
         people = [api.user(1000 + n, f"P{n}", language_code="da") for n in range(12)]
         await asyncio.gather(*(checked_in(api, p) for p in people))
         for round_ in range(5):
             for person in people:
                 person.send(f"{person.id}:{round_}")
         await eventually(lambda: query(tmp_path, "SELECT COUNT(*) FROM inputs") == [(60,)])
-        processor = app.update_processor
+        processor = bot.app.update_processor
         assert isinstance(processor, ChatOrderedProcessor)
         assert processor.peak > 1  # chats really were handled at the same time
     rows = query(tmp_path, "SELECT user_id, text FROM inputs ORDER BY id")
@@ -186,8 +191,8 @@ async def test_a_locked_database_gets_an_apology_no_ack_and_a_retry(
         return await real_add(self, **kwargs)
 
     monkeypatch.setattr(SqliteInputRepo, "add", flaky_add)
-    async with running(tmp_path, api, seed_event) as app:
-        processor = app.update_processor
+    async with running(tmp_path, api, seed_event) as bot:
+        processor = bot.app.update_processor
         assert isinstance(processor, ChatOrderedProcessor)
         processor.retry_delay = 0.2
         anna = api.user(1300, "Anna", language_code="da")
@@ -204,17 +209,12 @@ async def test_the_webhook_checks_the_secret_and_stores_before_answering(
     tmp_path: Path, seed_event: Event
 ) -> None:
     api = FakeBotApi(TOKEN)
-    hook = Webhook(
-        url="https://bot.example.org/tg-hook",
-        secret_token="s3cret-Token_1",
-        listen="127.0.0.1",
-        port=0,
-    )
-    async with running(tmp_path, api, seed_event, webhook=hook) as app:
+    hook = Webhook(url="https://bot.example.org/tg-hook", secret_token="s3cret-Token_1")
+    async with running(tmp_path, api, seed_event, webhook=hook) as bot:
         [call] = await eventually(lambda: api.calls_to("setWebhook"))
         assert call.params["secret_token"] == "s3cret-Token_1"
         assert call.params.get("drop_pending_updates") in (None, False)
-        port = await eventually(lambda: _webhook_port(app))
+        port = bot.http_port
         # Made by the fake (so the chat exists there) but delivered over HTTP as a webhook.
         update = api.user(1400, "Wendy", language_code="en").send("/start")
         async with httpx.AsyncClient() as client:
@@ -236,7 +236,3 @@ async def test_the_webhook_checks_the_secret_and_stores_before_answering(
         await eventually(lambda: api.sent_messages(1400))
         await asyncio.sleep(0.2)
         assert len(api.sent_messages(1400)) == 1  # handled once
-
-
-def _webhook_port(app: App) -> int | None:
-    return getattr(app.bot_data, "webhook_port", None)

@@ -1,5 +1,5 @@
 """The bot against a Bot API server on loopback, as `TELEGRAM_API_BASE_URL` would point it:
-once in-process with PTB's real polling and HTTP client, once as `python -m bot run`."""
+once in-process with the bot's polling and PTB's real HTTP client, once as `python -m bot run`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bot.app import build_application
+from bot.app import running, serve
 from bot.config import Settings
 from bot.sandbox import FakeBotApi, FakeBotApiServer, FakeUser
 
@@ -77,13 +77,9 @@ async def test_polling_over_real_http_checks_a_participant_in(tmp_path: Path) ->
             telegram_api_file_url=server.base_file_url,
             database_path=tmp_path / "http.sqlite3",
         )
-        app = build_application(settings)
-        async with app:
-            assert app.post_init is not None
-            await app.post_init(app)
-            assert app.updater is not None
-            await app.updater.start_polling(poll_interval=0, timeout=1)
-            await app.start()
+        stop = asyncio.Event()
+        async with running(settings) as bot:
+            task = asyncio.create_task(serve(bot, stop=stop, poll_timeout=1))
             try:
                 anna = api.user(7, "Anna", language_code="da")
                 anna.send("/start aalborg-t2")
@@ -91,10 +87,8 @@ async def test_polling_over_real_http_checks_a_participant_in(tmp_path: Path) ->
                 assert "Det gemmer jeg" in consent["text"]
                 await finish_check_in(anna, consent)
             finally:
-                await app.updater.stop()
-                await app.stop()
-                assert app.post_shutdown is not None
-                await app.post_shutdown(app)
+                stop.set()
+                await asyncio.wait_for(task, 20)
     assert checkins(tmp_path / "http.sqlite3") == [(7, "aalborg", "t2", 1)]
     assert [call.method for call in api.calls].count("getMe") >= 1
     api.assert_no_unexpected()

@@ -227,9 +227,7 @@ async def rehearse(
             agendas: dict[str, Plan] = {}
             for person, key in pushes:
                 if person.site_key not in agendas:
-                    agendas[person.site_key] = await harness.app.bot_data.services.agenda.plan(
-                        person.site_key
-                    )
+                    agendas[person.site_key] = await harness.services.agenda.plan(person.site_key)
                 _plan_answers(
                     event,
                     plan,
@@ -309,7 +307,7 @@ def _check_in(
     harness: BotHarness, person: Person, last: _LastMessage
 ) -> Callable[[], Awaitable[None]]:
     async def act() -> None:
-        event = harness.app.bot_data.services.event
+        event = harness.services.event
         site = event.site(person.site_key)
         assert site is not None  # noqa: S101 - people are placed at the event's sites
         group = site.group(person.group_key) if person.group_key else None

@@ -7,7 +7,7 @@ They are looked up at the moment of every privileged action, never taken from bu
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.event import Event
@@ -43,12 +43,16 @@ class AccessService:
         *,
         organiser_ids: frozenset[int],
         ui_languages: tuple[str, ...],
+        wake_agenda: Callable[[], None] = lambda: None,
     ) -> None:
         self._event = event
         self._uow = uow
         self._clock = clock
         self._organiser_ids = organiser_ids
         self._ui_languages = ui_languages
+        # Someone reachable again is due the item that is on: the agenda engine's catch-up
+        # sends it at its next tick, which this asks for at once.
+        self._wake_agenda = wake_agenda
         # People whose listed roles are already recorded; saves a write on every update.
         self._noted: set[int] = set()
 
@@ -129,6 +133,8 @@ class AccessService:
                 await self._uow.participants.mark_reachable(user.user_id)
             else:
                 await self._uow.participants.mark_unreachable(user.user_id, self._clock.now())
+        if reachable:
+            self._wake_agenda()
 
     async def set_language(self, user: UserRef, language: str) -> bool:
         if language not in self._ui_languages:

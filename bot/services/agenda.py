@@ -99,6 +99,9 @@ class AgendaEngine:
         clock: Clock,
         texts: Catalogue,
         *,
+        relay: RelayService | None = None,
+        on_queued: Callable[[], None] = lambda: None,
+        wake: Callable[[], None] = lambda: None,
         grace: timedelta | None = None,
     ) -> None:
         self._event = event
@@ -106,16 +109,13 @@ class AgendaEngine:
         self._clock = clock
         self._texts = texts
         self._grace = grace if grace is not None else timedelta(minutes=event.event.grace_minutes)
-        self._on_queued: Callable[[], None] = lambda: None
-        self._relay: RelayService | None = None
-
-    def on_queued(self, callback: Callable[[], None]) -> None:
-        """Called after a transaction that queued messages committed (wakes the worker)."""
-        self._on_queued = callback
-
-    def relays_with(self, relay: RelayService) -> None:
-        """Relays ride on the engine's ticks: live batches, check-in cards and digests."""
+        # Relays ride on the engine's ticks: live batches, check-in cards and digests.
         self._relay = relay
+        # Called after a transaction that queued messages committed (wakes the worker).
+        self._on_queued = on_queued
+        # Called after a change of what is due (a delay, /next, a pause, a prompt opened or
+        # closed): the scheduler runs `tick()` at once and sets its next wake-up from there.
+        self.wake = wake
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -316,6 +316,7 @@ class AgendaEngine:
                 )
         if new_start > now:
             self._on_queued()
+            self.wake()
             return Shifted(site_key, seconds, target.item, new_start, notified)
         return await self.advance(site_key, by)
 
@@ -342,6 +343,7 @@ class AgendaEngine:
                     now,
                 )
         report = await self._tick_one(site_key)
+        self.wake()
         return Advanced(site_key, target.item, report.queued)
 
     async def pause(self, site_key: str, by: int | None) -> PauseChanged:
@@ -349,6 +351,8 @@ class AgendaEngine:
             changed = await self._uow.agenda.pause(
                 self._event.key, site_key, by, self._clock.now()
             )
+        if changed:
+            self.wake()
         return PauseChanged(site_key, paused=True, changed=changed)
 
     async def resume(self, site_key: str, by: int | None) -> PauseChanged:
@@ -360,6 +364,7 @@ class AgendaEngine:
         if lasted is None:
             return PauseChanged(site_key, paused=False, changed=False)
         await self._tick_one(site_key)
+        self.wake()
         return PauseChanged(site_key, paused=False, changed=True, seconds=lasted)
 
     async def _end_pause(self, site_key: str, by: int | None, now: datetime) -> int | None:

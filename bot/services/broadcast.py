@@ -53,15 +53,20 @@ class TooLong:
 
 
 class BroadcastService:
-    def __init__(self, event: Event, uow: UnitOfWork, clock: Clock, texts: Catalogue) -> None:
+    def __init__(
+        self,
+        event: Event,
+        uow: UnitOfWork,
+        clock: Clock,
+        texts: Catalogue,
+        *,
+        on_queued: Callable[[], None] = lambda: None,
+    ) -> None:
         self._event = event
         self._uow = uow
         self._clock = clock
         self._texts = texts
-        self._on_queued: Callable[[], None] = lambda: None
-
-    def on_queued(self, callback: Callable[[], None]) -> None:
-        self._on_queued = callback
+        self._on_queued = on_queued  # wakes the delivery worker
 
     def _allowed(self, rights: Rights, site_key: str | None) -> bool:
         return rights.organiser if site_key is None else rights.may_facilitate(site_key)

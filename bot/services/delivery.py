@@ -5,7 +5,7 @@ The worker claims a row (`sending`, committed) before it hands it to the `Sender
 the outcome afterwards, each in its own short transaction. A crash between the two leaves the
 row in `sending`; `recover()` turns it into `unknown` at the next start, because Telegram may
 already have shown it: such a row is reported, never sent again. Telegram-free: the `Sender`
-translates Telegram's answers into the exceptions below.
+translates Telegram's answers into the exceptions declared beside it in `bot.ports`.
 """
 
 from __future__ import annotations
@@ -20,47 +20,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.models import DeliveryStatus, OutboxRow
-from bot.ports import Clock, Sender, UnitOfWork
+from bot.ports import (
+    Clock,
+    OutcomeUnknown,
+    Rejected,
+    RetryLater,
+    Sender,
+    TransientFailure,
+    UnitOfWork,
+    Unreachable,
+)
 
 log = logging.getLogger(__name__)
 
 _WRITE_TRIES = 3  # a batch of answers that cannot be written, before each is tried alone
-
-
-# --------------------------------------------------------------------------------------------
-# What a Sender may raise
-
-
-class DeliveryError(Exception):
-    """Base of the outcomes of a send other than success."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class RetryLater(DeliveryError):  # noqa: N818 - an instruction, as Telegram's 429 is
-    """Flood control (429): nothing was sent; the whole bot must wait `seconds`."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"retry after {seconds:g}s")
-        self.seconds = seconds
-
-
-class Unreachable(DeliveryError):  # noqa: N818 - names the state the chat is in
-    """The person blocked the bot, deleted their account, or the chat does not exist."""
-
-
-class Rejected(DeliveryError):  # noqa: N818 - Telegram's verdict, not our error
-    """Telegram refused this message for good (a 400); sending it again cannot succeed."""
-
-
-class TransientFailure(DeliveryError):  # noqa: N818 - a passing state, retried
-    """Telegram did not take the message (5xx, connection refused): safe to retry."""
-
-
-class OutcomeUnknown(DeliveryError):  # noqa: N818 - the point is that we cannot tell
-    """The request may have reached Telegram (a timeout, a dropped answer): not retried."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.event import AgendaItem, AgendaKind, Event, OutsidePrompt
+from bot.event import AgendaItem, AgendaKind, Event, OutsidePrompt, RelayMode
 from bot.i18n import Catalogue
 from bot.models import (
     IncomingMessage,
@@ -155,6 +155,9 @@ class InputService:
         texts: Catalogue,
         access: AccessService,
         gate: FloodGate | None = None,
+        *,
+        on_queued: Callable[[], None] = lambda: None,
+        wake_agenda: Callable[[], None] = lambda: None,
     ) -> None:
         self._event = event
         self._access = access
@@ -162,10 +165,10 @@ class InputService:
         self._clock = clock
         self._texts = texts
         self._gate = gate or FloodGate()
-        self._on_queued: Callable[[], None] = lambda: None
-
-    def on_queued(self, callback: Callable[[], None]) -> None:
-        self._on_queued = callback
+        self._on_queued = on_queued  # feed cards were queued: wakes the delivery worker
+        # A new highlight in a live event is due to travel now: the agenda engine, which
+        # relays, is told at once instead of finding it at its next heartbeat.
+        self._wake_agenda = wake_agenda
 
     # -- intake --------------------------------------------------------------------------------
 
@@ -310,6 +313,8 @@ class InputService:
                 await self._uow.inputs.set_state(found.id, state, user.user_id, now)
             updated = await self._uow.inputs.get(found.id)
         assert updated is not None  # noqa: S101 - just read
+        if starred:
+            self._highlighted()
         return Moderated(updated, starred)
 
     async def view(self, user: UserRef, site_key: str, limit: int = 10) -> PromptView:
@@ -360,10 +365,18 @@ class InputService:
             on = await self._uow.inputs.toggle_vote(found.id, user.user_id, now)
             updated = await self._uow.inputs.get(found.id)
             threshold = self._event.event.relay.vote_threshold
-            if updated is not None and threshold and updated.votes >= threshold:
+            highlighted = bool(threshold and updated is not None and updated.votes >= threshold)
+            if highlighted:
                 await self._uow.relay.add_highlight(found.id, key, found.site_key, "votes", now)
         assert updated is not None  # noqa: S101 - just read
+        if highlighted:
+            self._highlighted()
         return Voted(updated, on)
+
+    def _highlighted(self) -> None:
+        """After the commit of a new highlight."""
+        if self._event.event.relay.mode is RelayMode.LIVE:
+            self._wake_agenda()
 
     # -- the facilitators' feed ------------------------------------------------------------------
 

@@ -19,15 +19,19 @@ SCHEMA = "samtidig-mydata/1"
 
 
 class PrivacyService:
-    def __init__(self, uow: UnitOfWork, clock: Clock | None = None, event: Event | None = None):
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        clock: Clock | None = None,
+        event: Event | None = None,
+        *,
+        on_erased: Callable[[int], None] = lambda user_id: None,
+    ):
         self._uow = uow
         self._clock = clock
         self._event = event
-        self._on_erased: Callable[[int], None] = lambda user_id: None
-
-    def on_erased(self, callback: Callable[[int], None]) -> None:
-        """Told the user id after an erasure, so in-memory caches forget the person too."""
-        self._on_erased = callback
+        # Told the user id after an erasure, so in-memory caches forget the person too.
+        self._on_erased = on_erased
 
     def _now(self) -> datetime:
         if self._clock is None:

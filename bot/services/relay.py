@@ -61,17 +61,22 @@ def _short(text: str, limit: int) -> str:
 
 
 class RelayService:
-    def __init__(self, event: Event, uow: UnitOfWork, clock: Clock, texts: Catalogue) -> None:
+    def __init__(
+        self,
+        event: Event,
+        uow: UnitOfWork,
+        clock: Clock,
+        texts: Catalogue,
+        *,
+        on_queued: Callable[[], None] = lambda: None,
+    ) -> None:
         self._event = event
         self._uow = uow
         self._clock = clock
         self._texts = texts
-        self._on_queued: Callable[[], None] = lambda: None
-
-    def on_queued(self, callback: Callable[[], None]) -> None:
-        """Called after a reaction queued a report to the facilitators (wakes the worker).
-        Relays themselves are queued by the agenda engine's tick, which wakes it already."""
-        self._on_queued = callback
+        # Called after a reaction queued a report to the facilitators (wakes the worker).
+        # Relays themselves are queued by the agenda engine's tick, which wakes it already.
+        self._on_queued = on_queued
 
     @property
     def mode(self) -> RelayMode:

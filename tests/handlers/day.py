@@ -67,7 +67,7 @@ class World:
 
     @property
     def texts(self) -> Catalogue:
-        return self.harness.app.bot_data.services.texts
+        return self.harness.services.texts
 
 
 async def say(world: World, person: FakeUser, text: str) -> None:

@@ -333,7 +333,7 @@ async def test_broadcast_is_previewed_then_sent_once_to_the_site(
     assert "going to 1 participants" in host.last()["text"]
     # The JobQueue then checks the delivery and turns the confirmation into the figure.
     watch = jobs.BroadcastWatch(1, host.id, preview["message_id"], "en")
-    services = harness.app.bot_data.services
+    services = harness.services
     assert await jobs.report_broadcast(harness.app.bot, services, watch)
     assert "reached 1 of 1 participants" in host.last()["text"]
     assert len(anna.inbox()) == before + 1

@@ -11,14 +11,14 @@ from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 
-from bot.app import build_application
+from bot.app import running
 from bot.clock import ManualClock, SystemClock
 from bot.config import Settings
 from bot.event import Event
 from bot.eventfile import load_event_text
 from bot.sandbox import FakeBotApi, FakeRequest
 from bot.sandbox.harness import BotHarness, unthrottled
-from handlers import jobs
+from bot.telegram.scheduler import WAKE
 from tests.handlers.conftest import TOKEN
 from tests.handlers.helpers import at, check_in, received, run_until
 from tests.handlers.test_agenda_flow import SEED_ITEMS, agenda_pushes
@@ -98,23 +98,19 @@ async def test_a_two_second_stall_of_the_event_loop_does_not_skip_a_push(tmp_pat
         telegram_bot_token=SecretStr(TOKEN),
         database_path=tmp_path / "stall.sqlite3",
     )
-    app = build_application(
+    async with running(
         settings,
         event=event,
         clock=SystemClock(),
         request_factory=lambda: FakeRequest(api),
         limiter=unthrottled(),
-    )
-    await app.initialize()
-    assert app.post_init is not None
-    await app.post_init(app)
-    await app.start()
-    try:
-        harness = BotHarness(app, api, settings.database_path)
+    ) as bot:
+        app = bot.app
+        harness = BotHarness(bot, api, settings.database_path, scheduler=None)
         anna = api.user(501, "Anna", language_code="da")
         await check_in(harness, anna, "here")
         await asyncio.sleep(0.3)  # the start-up wake-up runs and sets the next one
-        wake = app.job_queue.get_jobs_by_name(jobs.WAKE) if app.job_queue else ()
+        wake = app.job_queue.get_jobs_by_name(WAKE) if app.job_queue else ()
         assert wake, "the wake-up job is scheduled under its deterministic name"
         first = event.item("first")
         assert first is not None
@@ -129,8 +125,3 @@ async def test_a_two_second_stall_of_the_event_loop_does_not_skip_a_push(tmp_pat
         while not any("· Første punkt" in m["text"] for m in anna.inbox()):
             assert asyncio.get_running_loop().time() < deadline, "the push was skipped"
             await asyncio.sleep(0.05)
-    finally:
-        await app.stop()
-        await app.shutdown()
-        assert app.post_shutdown is not None
-        await app.post_shutdown(app)

@@ -53,7 +53,7 @@ async def test_a_table_qr_code_leads_through_consent_to_a_check_in_at_that_table
         (101, "aalborg", "t2")
     ]
     [(version, given_at)] = await db_rows(harness, "SELECT version, given_at FROM consents")
-    assert version == harness.app.bot_data.services.texts.raw("da", "consent.version")
+    assert version == harness.services.texts.raw("da", "consent.version")
     assert given_at.startswith("2018-10-03T10:00")  # 12:00 in Copenhagen, stored in UTC
     assert harness.api.callback_answers  # the button's spinner was stopped
 

@@ -144,7 +144,7 @@ async def test_purge_erases_a_past_event_after_its_retention(
 ) -> None:
     anna = harness.api.user(1540, "Anna", language_code="da")
     await check_in(harness, anna, "aalborg-t1")
-    privacy = harness.app.bot_data.services.privacy
+    privacy = harness.services.privacy
     assert await privacy.purge_event(date(2018, 10, 3)) is None  # not before its own date
     assert await privacy.purge_event(date(2018, 10, 4)) == 1
     for table in ("participants", "consents", "checkins", "inputs", "outbox"):

@@ -7,7 +7,7 @@ import json
 from telegram import Bot, Update
 
 from bot.sandbox import FakeBotApi, FakeRequest, FakeUser
-from handlers.updates import RawUpdatesRequest, as_row
+from bot.telegram.polling import RawUpdatesRequest, as_row
 
 
 async def test_the_inbox_row_holds_the_update_exactly_as_telegram_sent_it(

@@ -22,19 +22,15 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.clock import SystemClock
 from bot.models import DeliveryStatus, NewDelivery, OutboxMessage, OutboxRow
+from bot.ports import OutcomeUnknown, Rejected, RetryLater, TransientFailure, Unreachable
 from bot.sandbox import FakeBotApi, FakeRequest, FakeUser, TelegramLimits
 from bot.sandbox.harness import unthrottled
 from bot.services.delivery import (
     DeliveryWorker,
-    OutcomeUnknown,
     RateLimiter,
-    Rejected,
-    RetryLater,
-    TransientFailure,
-    Unreachable,
     in_flight_for,
 )
-from handlers.notifier import TelegramSender
+from bot.telegram.sender import TelegramSender
 from storage.db import Database
 from storage.outbox import SqliteOutboxRepo
 from storage.unit_of_work import SqliteUnitOfWork

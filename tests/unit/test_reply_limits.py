@@ -8,7 +8,7 @@ import pytest
 from telegram.error import RetryAfter
 
 from bot.services.delivery import RateLimiter
-from handlers.notifier import WORKER, ReplyLimits
+from bot.telegram.limits import WORKER, ReplyLimits
 
 
 class Recorder:
@@ -60,9 +60,9 @@ async def test_a_429_on_an_answer_holds_every_send_and_is_not_retried() -> None:
 async def test_an_answer_is_given_up_rather_than_held_through_a_long_pause(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import handlers.notifier
+    import bot.telegram.limits
 
-    monkeypatch.setattr(handlers.notifier, "MAX_REPLY_WAIT", 0.05)
+    monkeypatch.setattr(bot.telegram.limits, "MAX_REPLY_WAIT", 0.05)
     limiter = RateLimiter()
     limiter.pause(120)  # Telegram's retry_after after a flood
     call = Recorder()
