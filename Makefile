@@ -21,11 +21,13 @@ rehearse: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-## Style and types, as CI checks them.
+## Style, types and the layers' import contracts (pyproject's [tool.importlinter]), as CI
+## checks them.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## Validate an event file: make check EVENT=prompts/events/my-event.yaml
 check: $(STAMP)

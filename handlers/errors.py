@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 
 from telegram import Update
 from telegram.error import Forbidden, RetryAfter, TelegramError
@@ -41,7 +40,8 @@ async def error_handler(update: object, context: Context) -> None:
 
 
 def _is_storage_trouble(error: BaseException | None) -> bool:
-    """A locked, full or unreachable database: worth another try a little later."""
-    return isinstance(error, sqlite3.Error | StorageUnavailableError) or (
+    """A locked, full or unreachable database (the storage adapter says so with
+    `StorageUnavailableError`): worth another try a little later."""
+    return isinstance(error, StorageUnavailableError) or (
         error is not None and _is_storage_trouble(error.__cause__)
     )

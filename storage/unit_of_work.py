@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from bot.ports import StorageUnavailableError
 from storage.agenda import SqliteAgendaRepo
 from storage.broadcasts import SqliteBroadcastRepo
 from storage.checkins import SqliteCheckInRepo
@@ -35,5 +37,12 @@ class SqliteUnitOfWork:
 
     @asynccontextmanager
     async def transaction(self, *, urgent: bool = False) -> AsyncIterator[None]:
-        async with self._db.transaction(urgent=urgent):
-            yield
+        """A transaction, rolled back on any exception. A database that is locked, read-only,
+        full or failing (SQLite's OperationalError) comes out as `StorageUnavailableError`,
+        which callers may try again later; other SQLite errors are bugs and stay what they
+        are."""
+        try:
+            async with self._db.transaction(urgent=urgent):
+                yield
+        except sqlite3.OperationalError as error:
+            raise StorageUnavailableError(str(error)) from error

@@ -54,6 +54,7 @@ async def running(
     *,
     latency: float = 0.0,
     webhook: Webhook | None = None,
+    headers_timeout: float = 10.0,
 ) -> AsyncIterator[Running]:
     stop = asyncio.Event()
     async with bot_running(
@@ -62,7 +63,7 @@ async def running(
         request_factory=lambda: FakeRequest(api, latency=latency),
         limiter=unthrottled(),
     ) as bot:
-        listen = Listen(port=0) if webhook else None
+        listen = Listen(port=0, headers_timeout=headers_timeout) if webhook else None
         task = asyncio.create_task(
             serve(bot, webhook=webhook, listen=listen, stop=stop, poll_timeout=1)
         )
@@ -236,3 +237,79 @@ async def test_the_webhook_checks_the_secret_and_stores_before_answering(
         await eventually(lambda: api.sent_messages(1400))
         await asyncio.sleep(0.2)
         assert len(api.sent_messages(1400)) == 1  # handled once
+
+
+HOOK = Webhook(url="https://bot.example.org/tg-hook", secret_token="s3cret-Token_1")
+SECRET = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-Token_1"}
+
+
+async def test_the_webhook_refuses_a_missing_secret_and_an_oversized_body_and_stores_nothing(
+    tmp_path: Path, seed_event: Event
+) -> None:
+    api = FakeBotApi(TOKEN)
+    async with running(tmp_path, api, seed_event, webhook=HOOK) as bot:
+        update = api.user(1500, "Wendy", language_code="en").send("/start")
+        url = f"http://127.0.0.1:{bot.http_port}/tg-hook"
+        async with httpx.AsyncClient() as client:
+            missing = await client.post(url, json=update)
+            assert missing.status_code == 403
+            big = {**update, "padding": "x" * (2 * 1024 * 1024)}
+            declared = await client.post(url, json=big, headers=SECRET)
+            assert declared.status_code == 413
+
+            async def chunks() -> AsyncIterator[bytes]:
+                for _ in range(40):  # 2.5 MiB without a Content-Length
+                    yield b" " * 65536
+
+            chunked = await client.post(url, content=chunks(), headers=SECRET)
+            assert chunked.status_code == 413
+            malformed = await client.post(url, content=b"{not json", headers=SECRET)
+            assert malformed.status_code == 400
+            health = await client.get(f"http://127.0.0.1:{bot.http_port}/healthz")
+            assert health.status_code == 200
+            assert health.json()["status"] == "ok"
+        assert query(tmp_path, "SELECT COUNT(*) FROM inbox") == [(0,)]
+
+
+async def test_an_oversized_body_is_refused_before_it_is_sent(
+    tmp_path: Path, seed_event: Event
+) -> None:
+    """The answer comes from the Content-Length alone: the client has sent no byte of it."""
+    api = FakeBotApi(TOKEN)
+    async with running(tmp_path, api, seed_event, webhook=HOOK) as bot:
+        reader, writer = await asyncio.open_connection("127.0.0.1", bot.http_port)
+        writer.write(
+            b"POST /tg-hook HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\n"
+            b"X-Telegram-Bot-Api-Secret-Token: s3cret-Token_1\r\n"
+            b"Content-Length: 50000000\r\n\r\n"
+        )
+        await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), 5)
+        writer.close()
+        assert status.startswith(b"HTTP/1.1 413")
+    assert query(tmp_path, "SELECT COUNT(*) FROM inbox") == [(0,)]
+
+
+async def test_a_client_that_never_finishes_its_headers_does_not_hold_the_server(
+    tmp_path: Path, seed_event: Event
+) -> None:
+    api = FakeBotApi(TOKEN)
+    async with running(tmp_path, api, seed_event, webhook=HOOK, headers_timeout=0.5) as bot:
+        port = bot.http_port
+        assert port is not None
+        slow = [await asyncio.open_connection("127.0.0.1", port) for _ in range(20)]
+        for _, writer in slow:
+            writer.write(b"POST /tg-hook HTTP/1.1\r\nHost: bot\r\nX-Telegram-Bot")  # …never ends
+            await writer.drain()
+        # Meanwhile Telegram's update is taken as usual.
+        update = api.user(1600, "Wendy", language_code="en").send("/start")
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(
+                f"http://127.0.0.1:{port}/tg-hook", json=update, headers=SECRET
+            )
+        assert answer.status_code == 200
+        # And each slow connection is closed by the server once its deadline passes.
+        for reader, writer in slow:
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+            writer.close()
+    assert query(tmp_path, "SELECT update_id FROM inbox") == [(update["update_id"],)]

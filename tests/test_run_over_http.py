@@ -10,8 +10,10 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 
@@ -153,3 +155,146 @@ def test_run_without_a_token_names_the_variable_and_botfather(tmp_path: Path) ->
     assert "BotFather" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0  # one sentence
+
+
+_LIVE_EVENT = """
+event:
+  key: live-relay
+  title: {{da: Direkte, en: Live}}
+  date: {date}
+  timezone: "{tz}"
+  languages: [da, en]
+  question: {{da: "Hvad nu?", en: "What now?"}}
+  anonymity: named
+  relay: {{mode: live}}
+sites:
+  - key: vest
+    name: Vest
+    venue: Vesthuset
+    angle: {{da: Vestens vinkel, en: The west's angle}}
+    code: vest
+    facilitator_code: vaert-vest-0000001
+    groups:
+      - {{key: t1, name: {{da: Bord 1, en: Table 1}}}}
+  - key: oest
+    name: Øst
+    venue: Østhuset
+    angle: {{da: Østens vinkel, en: The east's angle}}
+    code: oest
+    facilitator_code: vaert-oest-0000002
+    groups:
+      - {{key: t1, name: {{da: Bord 1, en: Table 1}}}}
+agenda:
+  - key: work
+    at: "{opens}"
+    kind: prompt
+    title: {{da: Gruppearbejde, en: Group work}}
+    text: {{da: "Hvad gør vi?", en: "What do we do?"}}
+  - key: close
+    at: "{closes}"
+    kind: close
+    title: {{da: Tak for i dag, en: Thank you}}
+"""
+
+
+def _live_event_now(folder: Path) -> Path:
+    """A live-relay event whose prompt is open now, on the real clock. Its time zone puts the
+    local time near noon, so that the programme never crosses midnight whenever CI runs."""
+    utc = datetime.now(UTC)
+    offset = 12 - utc.hour  # Etc/GMT-N is N hours east of UTC
+    tz = ZoneInfo(f"Etc/GMT{-offset:+d}") if offset else ZoneInfo("UTC")
+    local = utc.astimezone(tz)
+    path = folder / "live.yaml"
+    path.write_text(
+        _LIVE_EVENT.format(
+            date=f"{local:%Y-%m-%d}",
+            tz=tz.key,
+            opens=f"{local - timedelta(seconds=5):%H:%M:%S}",
+            closes=f"{local + timedelta(minutes=20):%H:%M:%S}",
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _offering(user: FakeUser, prefix: str) -> Callable[[], tuple[dict[str, Any], str] | None]:
+    """The latest message offering a button whose data starts with `prefix`, and that data."""
+
+    def find() -> tuple[dict[str, Any], str] | None:
+        for message in reversed(user.inbox()):
+            for row in message.get("reply_markup", {}).get("inline_keyboard", []):
+                for button in row:
+                    if button.get("callback_data", "").startswith(prefix):
+                        return message, button["callback_data"]
+        return None
+
+    return find
+
+
+async def _check_in_over_http(user: FakeUser, code: str) -> None:
+    user.send(f"/start {code}")
+    message, data = await wait_for(_offering(user, "v1:consent:yes"), what="consent")
+    user.press(message, data)
+    await wait_for(lambda: "tjekket ind" in user.last().get("text", ""), what="checked in")
+
+
+async def test_a_star_in_a_live_event_reaches_the_other_site_within_two_seconds(
+    tmp_path: Path,
+) -> None:
+    """Through the real process over loopback HTTP: nothing in between ticks the agenda, so
+    the star itself must wake it (the heartbeat alone would take up to 30 s)."""
+    event_file = _live_event_now(tmp_path)
+    api = FakeBotApi(TOKEN)
+    async with FakeBotApiServer(api) as server:
+        env = _bot_env(
+            tmp_path,
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            TELEGRAM_API_BASE_URL=server.base_url,
+            TELEGRAM_API_FILE_URL=server.base_file_url,
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            "--event",
+            str(event_file),
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await wait_for(lambda: api.calls_to("deleteWebhook"), what="the bot to start polling")
+            host = api.user(30, "Vært Vest", language_code="da")
+            host.send("/start vaert-vest-0000001")
+            await wait_for(host.inbox, what="the facilitator's welcome")
+            west, east = (
+                api.user(31, "Vera", language_code="da"),
+                api.user(32, "Østen", language_code="da"),
+            )
+            await _check_in_over_http(west, "vest-t1")
+            await _check_in_over_http(east, "oest-t1")
+            west.send("Lad politikerne eje forsøgene")
+            card, star = await wait_for(_offering(host, "v1:mod:star-"), what="the feed card")
+            loop = asyncio.get_running_loop()
+            starred_at = loop.time()
+            host.press(card, star)
+            relay = await wait_for(
+                lambda: next(
+                    (m for m in east.inbox() if "Lad politikerne eje" in m.get("text", "")),
+                    None,
+                ),
+                within=10,
+                what="the relay at the other site",
+            )
+            took = loop.time() - starred_at
+        finally:
+            process.send_signal(signal.SIGINT)
+            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
+    log = (stdout + stderr).decode()
+    assert process.returncode == 0, log
+    assert "Vest" in relay["text"]  # labelled with where it came from
+    assert took < 2.0, f"the relay took {took:.1f} s"
+    relayed_home = [m for m in west.inbox() if m.get("text", "").startswith(("✨", "📡"))]
+    assert relayed_home == [], "a site does not receive its own highlight"
