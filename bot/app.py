@@ -180,7 +180,14 @@ async def running(
     )
     job_queue: JobQueue[Context] = JobQueue()
     scheduler = AgendaScheduler(job_queue, clock) if wake is None else None
-    db = await Database.open(settings.database_path)
+    # getMe first: a refused token or an unreachable Bot API fails before the database is
+    # touched. The application's own initialize() finds the bot initialised already.
+    await bot.initialize()
+    try:
+        db = await Database.open(settings.database_path)
+    except BaseException:
+        await bot.shutdown()
+        raise
     try:
         services = build_services(
             event,
@@ -230,6 +237,7 @@ async def running(
                 await services.monitor.stop()
     finally:
         await db.close()
+        await bot.shutdown()  # done by the application's shutdown already, unless it failed
 
 
 async def _register_commands(app: App, texts: Catalogue) -> None:
