@@ -102,27 +102,35 @@ def _bot_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+async def _run_bot(
+    tmp_path: Path, server: FakeBotApiServer, *args: str
+) -> asyncio.subprocess.Process:
+    """`python -m bot run` against the fake Bot API on loopback."""
+    env = _bot_env(
+        tmp_path,
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=server.base_url,
+        TELEGRAM_API_FILE_URL=server.base_file_url,
+    )
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        *args,
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
 async def test_python_m_bot_run_answers_a_deep_link_through_the_api_base_url(
     tmp_path: Path,
 ) -> None:
     api = FakeBotApi(TOKEN)
     async with FakeBotApiServer(api) as server:
-        env = _bot_env(
-            tmp_path,
-            TELEGRAM_BOT_TOKEN=TOKEN,
-            TELEGRAM_API_BASE_URL=server.base_url,
-            TELEGRAM_API_FILE_URL=server.base_file_url,
-        )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            env=env,
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await _run_bot(tmp_path, server)
         try:
             await wait_for(lambda: api.calls_to("deleteWebhook"), what="the bot to start polling")
             anna = api.user(8, "Anna", language_code="da")
@@ -246,24 +254,7 @@ async def test_a_star_in_a_live_event_reaches_the_other_site_within_two_seconds(
     event_file = _live_event_now(tmp_path)
     api = FakeBotApi(TOKEN)
     async with FakeBotApiServer(api) as server:
-        env = _bot_env(
-            tmp_path,
-            TELEGRAM_BOT_TOKEN=TOKEN,
-            TELEGRAM_API_BASE_URL=server.base_url,
-            TELEGRAM_API_FILE_URL=server.base_file_url,
-        )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            "--event",
-            str(event_file),
-            env=env,
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await _run_bot(tmp_path, server, "--event", str(event_file))
         try:
             await wait_for(lambda: api.calls_to("deleteWebhook"), what="the bot to start polling")
             host = api.user(30, "Vært Vest", language_code="da")
