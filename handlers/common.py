@@ -6,20 +6,21 @@ Parse mode (HTML) and link previews (off) are application defaults set in `bot.a
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
+from telegram.ext import CallbackQueryHandler
 
+from bot.buttons import ButtonData
 from bot.models import UserRef
-from handlers import keyboards
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
 
-ButtonStep = Callable[[Update, Context, UserRef, str], Awaitable[None]]
-Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
+P = TypeVar("P", bound=ButtonData)
+ButtonStep = Callable[[Update, Context, UserRef, P], Awaitable[None]]
 
 
 def user_ref(update: Update) -> UserRef | None:
@@ -93,44 +94,37 @@ async def stale_button(update: Update, context: Context) -> None:
     await answer_query(query, context.services.texts.plain(lang, "buttons.stale"), alert=True)
 
 
-def button(
-    *,
-    accept: frozenset[str] | None = None,
-    ids: bool = False,
-    actions: frozenset[str] | None = None,
-) -> Callable[[ButtonStep], Handler]:
-    """A callback-query handler from a step that takes (update, context, user, argument).
+class ButtonHandler(Generic[P]):
+    """The callback for one action of `bot.buttons`, from a step that takes (update, context,
+    user, what was pressed). The data is parsed before the step runs; data that does not
+    parse as this action (forged, from an old version, oversized) gets the stale-button
+    pop-up, so a step never checks its form again. The step still checks everything against
+    the database: the data only says what was pressed. `handler()` is its entry in the
+    handler list, listening to the action's pattern."""
 
-    The data is parsed (`v1:<action>:<argument>`) and, with `accept`, must be one of those
-    arguments; with `ids`, a database id; with `actions`, one of those actions, a hyphen and a
-    database id (`star-12`). Anything else gets the stale-button pop-up, so a step may read the
-    argument without checking its form again. The step still checks everything against the
-    database: the data only says what was pressed.
-    """
+    def __init__(self, pressed: type[P], step: ButtonStep[P]) -> None:
+        self.pressed = pressed
+        self._step = step
+        self.__name__ = step.__name__
+        self.__doc__ = step.__doc__
 
-    def valid(argument: str) -> bool:
-        if accept is not None and argument not in accept:
-            return False
-        if ids and keyboards.parse_id(argument) is None:
-            return False
-        if actions is not None:
-            action, _, raw_id = argument.partition("-")
-            return action in actions and keyboards.parse_id(raw_id) is not None
-        return True
+    async def __call__(self, update: Update, context: Context) -> None:
+        user = user_ref(update)
+        query = update.callback_query
+        pressed = self.pressed.parse(query.data if query else None)
+        if user is None or pressed is None:
+            await stale_button(update, context)
+            return
+        await self._step(update, context, user, pressed)
 
-    def wrap(step: ButtonStep) -> Handler:
-        async def handler(update: Update, context: Context) -> None:
-            user = user_ref(update)
-            query = update.callback_query
-            parsed = keyboards.parse(query.data if query else None)
-            argument = parsed.argument if parsed else None
-            if user is None or argument is None or not valid(argument):
-                await stale_button(update, context)
-                return
-            await step(update, context, user, argument)
+    def handler(self) -> CallbackQueryHandler[Context, None]:
+        return CallbackQueryHandler(self, pattern=self.pressed.pattern())
 
-        handler.__name__ = step.__name__
-        handler.__doc__ = step.__doc__
-        return handler
+
+def button(pressed: type[P]) -> Callable[[ButtonStep[P]], ButtonHandler[P]]:
+    """`@button(Vote)` above a step makes it the callback for the Vote action."""
+
+    def wrap(step: ButtonStep[P]) -> ButtonHandler[P]:
+        return ButtonHandler(pressed, step)
 
     return wrap

@@ -14,6 +14,7 @@ from typing import Any, cast
 from telegram import Update
 from telegram.ext import JobQueue
 
+from bot.buttons import BroadcastChoice
 from bot.i18n import telegram_length
 from bot.models import UserRef
 from bot.services.access import Rights
@@ -301,18 +302,19 @@ async def relay_command(update: Update, context: Context, call: Call) -> None:
         )
 
 
-@button(actions=frozenset({"send", "cancel"}))
-async def broadcast_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
+@button(BroadcastChoice)
+async def broadcast_button(
+    update: Update, context: Context, user: UserRef, pressed: BroadcastChoice
+) -> None:
     query = update.callback_query
     assert query is not None  # noqa: S101 - a button handler
     services = context.services
     lang = await language_of(context, user)
-    action, _, raw_id = argument.partition("-")
-    broadcast_id = int(raw_id)
+    broadcast_id = pressed.broadcast_id
     # Rights are looked up again now: the button only says what was pressed.
     rights = await services.access.rights(user)
     outcome: Queued | Cancelled | NotAllowed | AlreadyDone
-    if action == "send":
+    if pressed.send:
         outcome = await services.broadcast.confirm(user.user_id, rights, broadcast_id)
     else:
         outcome = await services.broadcast.cancel(user.user_id, broadcast_id)

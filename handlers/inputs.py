@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
+from bot.buttons import Moderate, RelayReaction, Vote, WithdrawInput
 from bot.models import IncomingMessage, Input, InputKind, UserRef
 from bot.services import Services
 from bot.services.authors import author_label
 from bot.services.inputs import (
-    MODERATION,
     Duplicate,
     Edited,
     Flooded,
@@ -172,14 +172,10 @@ def _mine_view(
             )
         )
     buttons = [
-        InlineKeyboardButton(
-            texts.plain(lang, "inputs.withdraw_button", n=n),
-            callback_data=keyboards.data("wd", str(item.id)),
-        )
+        (texts.plain(lang, "inputs.withdraw_button", n=n), WithdrawInput(item.id))
         for n, item in enumerate(items, 1)
     ]
-    rows = [buttons[i : i + 4] for i in range(0, len(buttons), 4)]
-    return "\n".join(lines), InlineKeyboardMarkup(rows)
+    return "\n".join(lines), keyboards.markup(keyboards.in_rows(buttons, 4))
 
 
 async def mine_command(update: Update, context: Context) -> None:
@@ -200,9 +196,11 @@ async def undo_command(update: Update, context: Context) -> None:
     await _withdraw(update, context, user, None)
 
 
-@button(ids=True)
-async def withdraw_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
-    await _withdraw(update, context, user, int(argument))
+@button(WithdrawInput)
+async def withdraw_button(
+    update: Update, context: Context, user: UserRef, pressed: WithdrawInput
+) -> None:
+    await _withdraw(update, context, user, pressed.input_id)
 
 
 async def _withdraw(update: Update, context: Context, user: UserRef, input_id: int | None) -> None:
@@ -261,14 +259,10 @@ def _view_text(
         )
         lines.append(texts(lang, "inputs.view_counts", counts=counts))
     buttons = [
-        InlineKeyboardButton(
-            ("✅ " if item.id in view.my_votes else "👍 ") + str(n),
-            callback_data=keyboards.data("vote", str(item.id)),
-        )
+        (("✅ " if item.id in view.my_votes else "👍 ") + str(n), Vote(item.id))
         for n, item in enumerate(view.items, 1)
     ]
-    rows = [buttons[i : i + 5] for i in range(0, len(buttons), 5)]
-    return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
+    return "\n".join(lines), keyboards.markup(keyboards.in_rows(buttons, 5)) if buttons else None
 
 
 async def _site_for_view(context: Context, user: UserRef) -> tuple[str | None, bool]:
@@ -308,13 +302,13 @@ async def inputs_command(update: Update, context: Context) -> None:
     await reply(update, text, keyboard)
 
 
-@button(ids=True)
-async def vote_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
+@button(Vote)
+async def vote_button(update: Update, context: Context, user: UserRef, pressed: Vote) -> None:
     query = update.callback_query
     assert query is not None  # noqa: S101 - a button handler
     services = context.services
     lang = await language_of(context, user)
-    outcome = await services.inputs.vote(user, int(argument))
+    outcome = await services.inputs.vote(user, pressed.input_id)
     if not isinstance(outcome, Voted):
         await answer_query(query, services.texts.plain(lang, "inputs.cannot_vote"), alert=True)
         return
@@ -360,16 +354,17 @@ async def quiet_command(update: Update, context: Context) -> None:
     await reply(update, text)
 
 
-@button(actions=frozenset(MODERATION))
-async def moderate_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
+@button(Moderate)
+async def moderate_button(
+    update: Update, context: Context, user: UserRef, pressed: Moderate
+) -> None:
     """⭐ / 🙈 / ↩ under a feed card; the presser's rights are checked now, in the database."""
     query = update.callback_query
     assert query is not None  # noqa: S101 - a button handler
     services = context.services
     lang = await language_of(context, user)
-    action, _, raw_id = argument.partition("-")
     rights = await services.access.rights(user)
-    outcome = await services.inputs.moderate(user, rights, int(raw_id), action)
+    outcome = await services.inputs.moderate(user, rights, pressed.input_id, pressed.what)
     if isinstance(outcome, NotAllowed):
         await answer_query(
             query, services.texts.plain(lang, "facilitator.not_your_site"), alert=True
@@ -379,25 +374,19 @@ async def moderate_button(update: Update, context: Context, user: UserRef, argum
         await answer_query(query, services.texts.plain(lang, "buttons.stale"), alert=True)
         return
     card = services.inputs.feed_card(outcome.input, lang)
-    markup = InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(label, callback_data=data) for label, data in row]
-            for row in card.buttons
-        ]
-    )
-    await answer_button(update, card.text, markup)
+    await answer_button(update, card.text, keyboards.markup(card.buttons))
 
 
-@button(ids=True)
+@button(RelayReaction)
 async def relay_reaction_button(
-    update: Update, context: Context, user: UserRef, argument: str
+    update: Update, context: Context, user: UserRef, pressed: RelayReaction
 ) -> None:
     """👍 under a highlight relayed from another site."""
     query = update.callback_query
     assert query is not None  # noqa: S101 - a button handler
     services = context.services
     lang = await language_of(context, user)
-    outcome = await services.relay.react(user, int(argument))
+    outcome = await services.relay.react(user, pressed.input_id)
     if isinstance(outcome, Reacted):
         key = "relay.reacted" if outcome.on else "relay.unreacted"
         await answer_query(query, services.texts.plain(lang, key))

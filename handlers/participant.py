@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
 
+from bot.buttons import Anonymity, Category, Consent, Language, Move, Table
 from bot.commands import commands_for
 from bot.event import Event
 from bot.health import snapshot
@@ -162,33 +163,34 @@ async def checkin_command(update: Update, context: Context) -> None:
     await start_command(update, context)
 
 
-@button()
-async def consent_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
+@button(Consent)
+async def consent_button(
+    update: Update, context: Context, user: UserRef, pressed: Consent
+) -> None:
     checkin = context.services.checkin
-    if argument == "yes":
-        outcome = await checkin.consent(user)
-    elif argument == "no":
-        outcome = await checkin.decline(user)
-    else:
-        outcome = Stale()
+    outcome = await (checkin.consent(user) if pressed.yes else checkin.decline(user))
     await _send_outcome(update, context, user, outcome)
 
 
-@button()
-async def table_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
-    outcome = await context.services.checkin.choose_table(user, argument)
+@button(Table)
+async def table_button(update: Update, context: Context, user: UserRef, pressed: Table) -> None:
+    outcome = await context.services.checkin.choose_table(user, pressed.key)
     await _send_outcome(update, context, user, outcome)
 
 
-@button()
-async def category_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
-    outcome = await context.services.checkin.choose_category(user, argument)
+@button(Category)
+async def category_button(
+    update: Update, context: Context, user: UserRef, pressed: Category
+) -> None:
+    outcome = await context.services.checkin.choose_category(user, pressed.key)
     await _send_outcome(update, context, user, outcome)
 
 
-@button(accept=frozenset({"anon", "named"}))
-async def anonymity_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
-    outcome = await context.services.checkin.choose_anonymity(user, anonymous=argument == "anon")
+@button(Anonymity)
+async def anonymity_button(
+    update: Update, context: Context, user: UserRef, pressed: Anonymity
+) -> None:
+    outcome = await context.services.checkin.choose_anonymity(user, anonymous=pressed.anonymous)
     await _send_outcome(update, context, user, outcome)
 
 
@@ -212,12 +214,9 @@ async def anonymous_command(update: Update, context: Context) -> None:
     await reply(update, services.texts(lang, key))
 
 
-@button()
-async def move_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
-    if argument not in {"yes", "no"}:
-        outcome: Outcome = Stale()
-    else:
-        outcome = await context.services.checkin.answer_move(user, accept=argument == "yes")
+@button(Move)
+async def move_button(update: Update, context: Context, user: UserRef, pressed: Move) -> None:
+    outcome = await context.services.checkin.answer_move(user, accept=pressed.yes)
     await _send_outcome(update, context, user, outcome)
 
 
@@ -298,11 +297,13 @@ async def language_command(update: Update, context: Context) -> None:
     await reply(update, texts(lang, "language.choose"), keyboards.languages(texts))
 
 
-@button()
-async def language_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
+@button(Language)
+async def language_button(
+    update: Update, context: Context, user: UserRef, pressed: Language
+) -> None:
     texts = context.services.texts
-    if await context.services.access.set_language(user, argument):
-        await answer_button(update, texts(argument, "language.set"))
+    if await context.services.access.set_language(user, pressed.code):
+        await answer_button(update, texts(pressed.code, "language.set"))
     else:
         await answer_button(update, texts(await language_of(context, user), "buttons.stale"))
 

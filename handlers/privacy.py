@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from telegram import InputFile, Update
 
+from bot.buttons import Forget, WithdrawConsent
 from bot.models import UserRef
 from handlers import keyboards
 from handlers.common import answer_button, button, language_of, reply, user_ref
@@ -35,11 +36,13 @@ async def withdraw_command(update: Update, context: Context) -> None:
     await reply(update, texts(lang, "withdraw.confirm"), keyboards.withdraw(texts, lang))
 
 
-@button(accept=frozenset({"yes", "no"}))
-async def withdraw_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
+@button(WithdrawConsent)
+async def withdraw_button(
+    update: Update, context: Context, user: UserRef, pressed: WithdrawConsent
+) -> None:
     services = context.services
     lang = await language_of(context, user)
-    if argument == "no":
+    if not pressed.yes:
         await answer_button(update, services.texts(lang, "withdraw.kept"))
         return
     withdrawn = await services.privacy.withdraw(user)
@@ -71,11 +74,11 @@ async def forget_command(update: Update, context: Context) -> None:
     await reply(update, texts(lang, "forget.confirm"), keyboards.forget(texts, lang))
 
 
-@button(accept=frozenset({"yes", "no"}))
-async def forget_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
+@button(Forget)
+async def forget_button(update: Update, context: Context, user: UserRef, pressed: Forget) -> None:
     # Ask for the language before erasing: afterwards the chosen one is gone too.
     lang = await language_of(context, user)
-    if argument == "yes":
+    if pressed.yes:
         await context.services.privacy.forget(user)
         await answer_button(update, context.services.texts(lang, "forget.done"))
     else:
