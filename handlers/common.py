@@ -23,24 +23,6 @@ P = TypeVar("P", bound=ButtonData)
 ButtonStep = Callable[[Update, Context, UserRef, P], Awaitable[None]]
 
 
-def user_ref(update: Update) -> UserRef | None:
-    user = update.effective_user
-    chat = update.effective_chat
-    if user is None or chat is None or user.is_bot:
-        return None
-    return UserRef(
-        user_id=user.id,
-        chat_id=chat.id,
-        display_name=user.full_name,
-        username=user.username,
-        telegram_language=user.language_code,
-    )
-
-
-async def language_of(context: Context, user: UserRef) -> str:
-    return await context.services.access.language(user)
-
-
 async def reply(update: Update, text: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
     """Answer in the chat the update came from."""
     chat = update.effective_chat
@@ -86,11 +68,11 @@ async def stale_button(update: Update, context: Context) -> None:
     query = update.callback_query
     if query is None:
         return
-    user = user_ref(update)
+    user = context.user
     if user is None:
         await answer_query(query)
         return
-    lang = await language_of(context, user)
+    lang = await context.lang()
     await answer_query(query, context.services.texts.plain(lang, "buttons.stale"), alert=True)
 
 
@@ -109,7 +91,7 @@ class ButtonHandler(Generic[P]):
         self.__doc__ = step.__doc__
 
     async def __call__(self, update: Update, context: Context) -> None:
-        user = user_ref(update)
+        user = context.user
         query = update.callback_query
         pressed = self.pressed.parse(query.data if query else None)
         if user is None or pressed is None:

@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.error import Forbidden, RetryAfter, TelegramError
 
 from bot.ports import StorageUnavailableError
-from handlers.common import reply, user_ref
+from handlers.common import reply
 from handlers.context import Context
 from handlers.updates import ChatOrderedProcessor
 
@@ -27,7 +27,7 @@ async def error_handler(update: object, context: Context) -> None:
         processor.failures[update_id] = storage_trouble
     if not isinstance(update, Update):
         return
-    user = user_ref(update)
+    user = context.user
     if user is None or update.effective_chat is None or update.effective_chat.type != "private":
         return
     if isinstance(context.error, Forbidden | RetryAfter):

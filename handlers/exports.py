@@ -17,7 +17,7 @@ from bot.export.fields import Presenter, percent
 from bot.export.outline import prompts_of, site_keys
 from bot.export.records import Participation
 from bot.models import UserRef
-from handlers.common import language_of, reply, user_ref
+from handlers.common import reply
 from handlers.context import Context
 
 # Telegram accepts documents of up to 50 MB from bots.
@@ -34,11 +34,11 @@ class Request:
 
 async def _request(update: Update, context: Context, refusal: str) -> Request | None:
     """Who asks, in which language, for which sites; None after a refusal."""
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return None
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     rights = await services.access.rights(user)
     if not rights.organiser and not rights.facilitator_sites:
         await reply(update, services.texts(lang, refusal))

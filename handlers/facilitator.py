@@ -21,7 +21,7 @@ from bot.services.access import Rights
 from bot.services.agenda import Advanced, NothingAhead, PausedNow, Shifted
 from bot.services.broadcast import AlreadyDone, Cancelled, Drafted, NotAllowed, Queued, TooLong
 from handlers import jobs, keyboards, views
-from handlers.common import answer_button, answer_query, button, language_of, reply, user_ref
+from handlers.common import answer_button, answer_query, button, reply
 from handlers.context import Context
 
 _DELAY = re.compile(r"^[+-]?\d{1,3}$")
@@ -54,7 +54,7 @@ Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 def _guarded(*, allow_all: bool = False) -> Callable[[Step], Handler]:
     def wrap(step: Step) -> Handler:
         async def handler(update: Update, context: Context) -> None:
-            user = user_ref(update)
+            user = context.user
             if user is None:
                 return
             text = _command_text(update)
@@ -98,7 +98,7 @@ async def _site(
     of one site needs none.
     """
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     rights = await services.access.rights(user)
     if not rights.organiser and not rights.facilitator_sites:
         await reply(update, services.texts(lang, "facilitator.only"))
@@ -309,7 +309,7 @@ async def broadcast_button(
     query = update.callback_query
     assert query is not None  # noqa: S101 - a button handler
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     broadcast_id = pressed.broadcast_id
     # Rights are looked up again now: the button only says what was pressed.
     rights = await services.access.rights(user)

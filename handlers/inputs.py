@@ -27,7 +27,7 @@ from bot.services.inputs import (
 )
 from bot.services.relay import Reacted
 from handlers import keyboards, views
-from handlers.common import answer_button, answer_query, button, language_of, reply, user_ref
+from handlers.common import answer_button, answer_query, button, reply
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def incoming(update: Update, message: Message) -> IncomingMessage | None:
 
 async def message_input(update: Update, context: Context) -> None:
     """Any plain message, photo, document or voice note in a private chat."""
-    user = user_ref(update)
+    user = context.user
     message = update.effective_message
     if user is None or message is None:
         return
@@ -84,9 +84,9 @@ async def message_input(update: Update, context: Context) -> None:
     outcome = await services.inputs.receive(user, item)
     if isinstance(outcome, Stored | Duplicate):
         # Only now, after the commit: an acknowledged input is never lost.
-        await _acknowledge(message, services, user)
+        await _acknowledge(message, context)
         return
-    lang = await language_of(context, user)
+    lang = await context.lang()
     match outcome:
         case NotCheckedIn():
             await reply(update, services.texts(lang, "fallback.not_checked_in"))
@@ -108,18 +108,17 @@ async def message_input(update: Update, context: Context) -> None:
             pass
 
 
-async def _acknowledge(message: Message, services: Services, user: UserRef) -> None:
+async def _acknowledge(message: Message, context: Context) -> None:
     try:
         await message.set_reaction(ACK)
     except TelegramError:
         # Reactions can be switched off; a short reply says the same.
-        lang = await services.access.language(user)
-        await message.reply_text(services.texts(lang, "inputs.saved"))
+        await message.reply_text(context.services.texts(await context.lang(), "inputs.saved"))
 
 
 async def edited_input(update: Update, context: Context) -> None:
     """An edited message updates its input; the earlier text is kept in its history."""
-    user = user_ref(update)
+    user = context.user
     message = update.edited_message
     if user is None or message is None:
         return
@@ -133,10 +132,9 @@ async def edited_input(update: Update, context: Context) -> None:
 
 async def unsupported_message(update: Update, context: Context) -> None:
     """Stickers, locations, contacts, polls, dice, video: ask for text instead."""
-    user = user_ref(update)
-    if user is None:
+    if context.user is None:
         return
-    lang = await language_of(context, user)
+    lang = await context.lang()
     await reply(update, context.services.texts(lang, "inputs.as_text"))
 
 
@@ -179,18 +177,18 @@ def _mine_view(
 
 
 async def mine_command(update: Update, context: Context) -> None:
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     items, total = await services.inputs.mine(user, limit=10)
     text, keyboard = _mine_view(services, lang, items, total)
     await reply(update, text, keyboard)
 
 
 async def undo_command(update: Update, context: Context) -> None:
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     await _withdraw(update, context, user, None)
@@ -205,7 +203,7 @@ async def withdraw_button(
 
 async def _withdraw(update: Update, context: Context, user: UserRef, input_id: int | None) -> None:
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     outcome = await services.inputs.withdraw(user, input_id)
     if isinstance(outcome, Withdrawn):
         body = outcome.input.text or services.texts.plain(
@@ -281,11 +279,11 @@ async def _site_for_view(context: Context, user: UserRef) -> tuple[str | None, b
 
 async def inputs_command(update: Update, context: Context) -> None:
     """The latest inputs of the site for the prompt open now (participants vote here)."""
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     site_key, facilitator = await _site_for_view(context, user)
     wanted = (context.args or [""])[0].lower()
     rights = await services.access.rights(user)
@@ -307,7 +305,7 @@ async def vote_button(update: Update, context: Context, user: UserRef, pressed: 
     query = update.callback_query
     assert query is not None  # noqa: S101 - a button handler
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     outcome = await services.inputs.vote(user, pressed.input_id)
     if not isinstance(outcome, Voted):
         await answer_query(query, services.texts.plain(lang, "inputs.cannot_vote"), alert=True)
@@ -322,11 +320,11 @@ async def vote_button(update: Update, context: Context, user: UserRef, pressed: 
 
 async def quiet_command(update: Update, context: Context) -> None:
     """Tables with no input for the current prompt, so the facilitator can go and help."""
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     rights = await services.access.rights(user)
     site_key, facilitator = await _site_for_view(context, user)
     wanted = (context.args or [""])[0].lower()
@@ -362,7 +360,7 @@ async def moderate_button(
     query = update.callback_query
     assert query is not None  # noqa: S101 - a button handler
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     rights = await services.access.rights(user)
     outcome = await services.inputs.moderate(user, rights, pressed.input_id, pressed.what)
     if isinstance(outcome, NotAllowed):
@@ -385,7 +383,7 @@ async def relay_reaction_button(
     query = update.callback_query
     assert query is not None  # noqa: S101 - a button handler
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     outcome = await services.relay.react(user, pressed.input_id)
     if isinstance(outcome, Reacted):
         key = "relay.reacted" if outcome.on else "relay.unreacted"

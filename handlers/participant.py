@@ -28,7 +28,7 @@ from bot.services.checkin import (
     UnknownCode,
 )
 from handlers import keyboards, views
-from handlers.common import answer_button, button, language_of, reply, stale_button, user_ref
+from handlers.common import answer_button, button, reply, stale_button
 from handlers.context import Context
 
 
@@ -122,7 +122,7 @@ def render(
 
 async def _send_outcome(update: Update, context: Context, user: UserRef, outcome: Outcome) -> None:
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     text, keyboard = render(services, lang, outcome)
     if isinstance(outcome, CheckedIn):
         plan = await services.agenda.plan(outcome.site_key)
@@ -140,7 +140,7 @@ async def _send_outcome(update: Update, context: Context, user: UserRef, outcome
 
 async def start_command(update: Update, context: Context) -> None:
     """`/start` and `/start <code>` (the deep link in a QR code) and `/checkin <code>`."""
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     args = context.args or []
@@ -153,11 +153,10 @@ async def start_command(update: Update, context: Context) -> None:
 
 
 async def checkin_command(update: Update, context: Context) -> None:
-    user = user_ref(update)
-    if user is None:
+    if context.user is None:
         return
     if not context.args:
-        lang = await language_of(context, user)
+        lang = await context.lang()
         await reply(update, context.services.texts(lang, "checkin.usage"))
         return
     await start_command(update, context)
@@ -196,11 +195,11 @@ async def anonymity_button(
 
 async def anonymous_command(update: Update, context: Context) -> None:
     """`/anonymous`: switch between named and anonymous, where the event lets people choose."""
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     where = await services.checkin.where(user)
     if not where.complete or where.checkin is None:
         await reply(update, services.texts(lang, "checkin.not_checked_in"))
@@ -221,11 +220,11 @@ async def move_button(update: Update, context: Context, user: UserRef, pressed: 
 
 
 async def where_command(update: Update, context: Context) -> None:
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     where = await services.checkin.where(user)
     if where.checkin is None:
         await reply(update, services.texts(lang, "where.nowhere"))
@@ -247,11 +246,11 @@ async def where_command(update: Update, context: Context) -> None:
 
 async def agenda_command(update: Update, context: Context) -> None:
     """The programme of the person's site, the current item marked, times as delayed."""
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     site_key = await _own_site(context, user)
     wanted = (context.args or [""])[0].lower()
     # Another site's programme, for whoever has a place at the event: not for strangers.
@@ -277,18 +276,18 @@ async def _own_site(context: Context, user: UserRef) -> str | None:
 
 
 async def switch_command(update: Update, context: Context) -> None:
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     await _send_outcome(update, context, user, await context.services.checkin.switch(user))
 
 
 async def language_command(update: Update, context: Context) -> None:
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     texts = context.services.texts
-    lang = await language_of(context, user)
+    lang = await context.lang()
     if context.args:
         choice = context.args[0].lower()[:8]
         if await context.services.access.set_language(user, choice):
@@ -305,15 +304,15 @@ async def language_button(
     if await context.services.access.set_language(user, pressed.code):
         await answer_button(update, texts(pressed.code, "language.set"))
     else:
-        await answer_button(update, texts(await language_of(context, user), "buttons.stale"))
+        await answer_button(update, texts(await context.lang(), "buttons.stale"))
 
 
 async def help_command(update: Update, context: Context) -> None:
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     rights = await services.access.rights(user)
     await reply(update, help_text(services.texts, lang, rights.role))
 
@@ -326,11 +325,11 @@ def help_text(texts: Catalogue, lang: str, role: Role) -> str:
 
 async def health_command(update: Update, context: Context) -> None:
     """Organisers: queue depths, last delivery and event-loop stalls."""
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     if not (await services.access.rights(user)).organiser:
         await reply(update, services.texts(lang, "health.only_organisers"))
         return
@@ -357,20 +356,19 @@ async def health_command(update: Update, context: Context) -> None:
 
 
 async def unknown_command(update: Update, context: Context) -> None:
-    user = user_ref(update)
-    if user is None:
+    if context.user is None:
         return
-    lang = await language_of(context, user)
+    lang = await context.lang()
     await reply(update, context.services.texts(lang, "fallback.unknown_command"))
 
 
 async def other_message(update: Update, context: Context) -> None:
     """Messages no other handler took. Until inputs are collected, say so honestly."""
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     where = await services.checkin.where(user)
     key = "fallback.checked_in" if where.complete else "fallback.not_checked_in"
     await reply(update, services.texts(lang, key))
