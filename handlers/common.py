@@ -15,6 +15,14 @@ from telegram.ext import CallbackQueryHandler
 
 from bot.buttons import ButtonData
 from bot.models import UserRef
+from bot.services.access import (
+    AllOnlyForOrganisers,
+    NotCheckedIn,
+    NotFacilitator,
+    NotYourSite,
+    Refusal,
+    WhichSite,
+)
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
@@ -28,6 +36,30 @@ async def reply(update: Update, text: str, keyboard: InlineKeyboardMarkup | None
     chat = update.effective_chat
     if chat is not None:
         await chat.send_message(text, reply_markup=keyboard)
+
+
+async def refuse(
+    update: Update,
+    context: Context,
+    refusal: Refusal,
+    *,
+    not_facilitator: str = "facilitator.only",
+) -> None:
+    """Why the person cannot act on a site (`not_facilitator`: the sentence for a command
+    that is not for them at all)."""
+    texts, lang = context.services.texts, await context.lang()
+    match refusal:
+        case NotFacilitator():
+            text = texts(lang, not_facilitator)
+        case NotYourSite():
+            text = texts(lang, "facilitator.not_your_site")
+        case AllOnlyForOrganisers():
+            text = texts(lang, "facilitator.all_only_organisers")
+        case WhichSite(site_keys=keys):
+            text = texts(lang, "facilitator.which_site", sites=", ".join(keys))
+        case NotCheckedIn():
+            text = texts(lang, "checkin.not_checked_in")
+    await reply(update, text)
 
 
 async def answer_query(

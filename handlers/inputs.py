@@ -11,6 +11,7 @@ from telegram.error import TelegramError
 from bot.buttons import Moderate, RelayReaction, Vote, WithdrawInput
 from bot.models import IncomingMessage, Input, InputKind, UserRef
 from bot.services import Services
+from bot.services.access import OnSite, Purpose
 from bot.services.authors import author_label
 from bot.services.inputs import (
     Duplicate,
@@ -27,7 +28,7 @@ from bot.services.inputs import (
 )
 from bot.services.relay import Reacted
 from handlers import keyboards, views
-from handlers.common import answer_button, answer_query, button, reply
+from handlers.common import answer_button, answer_query, button, refuse, reply
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
@@ -263,40 +264,20 @@ def _view_text(
     return "\n".join(lines), keyboards.markup(keyboards.in_rows(buttons, 5)) if buttons else None
 
 
-async def _site_for_view(context: Context, user: UserRef) -> tuple[str | None, bool]:
-    """The site whose inputs the person sees, and whether they see it as a facilitator."""
-    services = context.services
-    rights = await services.access.rights(user)
-    where = await services.checkin.where(user)
-    if rights.facilitator_sites:
-        return sorted(rights.facilitator_sites)[0], True
-    if where.complete and where.checkin is not None:
-        return where.checkin.site_key, rights.organiser
-    if rights.organiser and services.event.sites:
-        return services.event.sites[0].key, True
-    return None, False
-
-
 async def inputs_command(update: Update, context: Context) -> None:
     """The latest inputs of the site for the prompt open now (participants vote here)."""
     user = context.user
     if user is None:
         return
     services = context.services
-    lang = await context.lang()
-    site_key, facilitator = await _site_for_view(context, user)
-    wanted = (context.args or [""])[0].lower()
-    rights = await services.access.rights(user)
-    if site_key is None:
-        await reply(update, services.texts(lang, "checkin.not_checked_in"))
+    place = await services.access.site_for(user, context.args or [], Purpose.INPUTS)
+    if not isinstance(place, OnSite):
+        await refuse(update, context, place)
         return
-    if wanted and services.event.site(wanted) is not None and wanted != site_key:
-        if not rights.may_facilitate(wanted):
-            await reply(update, services.texts(lang, "facilitator.not_your_site"))
-            return
-        site_key, facilitator = wanted, True
-    view = await services.inputs.view(user, site_key)
-    text, keyboard = _view_text(services, lang, view, facilitator=facilitator)
+    view = await services.inputs.view(user, place.site_key)
+    text, keyboard = _view_text(
+        services, await context.lang(), view, facilitator=place.facilitator
+    )
     await reply(update, text, keyboard)
 
 
@@ -324,23 +305,16 @@ async def quiet_command(update: Update, context: Context) -> None:
     if user is None:
         return
     services = context.services
+    place = await services.access.site_for(user, context.args or [], Purpose.FACILITATE)
+    if not isinstance(place, OnSite):
+        await refuse(update, context, place)
+        return
     lang = await context.lang()
-    rights = await services.access.rights(user)
-    site_key, facilitator = await _site_for_view(context, user)
-    wanted = (context.args or [""])[0].lower()
-    if wanted and services.event.site(wanted) is not None:
-        site_key = wanted
-    if site_key is None or not facilitator:
-        await reply(update, services.texts(lang, "facilitator.only"))
-        return
-    if not rights.may_facilitate(site_key):
-        await reply(update, services.texts(lang, "facilitator.not_your_site"))
-        return
-    view = await services.inputs.view(user, site_key)
+    view = await services.inputs.view(user, place.site_key)
     if view.prompt is None:
         await reply(update, services.texts(lang, "inputs.view_none"))
         return
-    site = services.event.site(site_key)
+    site = services.event.site(place.site_key)
     default = services.event.default_language
     names = [
         g.name.get(lang, default) for g in (site.groups if site else []) if g.key in view.quiet

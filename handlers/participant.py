@@ -11,6 +11,7 @@ from bot.health import snapshot
 from bot.i18n import Catalogue
 from bot.models import Role, UserRef
 from bot.services import Services
+from bot.services.access import OnSite, Purpose
 from bot.services.checkin import (
     CheckedIn,
     ChooseAnonymity,
@@ -28,7 +29,7 @@ from bot.services.checkin import (
     UnknownCode,
 )
 from handlers import keyboards, views
-from handlers.common import answer_button, button, reply, stale_button
+from handlers.common import answer_button, button, refuse, reply, stale_button
 from handlers.context import Context
 
 
@@ -245,34 +246,19 @@ async def where_command(update: Update, context: Context) -> None:
 
 
 async def agenda_command(update: Update, context: Context) -> None:
-    """The programme of the person's site, the current item marked, times as delayed."""
+    """The programme of the person's site (or of the site named), the current item marked,
+    times as delayed."""
     user = context.user
     if user is None:
         return
     services = context.services
-    lang = await context.lang()
-    site_key = await _own_site(context, user)
-    wanted = (context.args or [""])[0].lower()
-    # Another site's programme, for whoever has a place at the event: not for strangers.
-    if site_key is not None and services.event.site(wanted) is not None:
-        site_key = wanted
-    if site_key is None:
-        await reply(update, services.texts(lang, "checkin.not_checked_in"))
+    place = await services.access.site_for(user, context.args or [], Purpose.PROGRAMME)
+    if not isinstance(place, OnSite):
+        await refuse(update, context, place)
         return
-    plan = await services.agenda.plan(site_key)
+    plan = await services.agenda.plan(place.site_key)
+    lang = await context.lang()
     await reply(update, views.programme(services, lang, plan, services.clock.now()))
-
-
-async def _own_site(context: Context, user: UserRef) -> str | None:
-    where = await context.services.checkin.where(user)
-    if where.complete and where.checkin is not None:
-        return where.checkin.site_key
-    rights = await context.services.access.rights(user)
-    if rights.facilitator_sites:
-        return sorted(rights.facilitator_sites)[0]
-    if rights.organiser and context.services.event.sites:
-        return context.services.event.sites[0].key
-    return None
 
 
 async def switch_command(update: Update, context: Context) -> None:
