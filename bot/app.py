@@ -29,6 +29,7 @@ from bot.ports import Clock, Sender
 from bot.services import Services
 from bot.services.access import AccessService
 from bot.services.agenda import AgendaEngine
+from bot.services.alerts import AlertService
 from bot.services.broadcast import BroadcastService
 from bot.services.checkin import CheckInService
 from bot.services.delivery import DeliveryWorker, RateLimiter
@@ -86,6 +87,8 @@ def build_services(
     privacy.on_erased(access.forget_person)
     inputs = InputService(event, uow, clock, texts, access)
     inputs.on_queued(delivery.notify)
+    alerts = AlertService(event, uow, clock, texts, access)
+    alerts.on_queued(delivery.notify)
     return Services(
         event=event,
         texts=texts,
@@ -109,6 +112,7 @@ def build_services(
         relay=relay,
         inbox=InboxService(uow, clock),
         monitor=LoopMonitor(),
+        alerts=alerts,
     )
 
 

@@ -157,6 +157,11 @@ class AccessService:
         self._noted.add(user.user_id)
         return new
 
+    @property
+    def organiser_ids(self) -> frozenset[int]:
+        """The organisers of the settings: organisers whether or not they ever wrote."""
+        return self._organiser_ids
+
     def forget_person(self, user_id: int) -> None:
         """After an erasure: a listed facilitator gets their role again when they next write."""
         self._noted.discard(user_id)
