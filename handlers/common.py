@@ -1,4 +1,4 @@
-"""Small pieces every handler module uses: who is writing, replying, answering a button.
+"""Small pieces every handler module uses: replying, refusing, answering a button.
 
 Parse mode (HTML) and link previews (off) are application defaults set in `bot.app`.
 """
@@ -100,8 +100,7 @@ async def stale_button(update: Update, context: Context) -> None:
     query = update.callback_query
     if query is None:
         return
-    user = context.user
-    if user is None:
+    if context.user is None:
         await answer_query(query)
         return
     lang = await context.lang()
