@@ -36,6 +36,7 @@ from bot.ports import Clock, Sender
 from bot.services import Services
 from bot.services.access import AccessService
 from bot.services.agenda import AgendaEngine
+from bot.services.alerts import AlertService
 from bot.services.broadcast import BroadcastService
 from bot.services.checkin import CheckInService
 from bot.services.delivery import DeliveryWorker, RateLimiter
@@ -120,6 +121,7 @@ def build_services(
         relay=relay,
         inbox=InboxService(uow, clock),
         monitor=LoopMonitor(),
+        alerts=AlertService(event, uow, clock, texts, access, on_queued=queued),
     )
 
 

@@ -8,6 +8,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bot.buttons import ButtonData, Buttons
+from bot.buttons import parse as parse_button
+
 
 class Role(StrEnum):
     PARTICIPANT = "participant"
@@ -104,13 +107,11 @@ class DeliveryStatus(StrEnum):
 
 DELIVERY_KINDS = frozenset({"push", "reminder", "broadcast", "notice", "relay", "feed"})
 
-Buttons = tuple[tuple[tuple[str, str], ...], ...]
-
 
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
     """What one outbox row sends: HTML already rendered and escaped, and inline buttons as
-    rows of (label, callback data)."""
+    rows of (label, action); stored with each action packed as its callback data."""
 
     text: str
     buttons: Buttons = ()
@@ -119,7 +120,9 @@ class OutboxMessage:
     def to_json(self) -> str:
         data: dict[str, Any] = {"text": self.text}
         if self.buttons:
-            data["buttons"] = [[list(button) for button in row] for row in self.buttons]
+            data["buttons"] = [
+                [[label, pressed.pack()] for label, pressed in row] for row in self.buttons
+            ]
         if self.silent:
             data["silent"] = True
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -130,10 +133,17 @@ class OutboxMessage:
         if not isinstance(data, dict) or not isinstance(data.get("text"), str):
             raise TypeError("an outbox payload is a JSON object with a text")
         buttons = tuple(
-            tuple((str(label), str(callback)) for label, callback in row)
+            tuple((str(label), _button(callback)) for label, callback in row)
             for row in data.get("buttons", ())
         )
         return cls(text=data["text"], buttons=buttons, silent=bool(data.get("silent", False)))
+
+
+def _button(callback: object) -> ButtonData:
+    pressed = parse_button(callback if isinstance(callback, str) else None)
+    if pressed is None:
+        raise TypeError("an outbox button holds callback data that this version makes")
+    return pressed
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,23 +86,23 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             # An export takes seconds: it runs as a task of its own (block=False), so the
             # updates after it are not held up.
             CommandHandler("export", exports.export_command, filters=PRIVATE, block=False),
-            # Buttons: each pattern names one action of `handlers.keyboards`; anything else is
-            # old or forged and gets a polite "no longer valid".
-            CallbackQueryHandler(participant.consent_button, pattern=r"^v1:consent:"),
-            CallbackQueryHandler(participant.table_button, pattern=r"^v1:table:"),
-            CallbackQueryHandler(participant.move_button, pattern=r"^v1:move:"),
-            CallbackQueryHandler(participant.category_button, pattern=r"^v1:cat:"),
-            CallbackQueryHandler(participant.anonymity_button, pattern=r"^v1:anon:"),
-            CallbackQueryHandler(participant.language_button, pattern=r"^v1:lang:"),
-            CallbackQueryHandler(privacy.forget_button, pattern=r"^v1:forget:"),
-            CallbackQueryHandler(privacy.withdraw_button, pattern=r"^v1:withdraw:"),
-            CallbackQueryHandler(facilitator.broadcast_button, pattern=r"^v1:bcast:"),
-            CallbackQueryHandler(inputs.withdraw_button, pattern=r"^v1:wd:"),
-            CallbackQueryHandler(inputs.vote_button, pattern=r"^v1:vote:"),
-            CallbackQueryHandler(inputs.relay_reaction_button, pattern=r"^v1:rv:"),
-            # Feed cards may sit in a facilitators' group chat: no chat filter here, the
-            # presser's rights are checked in the service.
-            CallbackQueryHandler(inputs.moderate_button, pattern=r"^v1:mod:"),
+            # Buttons: each listens to one action of `bot.buttons` (the pattern comes from the
+            # action's class); anything else is old or forged and gets a polite "no longer
+            # valid". Feed cards may sit in a facilitators' group chat, so no button has a chat
+            # filter: the presser's rights are checked in the service.
+            participant.consent_button.handler(),
+            participant.table_button.handler(),
+            participant.move_button.handler(),
+            participant.category_button.handler(),
+            participant.anonymity_button.handler(),
+            participant.language_button.handler(),
+            privacy.forget_button.handler(),
+            privacy.withdraw_button.handler(),
+            facilitator.broadcast_button.handler(),
+            inputs.withdraw_button.handler(),
+            inputs.vote_button.handler(),
+            inputs.relay_reaction_button.handler(),
+            inputs.moderate_button.handler(),
             CallbackQueryHandler(stale_button),
             # Someone blocked the bot (or came back): pushes to them stop (or resume) now.
             ChatMemberHandler(gate.blocked_or_back, ChatMemberHandler.MY_CHAT_MEMBER),

@@ -1,4 +1,4 @@
-"""Small pieces every handler module uses: who is writing, replying, answering a button.
+"""Small pieces every handler module uses: replying, refusing, answering a button.
 
 Parse mode (HTML) and link previews (off) are application defaults set in `bot.app`.
 """
@@ -6,38 +6,29 @@ Parse mode (HTML) and link previews (off) are application defaults set in `bot.a
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
+from telegram.ext import CallbackQueryHandler
 
+from bot.buttons import ButtonData
 from bot.models import UserRef
-from handlers import keyboards
+from bot.services.access import (
+    AllOnlyForOrganisers,
+    NotCheckedIn,
+    NotFacilitator,
+    NotYourSite,
+    Refusal,
+    WhichSite,
+)
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
 
-ButtonStep = Callable[[Update, Context, UserRef, str], Awaitable[None]]
-Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
-
-
-def user_ref(update: Update) -> UserRef | None:
-    user = update.effective_user
-    chat = update.effective_chat
-    if user is None or chat is None or user.is_bot:
-        return None
-    return UserRef(
-        user_id=user.id,
-        chat_id=chat.id,
-        display_name=user.full_name,
-        username=user.username,
-        telegram_language=user.language_code,
-    )
-
-
-async def language_of(context: Context, user: UserRef) -> str:
-    return await context.services.access.language(user)
+P = TypeVar("P", bound=ButtonData)
+ButtonStep = Callable[[Update, Context, UserRef, P], Awaitable[None]]
 
 
 async def reply(update: Update, text: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
@@ -45,6 +36,30 @@ async def reply(update: Update, text: str, keyboard: InlineKeyboardMarkup | None
     chat = update.effective_chat
     if chat is not None:
         await chat.send_message(text, reply_markup=keyboard)
+
+
+async def refuse(
+    update: Update,
+    context: Context,
+    refusal: Refusal,
+    *,
+    not_facilitator: str = "facilitator.only",
+) -> None:
+    """Why the person cannot act on a site (`not_facilitator`: the sentence for a command
+    that is not for them at all)."""
+    texts, lang = context.services.texts, await context.lang()
+    match refusal:
+        case NotFacilitator():
+            text = texts(lang, not_facilitator)
+        case NotYourSite():
+            text = texts(lang, "facilitator.not_your_site")
+        case AllOnlyForOrganisers():
+            text = texts(lang, "facilitator.all_only_organisers")
+        case WhichSite(site_keys=keys):
+            text = texts(lang, "facilitator.which_site", sites=", ".join(keys))
+        case NotCheckedIn():
+            text = texts(lang, "checkin.not_checked_in")
+    await reply(update, text)
 
 
 async def answer_query(
@@ -85,52 +100,44 @@ async def stale_button(update: Update, context: Context) -> None:
     query = update.callback_query
     if query is None:
         return
-    user = user_ref(update)
-    if user is None:
+    if context.user is None:
         await answer_query(query)
         return
-    lang = await language_of(context, user)
+    lang = await context.lang()
     await answer_query(query, context.services.texts.plain(lang, "buttons.stale"), alert=True)
 
 
-def button(
-    *,
-    accept: frozenset[str] | None = None,
-    ids: bool = False,
-    actions: frozenset[str] | None = None,
-) -> Callable[[ButtonStep], Handler]:
-    """A callback-query handler from a step that takes (update, context, user, argument).
+class ButtonHandler(Generic[P]):
+    """The callback for one action of `bot.buttons`, from a step that takes (update, context,
+    user, what was pressed). The data is parsed before the step runs; data that does not
+    parse as this action (forged, from an old version, oversized) gets the stale-button
+    pop-up, so a step never checks its form again. The step still checks everything against
+    the database: the data only says what was pressed. `handler()` is its entry in the
+    handler list, listening to the action's pattern."""
 
-    The data is parsed (`v1:<action>:<argument>`) and, with `accept`, must be one of those
-    arguments; with `ids`, a database id; with `actions`, one of those actions, a hyphen and a
-    database id (`star-12`). Anything else gets the stale-button pop-up, so a step may read the
-    argument without checking its form again. The step still checks everything against the
-    database: the data only says what was pressed.
-    """
+    def __init__(self, pressed: type[P], step: ButtonStep[P]) -> None:
+        self.pressed = pressed
+        self._step = step
+        self.__name__ = step.__name__
+        self.__doc__ = step.__doc__
 
-    def valid(argument: str) -> bool:
-        if accept is not None and argument not in accept:
-            return False
-        if ids and keyboards.parse_id(argument) is None:
-            return False
-        if actions is not None:
-            action, _, raw_id = argument.partition("-")
-            return action in actions and keyboards.parse_id(raw_id) is not None
-        return True
+    async def __call__(self, update: Update, context: Context) -> None:
+        user = context.user
+        query = update.callback_query
+        pressed = self.pressed.parse(query.data if query else None)
+        if user is None or pressed is None:
+            await stale_button(update, context)
+            return
+        await self._step(update, context, user, pressed)
 
-    def wrap(step: ButtonStep) -> Handler:
-        async def handler(update: Update, context: Context) -> None:
-            user = user_ref(update)
-            query = update.callback_query
-            parsed = keyboards.parse(query.data if query else None)
-            argument = parsed.argument if parsed else None
-            if user is None or argument is None or not valid(argument):
-                await stale_button(update, context)
-                return
-            await step(update, context, user, argument)
+    def handler(self) -> CallbackQueryHandler[Context, None]:
+        return CallbackQueryHandler(self, pattern=self.pressed.pattern())
 
-        handler.__name__ = step.__name__
-        handler.__doc__ = step.__doc__
-        return handler
+
+def button(pressed: type[P]) -> Callable[[ButtonStep[P]], ButtonHandler[P]]:
+    """`@button(Vote)` above a step makes it the callback for the Vote action."""
+
+    def wrap(step: ButtonStep[P]) -> ButtonHandler[P]:
+        return ButtonHandler(pressed, step)
 
     return wrap

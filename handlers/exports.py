@@ -17,7 +17,8 @@ from bot.export.fields import Presenter, percent
 from bot.export.outline import prompts_of, site_keys
 from bot.export.records import Participation
 from bot.models import UserRef
-from handlers.common import language_of, reply, user_ref
+from bot.services.access import OnSites, Purpose
+from handlers.common import refuse, reply
 from handlers.context import Context
 
 # Telegram accepts documents of up to 50 MB from bots.
@@ -34,28 +35,16 @@ class Request:
 
 async def _request(update: Update, context: Context, refusal: str) -> Request | None:
     """Who asks, in which language, for which sites; None after a refusal."""
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return None
-    services = context.services
-    lang = await language_of(context, user)
-    rights = await services.access.rights(user)
-    if not rights.organiser and not rights.facilitator_sites:
-        await reply(update, services.texts(lang, refusal))
+    args = context.args or []
+    place = await context.services.access.site_for(user, args, Purpose.REPORT)
+    if not isinstance(place, OnSites):
+        await refuse(update, context, place, not_facilitator=refusal)
         return None
-    words = [word.lower() for word in context.args or []]
-    named = [word for word in words if services.event.site(word) is not None]
-    if named:
-        if not all(rights.may_facilitate(key) for key in named):
-            await reply(update, services.texts(lang, "facilitator.not_your_site"))
-            return None
-        only: tuple[str, ...] | None = tuple(site_keys(services.event, tuple(named)))
-    elif rights.organiser:
-        only = None
-    else:
-        only = tuple(site_keys(services.event, tuple(rights.facilitator_sites)))
-    rest = [word for word in words if word not in named]
-    return Request(user, lang, only, rest)
+    rest = [word.lower() for word in args if word.lower() not in place.named]
+    return Request(user, await context.lang(), place.site_keys, rest)
 
 
 async def export_command(update: Update, context: Context) -> None:

@@ -1,7 +1,8 @@
 """Facilitators keep their site's programme on time; organisers may act on any site.
 
-Every command goes through `_guarded`: it resolves the site the command acts on and checks
-the person's rights at the moment of use, so each handler below is only its own step.
+Every command goes through `_guarded`: the access service resolves the site the command acts
+on (`AccessService.site_for`, the same precedence as /agenda and /inputs) and checks the
+person's rights at the moment of use, so each handler below is only its own step.
 """
 
 from __future__ import annotations
@@ -9,18 +10,19 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from telegram import Update
 from telegram.ext import JobQueue
 
+from bot.buttons import BroadcastChoice
 from bot.i18n import telegram_length
 from bot.models import UserRef
-from bot.services.access import Rights
+from bot.services.access import OnSite, OnSites, Purpose, Rights
 from bot.services.agenda import Advanced, NothingAhead, PausedNow, Shifted
 from bot.services.broadcast import AlreadyDone, Cancelled, Drafted, NotAllowed, Queued, TooLong
 from handlers import jobs, keyboards, views
-from handlers.common import answer_button, answer_query, button, language_of, reply, user_ref
+from handlers.common import answer_button, answer_query, button, refuse, reply
 from handlers.context import Context
 
 _DELAY = re.compile(r"^[+-]?\d{1,3}$")
@@ -50,22 +52,32 @@ Step = Callable[[Update, Context, Call], Awaitable[None]]
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 
-def _guarded(*, allow_all: bool = False) -> Callable[[Step], Handler]:
+def _guarded(
+    purpose: Literal[Purpose.FACILITATE, Purpose.BROADCAST] = Purpose.FACILITATE,
+) -> Callable[[Step], Handler]:
     def wrap(step: Step) -> Handler:
         async def handler(update: Update, context: Context) -> None:
-            user = user_ref(update)
+            user = context.user
             if user is None:
                 return
-            text = _command_text(update)
-            first, rest = _first_word(text)
-            resolved = await _site(update, context, user, first, allow_all=allow_all)
-            if resolved is None:
+            args = context.args or []
+            place = await context.services.access.site_for(user, args, purpose)
+            if not isinstance(place, OnSite | OnSites):
+                await refuse(update, context, place)
                 return
-            site_key, named, rights, lang = resolved
-            words = (context.args or [])[1 if named else 0 :]
-            await step(
-                update, context, Call(user, site_key, words, rest if named else text, rights, lang)
+            # The site's key, or `all` (None), as first word: the command's own text follows.
+            named = place.named if isinstance(place, OnSite) else True
+            site_key = place.site_key if isinstance(place, OnSite) else None
+            text = _command_text(update)
+            call = Call(
+                user,
+                site_key,
+                args[1 if named else 0 :],
+                _first_word(text)[1] if named else text,
+                place.rights,
+                await context.lang(),
             )
+            await step(update, context, call)
 
         handler.__name__ = step.__name__
         handler.__doc__ = step.__doc__
@@ -85,44 +97,6 @@ def _command_text(update: Update) -> str:
 def _first_word(text: str) -> tuple[str | None, str]:
     match = _HEAD.match(text)
     return (match.group(1), match.group(2).strip()) if match else (None, "")
-
-
-async def _site(
-    update: Update, context: Context, user: UserRef, first: str | None, *, allow_all: bool
-) -> tuple[str | None, bool, Rights, str] | None:
-    """The site a command acts on, whether the first word named it, the person's rights and
-    language; None after answering someone who may not act there.
-
-    A site key as first word names the site (`all` every site, for organisers); a facilitator
-    of one site needs none.
-    """
-    services = context.services
-    lang = await language_of(context, user)
-    rights = await services.access.rights(user)
-    if not rights.organiser and not rights.facilitator_sites:
-        await reply(update, services.texts(lang, "facilitator.only"))
-        return None
-    site_keys = {site.key for site in services.event.sites}
-    word = (first or "").lower()
-    if allow_all and word == "all":
-        if rights.organiser:
-            return None, True, rights, lang
-        await reply(update, services.texts(lang, "facilitator.all_only_organisers"))
-        return None
-    if word in site_keys:
-        if rights.may_facilitate(word):
-            return word, True, rights, lang
-        await reply(update, services.texts(lang, "facilitator.not_your_site"))
-        return None
-    if len(rights.facilitator_sites) == 1:
-        return next(iter(rights.facilitator_sites)), False, rights, lang
-    if len(site_keys) == 1:
-        return next(iter(site_keys)), False, rights, lang
-    await reply(
-        update,
-        services.texts(lang, "facilitator.which_site", sites=", ".join(sorted(site_keys))),
-    )
-    return None
 
 
 @_guarded()
@@ -235,7 +209,7 @@ async def close_command(update: Update, context: Context, call: Call) -> None:
     await reply(update, context.services.texts(call.lang, key))
 
 
-@_guarded(allow_all=True)
+@_guarded(Purpose.BROADCAST)
 async def broadcast_command(update: Update, context: Context, call: Call) -> None:
     """`/broadcast [site|all] <text>`: a preview with Send and Cancel buttons."""
     services, lang = context.services, call.lang
@@ -297,18 +271,19 @@ async def relay_command(update: Update, context: Context, call: Call) -> None:
         )
 
 
-@button(actions=frozenset({"send", "cancel"}))
-async def broadcast_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
+@button(BroadcastChoice)
+async def broadcast_button(
+    update: Update, context: Context, user: UserRef, pressed: BroadcastChoice
+) -> None:
     query = update.callback_query
     assert query is not None  # noqa: S101 - a button handler
     services = context.services
-    lang = await language_of(context, user)
-    action, _, raw_id = argument.partition("-")
-    broadcast_id = int(raw_id)
+    lang = await context.lang()
+    broadcast_id = pressed.broadcast_id
     # Rights are looked up again now: the button only says what was pressed.
     rights = await services.access.rights(user)
     outcome: Queued | Cancelled | NotAllowed | AlreadyDone
-    if action == "send":
+    if pressed.send:
         outcome = await services.broadcast.confirm(user.user_id, rights, broadcast_id)
     else:
         outcome = await services.broadcast.cancel(user.user_id, broadcast_id)

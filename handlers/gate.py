@@ -6,12 +6,11 @@ from __future__ import annotations
 from telegram import ChatMember, Update
 from telegram.constants import ChatType
 
-from handlers.common import user_ref
 from handlers.context import Context
 
 
 async def note_contact(update: Update, context: Context) -> None:
-    user = user_ref(update)
+    user = context.user
     if user is not None and update.effective_chat and update.effective_chat.type == "private":
         await context.services.access.note_contact(user)
 
@@ -20,7 +19,7 @@ async def blocked_or_back(update: Update, context: Context) -> None:
     """Telegram says at once when a person blocks the bot, and when they unblock it (which
     they must do before they can write again): later pushes are skipped, then sent again."""
     change = update.my_chat_member
-    user = user_ref(update)
+    user = context.user
     if change is None or user is None or change.chat.type != ChatType.PRIVATE:
         return
     gone = change.new_chat_member.status in {ChatMember.BANNED, ChatMember.LEFT}

@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
+from bot.buttons import Moderate, RelayReaction, Vote, WithdrawInput
 from bot.models import IncomingMessage, Input, InputKind, UserRef
 from bot.services import Services
+from bot.services.access import OnSite, Purpose
 from bot.services.authors import author_label
 from bot.services.inputs import (
-    MODERATION,
     Duplicate,
     Edited,
     Flooded,
@@ -27,7 +28,7 @@ from bot.services.inputs import (
 )
 from bot.services.relay import Reacted
 from handlers import keyboards, views
-from handlers.common import answer_button, answer_query, button, language_of, reply, user_ref
+from handlers.common import answer_button, answer_query, button, refuse, reply
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def incoming(update: Update, message: Message) -> IncomingMessage | None:
 
 async def message_input(update: Update, context: Context) -> None:
     """Any plain message, photo, document or voice note in a private chat."""
-    user = user_ref(update)
+    user = context.user
     message = update.effective_message
     if user is None or message is None:
         return
@@ -84,9 +85,9 @@ async def message_input(update: Update, context: Context) -> None:
     outcome = await services.inputs.receive(user, item)
     if isinstance(outcome, Stored | Duplicate):
         # Only now, after the commit: an acknowledged input is never lost.
-        await _acknowledge(message, services, user)
+        await _acknowledge(message, context)
         return
-    lang = await language_of(context, user)
+    lang = await context.lang()
     match outcome:
         case NotCheckedIn():
             await reply(update, services.texts(lang, "fallback.not_checked_in"))
@@ -108,18 +109,17 @@ async def message_input(update: Update, context: Context) -> None:
             pass
 
 
-async def _acknowledge(message: Message, services: Services, user: UserRef) -> None:
+async def _acknowledge(message: Message, context: Context) -> None:
     try:
         await message.set_reaction(ACK)
     except TelegramError:
         # Reactions can be switched off; a short reply says the same.
-        lang = await services.access.language(user)
-        await message.reply_text(services.texts(lang, "inputs.saved"))
+        await message.reply_text(context.services.texts(await context.lang(), "inputs.saved"))
 
 
 async def edited_input(update: Update, context: Context) -> None:
     """An edited message updates its input; the earlier text is kept in its history."""
-    user = user_ref(update)
+    user = context.user
     message = update.edited_message
     if user is None or message is None:
         return
@@ -133,10 +133,9 @@ async def edited_input(update: Update, context: Context) -> None:
 
 async def unsupported_message(update: Update, context: Context) -> None:
     """Stickers, locations, contacts, polls, dice, video: ask for text instead."""
-    user = user_ref(update)
-    if user is None:
+    if context.user is None:
         return
-    lang = await language_of(context, user)
+    lang = await context.lang()
     await reply(update, context.services.texts(lang, "inputs.as_text"))
 
 
@@ -172,42 +171,40 @@ def _mine_view(
             )
         )
     buttons = [
-        InlineKeyboardButton(
-            texts.plain(lang, "inputs.withdraw_button", n=n),
-            callback_data=keyboards.data("wd", str(item.id)),
-        )
+        (texts.plain(lang, "inputs.withdraw_button", n=n), WithdrawInput(item.id))
         for n, item in enumerate(items, 1)
     ]
-    rows = [buttons[i : i + 4] for i in range(0, len(buttons), 4)]
-    return "\n".join(lines), InlineKeyboardMarkup(rows)
+    return "\n".join(lines), keyboards.markup(keyboards.in_rows(buttons, 4))
 
 
 async def mine_command(update: Update, context: Context) -> None:
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     items, total = await services.inputs.mine(user, limit=10)
     text, keyboard = _mine_view(services, lang, items, total)
     await reply(update, text, keyboard)
 
 
 async def undo_command(update: Update, context: Context) -> None:
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     await _withdraw(update, context, user, None)
 
 
-@button(ids=True)
-async def withdraw_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
-    await _withdraw(update, context, user, int(argument))
+@button(WithdrawInput)
+async def withdraw_button(
+    update: Update, context: Context, user: UserRef, pressed: WithdrawInput
+) -> None:
+    await _withdraw(update, context, user, pressed.input_id)
 
 
 async def _withdraw(update: Update, context: Context, user: UserRef, input_id: int | None) -> None:
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     outcome = await services.inputs.withdraw(user, input_id)
     if isinstance(outcome, Withdrawn):
         body = outcome.input.text or services.texts.plain(
@@ -261,60 +258,36 @@ def _view_text(
         )
         lines.append(texts(lang, "inputs.view_counts", counts=counts))
     buttons = [
-        InlineKeyboardButton(
-            ("✅ " if item.id in view.my_votes else "👍 ") + str(n),
-            callback_data=keyboards.data("vote", str(item.id)),
-        )
+        (("✅ " if item.id in view.my_votes else "👍 ") + str(n), Vote(item.id))
         for n, item in enumerate(view.items, 1)
     ]
-    rows = [buttons[i : i + 5] for i in range(0, len(buttons), 5)]
-    return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
-
-
-async def _site_for_view(context: Context, user: UserRef) -> tuple[str | None, bool]:
-    """The site whose inputs the person sees, and whether they see it as a facilitator."""
-    services = context.services
-    rights = await services.access.rights(user)
-    where = await services.checkin.where(user)
-    if rights.facilitator_sites:
-        return sorted(rights.facilitator_sites)[0], True
-    if where.complete and where.checkin is not None:
-        return where.checkin.site_key, rights.organiser
-    if rights.organiser and services.event.sites:
-        return services.event.sites[0].key, True
-    return None, False
+    return "\n".join(lines), keyboards.markup(keyboards.in_rows(buttons, 5)) if buttons else None
 
 
 async def inputs_command(update: Update, context: Context) -> None:
     """The latest inputs of the site for the prompt open now (participants vote here)."""
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     services = context.services
-    lang = await language_of(context, user)
-    site_key, facilitator = await _site_for_view(context, user)
-    wanted = (context.args or [""])[0].lower()
-    rights = await services.access.rights(user)
-    if site_key is None:
-        await reply(update, services.texts(lang, "checkin.not_checked_in"))
+    place = await services.access.site_for(user, context.args or [], Purpose.INPUTS)
+    if not isinstance(place, OnSite):
+        await refuse(update, context, place)
         return
-    if wanted and services.event.site(wanted) is not None and wanted != site_key:
-        if not rights.may_facilitate(wanted):
-            await reply(update, services.texts(lang, "facilitator.not_your_site"))
-            return
-        site_key, facilitator = wanted, True
-    view = await services.inputs.view(user, site_key)
-    text, keyboard = _view_text(services, lang, view, facilitator=facilitator)
+    view = await services.inputs.view(user, place.site_key)
+    text, keyboard = _view_text(
+        services, await context.lang(), view, facilitator=place.facilitator
+    )
     await reply(update, text, keyboard)
 
 
-@button(ids=True)
-async def vote_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
+@button(Vote)
+async def vote_button(update: Update, context: Context, user: UserRef, pressed: Vote) -> None:
     query = update.callback_query
     assert query is not None  # noqa: S101 - a button handler
     services = context.services
-    lang = await language_of(context, user)
-    outcome = await services.inputs.vote(user, int(argument))
+    lang = await context.lang()
+    outcome = await services.inputs.vote(user, pressed.input_id)
     if not isinstance(outcome, Voted):
         await answer_query(query, services.texts.plain(lang, "inputs.cannot_vote"), alert=True)
         return
@@ -328,27 +301,20 @@ async def vote_button(update: Update, context: Context, user: UserRef, argument:
 
 async def quiet_command(update: Update, context: Context) -> None:
     """Tables with no input for the current prompt, so the facilitator can go and help."""
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     services = context.services
-    lang = await language_of(context, user)
-    rights = await services.access.rights(user)
-    site_key, facilitator = await _site_for_view(context, user)
-    wanted = (context.args or [""])[0].lower()
-    if wanted and services.event.site(wanted) is not None:
-        site_key = wanted
-    if site_key is None or not facilitator:
-        await reply(update, services.texts(lang, "facilitator.only"))
+    place = await services.access.site_for(user, context.args or [], Purpose.FACILITATE)
+    if not isinstance(place, OnSite):
+        await refuse(update, context, place)
         return
-    if not rights.may_facilitate(site_key):
-        await reply(update, services.texts(lang, "facilitator.not_your_site"))
-        return
-    view = await services.inputs.view(user, site_key)
+    lang = await context.lang()
+    view = await services.inputs.view(user, place.site_key)
     if view.prompt is None:
         await reply(update, services.texts(lang, "inputs.view_none"))
         return
-    site = services.event.site(site_key)
+    site = services.event.site(place.site_key)
     default = services.event.default_language
     names = [
         g.name.get(lang, default) for g in (site.groups if site else []) if g.key in view.quiet
@@ -360,16 +326,17 @@ async def quiet_command(update: Update, context: Context) -> None:
     await reply(update, text)
 
 
-@button(actions=frozenset(MODERATION))
-async def moderate_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
+@button(Moderate)
+async def moderate_button(
+    update: Update, context: Context, user: UserRef, pressed: Moderate
+) -> None:
     """⭐ / 🙈 / ↩ under a feed card; the presser's rights are checked now, in the database."""
     query = update.callback_query
     assert query is not None  # noqa: S101 - a button handler
     services = context.services
-    lang = await language_of(context, user)
-    action, _, raw_id = argument.partition("-")
+    lang = await context.lang()
     rights = await services.access.rights(user)
-    outcome = await services.inputs.moderate(user, rights, int(raw_id), action)
+    outcome = await services.inputs.moderate(user, rights, pressed.input_id, pressed.what)
     if isinstance(outcome, NotAllowed):
         await answer_query(
             query, services.texts.plain(lang, "facilitator.not_your_site"), alert=True
@@ -379,25 +346,19 @@ async def moderate_button(update: Update, context: Context, user: UserRef, argum
         await answer_query(query, services.texts.plain(lang, "buttons.stale"), alert=True)
         return
     card = services.inputs.feed_card(outcome.input, lang)
-    markup = InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(label, callback_data=data) for label, data in row]
-            for row in card.buttons
-        ]
-    )
-    await answer_button(update, card.text, markup)
+    await answer_button(update, card.text, keyboards.markup(card.buttons))
 
 
-@button(ids=True)
+@button(RelayReaction)
 async def relay_reaction_button(
-    update: Update, context: Context, user: UserRef, argument: str
+    update: Update, context: Context, user: UserRef, pressed: RelayReaction
 ) -> None:
     """👍 under a highlight relayed from another site."""
     query = update.callback_query
     assert query is not None  # noqa: S101 - a button handler
     services = context.services
-    lang = await language_of(context, user)
-    outcome = await services.relay.react(user, int(argument))
+    lang = await context.lang()
+    outcome = await services.relay.react(user, pressed.input_id)
     if isinstance(outcome, Reacted):
         key = "relay.reacted" if outcome.on else "relay.unreacted"
         await answer_query(query, services.texts.plain(lang, key))

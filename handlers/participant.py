@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
 
+from bot.buttons import Anonymity, Category, Consent, Language, Move, Table
 from bot.commands import commands_for
 from bot.event import Event
 from bot.health import snapshot
 from bot.i18n import Catalogue
 from bot.models import Role, UserRef
 from bot.services import Services
+from bot.services.access import OnSite, Purpose
 from bot.services.checkin import (
     CheckedIn,
     ChooseAnonymity,
@@ -27,7 +29,7 @@ from bot.services.checkin import (
     UnknownCode,
 )
 from handlers import keyboards, views
-from handlers.common import answer_button, button, language_of, reply, stale_button, user_ref
+from handlers.common import answer_button, button, refuse, reply, stale_button
 from handlers.context import Context
 
 
@@ -121,7 +123,7 @@ def render(
 
 async def _send_outcome(update: Update, context: Context, user: UserRef, outcome: Outcome) -> None:
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     text, keyboard = render(services, lang, outcome)
     if isinstance(outcome, CheckedIn):
         plan = await services.agenda.plan(outcome.site_key)
@@ -139,7 +141,7 @@ async def _send_outcome(update: Update, context: Context, user: UserRef, outcome
 
 async def start_command(update: Update, context: Context) -> None:
     """`/start` and `/start <code>` (the deep link in a QR code) and `/checkin <code>`."""
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     args = context.args or []
@@ -152,53 +154,53 @@ async def start_command(update: Update, context: Context) -> None:
 
 
 async def checkin_command(update: Update, context: Context) -> None:
-    user = user_ref(update)
-    if user is None:
+    if context.user is None:
         return
     if not context.args:
-        lang = await language_of(context, user)
+        lang = await context.lang()
         await reply(update, context.services.texts(lang, "checkin.usage"))
         return
     await start_command(update, context)
 
 
-@button()
-async def consent_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
+@button(Consent)
+async def consent_button(
+    update: Update, context: Context, user: UserRef, pressed: Consent
+) -> None:
     checkin = context.services.checkin
-    if argument == "yes":
-        outcome = await checkin.consent(user)
-    elif argument == "no":
-        outcome = await checkin.decline(user)
-    else:
-        outcome = Stale()
+    outcome = await (checkin.consent(user) if pressed.yes else checkin.decline(user))
     await _send_outcome(update, context, user, outcome)
 
 
-@button()
-async def table_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
-    outcome = await context.services.checkin.choose_table(user, argument)
+@button(Table)
+async def table_button(update: Update, context: Context, user: UserRef, pressed: Table) -> None:
+    outcome = await context.services.checkin.choose_table(user, pressed.key)
     await _send_outcome(update, context, user, outcome)
 
 
-@button()
-async def category_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
-    outcome = await context.services.checkin.choose_category(user, argument)
+@button(Category)
+async def category_button(
+    update: Update, context: Context, user: UserRef, pressed: Category
+) -> None:
+    outcome = await context.services.checkin.choose_category(user, pressed.key)
     await _send_outcome(update, context, user, outcome)
 
 
-@button(accept=frozenset({"anon", "named"}))
-async def anonymity_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
-    outcome = await context.services.checkin.choose_anonymity(user, anonymous=argument == "anon")
+@button(Anonymity)
+async def anonymity_button(
+    update: Update, context: Context, user: UserRef, pressed: Anonymity
+) -> None:
+    outcome = await context.services.checkin.choose_anonymity(user, anonymous=pressed.anonymous)
     await _send_outcome(update, context, user, outcome)
 
 
 async def anonymous_command(update: Update, context: Context) -> None:
     """`/anonymous`: switch between named and anonymous, where the event lets people choose."""
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     where = await services.checkin.where(user)
     if not where.complete or where.checkin is None:
         await reply(update, services.texts(lang, "checkin.not_checked_in"))
@@ -212,21 +214,18 @@ async def anonymous_command(update: Update, context: Context) -> None:
     await reply(update, services.texts(lang, key))
 
 
-@button()
-async def move_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
-    if argument not in {"yes", "no"}:
-        outcome: Outcome = Stale()
-    else:
-        outcome = await context.services.checkin.answer_move(user, accept=argument == "yes")
+@button(Move)
+async def move_button(update: Update, context: Context, user: UserRef, pressed: Move) -> None:
+    outcome = await context.services.checkin.answer_move(user, accept=pressed.yes)
     await _send_outcome(update, context, user, outcome)
 
 
 async def where_command(update: Update, context: Context) -> None:
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     where = await services.checkin.where(user)
     if where.checkin is None:
         await reply(update, services.texts(lang, "where.nowhere"))
@@ -247,49 +246,34 @@ async def where_command(update: Update, context: Context) -> None:
 
 
 async def agenda_command(update: Update, context: Context) -> None:
-    """The programme of the person's site, the current item marked, times as delayed."""
-    user = user_ref(update)
+    """The programme of the person's site (or of the site named), the current item marked,
+    times as delayed."""
+    user = context.user
     if user is None:
         return
     services = context.services
-    lang = await language_of(context, user)
-    site_key = await _own_site(context, user)
-    wanted = (context.args or [""])[0].lower()
-    # Another site's programme, for whoever has a place at the event: not for strangers.
-    if site_key is not None and services.event.site(wanted) is not None:
-        site_key = wanted
-    if site_key is None:
-        await reply(update, services.texts(lang, "checkin.not_checked_in"))
+    place = await services.access.site_for(user, context.args or [], Purpose.PROGRAMME)
+    if not isinstance(place, OnSite):
+        await refuse(update, context, place)
         return
-    plan = await services.agenda.plan(site_key)
+    plan = await services.agenda.plan(place.site_key)
+    lang = await context.lang()
     await reply(update, views.programme(services, lang, plan, services.clock.now()))
 
 
-async def _own_site(context: Context, user: UserRef) -> str | None:
-    where = await context.services.checkin.where(user)
-    if where.complete and where.checkin is not None:
-        return where.checkin.site_key
-    rights = await context.services.access.rights(user)
-    if rights.facilitator_sites:
-        return sorted(rights.facilitator_sites)[0]
-    if rights.organiser and context.services.event.sites:
-        return context.services.event.sites[0].key
-    return None
-
-
 async def switch_command(update: Update, context: Context) -> None:
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     await _send_outcome(update, context, user, await context.services.checkin.switch(user))
 
 
 async def language_command(update: Update, context: Context) -> None:
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     texts = context.services.texts
-    lang = await language_of(context, user)
+    lang = await context.lang()
     if context.args:
         choice = context.args[0].lower()[:8]
         if await context.services.access.set_language(user, choice):
@@ -298,21 +282,23 @@ async def language_command(update: Update, context: Context) -> None:
     await reply(update, texts(lang, "language.choose"), keyboards.languages(texts))
 
 
-@button()
-async def language_button(update: Update, context: Context, user: UserRef, argument: str) -> None:
+@button(Language)
+async def language_button(
+    update: Update, context: Context, user: UserRef, pressed: Language
+) -> None:
     texts = context.services.texts
-    if await context.services.access.set_language(user, argument):
-        await answer_button(update, texts(argument, "language.set"))
+    if await context.services.access.set_language(user, pressed.code):
+        await answer_button(update, texts(pressed.code, "language.set"))
     else:
-        await answer_button(update, texts(await language_of(context, user), "buttons.stale"))
+        await answer_button(update, texts(await context.lang(), "buttons.stale"))
 
 
 async def help_command(update: Update, context: Context) -> None:
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     rights = await services.access.rights(user)
     await reply(update, help_text(services.texts, lang, rights.role))
 
@@ -325,11 +311,11 @@ def help_text(texts: Catalogue, lang: str, role: Role) -> str:
 
 async def health_command(update: Update, context: Context) -> None:
     """Organisers: queue depths, last delivery and event-loop stalls."""
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     if not (await services.access.rights(user)).organiser:
         await reply(update, services.texts(lang, "health.only_organisers"))
         return
@@ -356,20 +342,19 @@ async def health_command(update: Update, context: Context) -> None:
 
 
 async def unknown_command(update: Update, context: Context) -> None:
-    user = user_ref(update)
-    if user is None:
+    if context.user is None:
         return
-    lang = await language_of(context, user)
+    lang = await context.lang()
     await reply(update, context.services.texts(lang, "fallback.unknown_command"))
 
 
 async def other_message(update: Update, context: Context) -> None:
     """Messages no other handler took. Until inputs are collected, say so honestly."""
-    user = user_ref(update)
+    user = context.user
     if user is None:
         return
     services = context.services
-    lang = await language_of(context, user)
+    lang = await context.lang()
     where = await services.checkin.where(user)
     key = "fallback.checked_in" if where.complete else "fallback.not_checked_in"
     await reply(update, services.texts(lang, key))

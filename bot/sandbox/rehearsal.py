@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 from pydantic import SecretStr
 
+from bot import buttons
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.event import AgendaKind, Event, Site
@@ -333,11 +334,12 @@ async def _answer_questions(harness: BotHarness, person: Person, last: _LastMess
             for row in message.get("reply_markup", {}).get("inline_keyboard", [])
             for button in row
         ]
-        roles = [d for d in data if d.startswith("v1:cat:")]
+        pressed = [buttons.parse(d) for d in data]
+        roles = [p.pack() for p in pressed if isinstance(p, buttons.Category)]
         if roles:
             person.user.press(message, person.rng.choice(roles))
-        elif "v1:anon:named" in data:
-            person.user.press(message, "v1:anon:anon" if person.anonymous else "v1:anon:named")
+        elif any(isinstance(p, buttons.Anonymity) for p in pressed):
+            person.user.press(message, buttons.Anonymity(person.anonymous).pack())
         else:
             return
         await harness.deliver()
@@ -391,10 +393,11 @@ async def _star_some(
     for chat_id, message_id in cards:
         card = api.message(chat_id, message_id)  # as it looks now
         stars = [
-            b["callback_data"]
+            pressed.pack()
             for row in card.get("reply_markup", {}).get("inline_keyboard", [])
             for b in row
-            if b.get("callback_data", "").startswith("v1:mod:star-")
+            if isinstance(pressed := buttons.parse(b.get("callback_data")), buttons.Moderate)
+            and pressed.what is buttons.Moderation.STAR
         ]
         if stars and rng.random() < 0.25:
             api.existing_user(chat_id).press(card, stars[0])

@@ -10,6 +10,7 @@ from bot.i18n import Catalogue
 from bot.ports import Clock
 from bot.services.access import AccessService
 from bot.services.agenda import AgendaEngine
+from bot.services.alerts import AlertService
 from bot.services.broadcast import BroadcastService
 from bot.services.checkin import CheckInService
 from bot.services.delivery import DeliveryWorker
@@ -36,3 +37,4 @@ class Services:
     relay: RelayService
     inbox: InboxService
     monitor: LoopMonitor
+    alerts: AlertService

@@ -1,14 +1,17 @@
-"""Who may do what, and in which language to speak to them.
+"""Who may do what, on which site, and in which language to speak to them.
 
 Rights come from three places: `ORGANIZER_IDS` in the settings, the facilitators listed in the
 event file (by id or @username, recorded when they first write), and secret role codes.
 They are looked up at the moment of every privileged action, never taken from button data.
+Which site a command acts on is decided in one place, `AccessService.site_for`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum
+from typing import Literal, overload
 
 from bot.event import Event
 from bot.i18n import pick_language
@@ -32,6 +35,75 @@ class Rights:
 
     def may_facilitate(self, site_key: str) -> bool:
         return self.organiser or site_key in self.facilitator_sites
+
+    @property
+    def any(self) -> bool:
+        """A facilitator somewhere, or an organiser."""
+        return self.organiser or bool(self.facilitator_sites)
+
+
+class Purpose(Enum):
+    """What a person asks to do on a site, which decides who may name which site."""
+
+    PROGRAMME = "programme"  # /agenda: anyone with a place at the event, any site by name
+    INPUTS = "inputs"  # /inputs: one's own site, or a site one facilitates
+    FACILITATE = "facilitate"  # /now … /relay, /quiet: facilitators of the site, organisers
+    BROADCAST = "broadcast"  # as FACILITATE, and `all` for organisers
+    REPORT = "report"  # /stats, /export: as FACILITATE, several sites at once
+
+    @property
+    def needs_role(self) -> bool:
+        return self not in {Purpose.PROGRAMME, Purpose.INPUTS}
+
+
+@dataclass(frozen=True, slots=True)
+class OnSite:
+    """The site the person acts on, and whether as its facilitator (or an organiser) or as a
+    participant checked in there."""
+
+    site_key: str
+    facilitator: bool
+    named: bool  # the first word named the site; what the command says follows it
+    rights: Rights
+
+
+@dataclass(frozen=True, slots=True)
+class OnSites:
+    """Several sites: an organiser's `/broadcast all`, or a report (/stats, /export)."""
+
+    site_keys: tuple[str, ...] | None  # in the event's order; None: every site
+    named: tuple[str, ...]  # the words that named sites (or `all`)
+    rights: Rights
+
+
+@dataclass(frozen=True, slots=True)
+class NotFacilitator:
+    """The command is for facilitators and organisers."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotYourSite:
+    """The person named a site they may not act on."""
+
+
+@dataclass(frozen=True, slots=True)
+class AllOnlyForOrganisers:
+    """`all` sites at once is for organisers."""
+
+
+@dataclass(frozen=True, slots=True)
+class WhichSite:
+    """More than one site would do: the person has to name one."""
+
+    site_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NotCheckedIn:
+    """The person has no place at the event: not checked in, and no role."""
+
+
+Refusal = NotFacilitator | NotYourSite | AllOnlyForOrganisers | WhichSite | NotCheckedIn
 
 
 class AccessService:
@@ -89,6 +161,11 @@ class AccessService:
         self._noted.add(user.user_id)
         return new
 
+    @property
+    def organiser_ids(self) -> frozenset[int]:
+        """The organisers of the settings: organisers whether or not they ever wrote."""
+        return self._organiser_ids
+
     def forget_person(self, user_id: int) -> None:
         """After an erasure: a listed facilitator gets their role again when they next write."""
         self._noted.discard(user_id)
@@ -111,6 +188,128 @@ class AccessService:
             g.site_key for g in grants if g.role is Role.FACILITATOR and g.site_key is not None
         )
         return Rights(organiser=organiser, facilitator_sites=sites)
+
+    @overload
+    async def site_for(
+        self, user: UserRef, words: Sequence[str], purpose: Literal[Purpose.REPORT]
+    ) -> OnSites | Refusal: ...
+
+    @overload
+    async def site_for(
+        self, user: UserRef, words: Sequence[str], purpose: Literal[Purpose.BROADCAST]
+    ) -> OnSite | OnSites | Refusal: ...
+
+    @overload
+    async def site_for(
+        self,
+        user: UserRef,
+        words: Sequence[str],
+        purpose: Literal[Purpose.PROGRAMME, Purpose.INPUTS, Purpose.FACILITATE],
+    ) -> OnSite | Refusal: ...
+
+    @overload
+    async def site_for(
+        self, user: UserRef, words: Sequence[str], purpose: Purpose
+    ) -> OnSite | OnSites | Refusal: ...
+
+    async def site_for(
+        self, user: UserRef, words: Sequence[str], purpose: Purpose
+    ) -> OnSite | OnSites | Refusal:
+        """The site a command acts on, after the person's rights at this moment. `words` are
+        the command's arguments: the first may name a site (for a report, any of them).
+
+        One precedence for every command, so that a person sees the same site in /agenda,
+        /inputs and /now:
+
+        1. A site named in the command (`all`: every site, for organisers, where the command
+           takes it) — if the person may act there for this purpose: any site's programme for
+           anyone with a place at the event; a site's inputs for its facilitators and the
+           participants checked in there; anything else for its facilitators.
+        2. The site the person facilitates; of several, the one they are checked in at, else
+           they are asked which.
+        3. The site the person is checked in at.
+        4. For an organiser, the event's only site; with several, they are asked which.
+
+        A facilitator's site comes before their check-in: the role is given on purpose, for
+        the day, by the event file or a secret code, while a check-in is a scan of a table's
+        QR code (to see what participants see, say). The facilitator's commands can only act
+        on the site they facilitate, so the views follow it rather than differ from it: a
+        facilitator of Aalborg checked in at København sees Aalborg in /agenda, /inputs and
+        /now alike, and names København to see its programme or its inputs.
+
+        A report (/stats, /export) without a site covers everything the person facilitates:
+        every site for an organiser, all their sites for a facilitator.
+        """
+        event = self._event
+        lowered = [word.lower() for word in words]
+        async with self._uow.transaction():
+            rights = await self.rights_within(user)
+            if purpose.needs_role and not rights.any:
+                return NotFacilitator()
+            if purpose is Purpose.REPORT:
+                return self._report(rights, lowered)
+            first = lowered[0] if lowered else ""
+            if purpose is Purpose.BROADCAST and first == "all":
+                if not rights.organiser:
+                    return AllOnlyForOrganisers()
+                return OnSites(None, (first,), rights)
+            if event.site(first) is not None:
+                return await self._named(user, rights, first, purpose)
+            facilitated = tuple(s.key for s in event.sites if s.key in rights.facilitator_sites)
+            if len(facilitated) == 1:
+                return OnSite(facilitated[0], facilitator=True, named=False, rights=rights)
+            here = await self._checked_in_at(user)
+            if facilitated:
+                if here in facilitated:
+                    return OnSite(here, facilitator=True, named=False, rights=rights)
+                return WhichSite(facilitated)
+            if here is not None:
+                return OnSite(here, facilitator=rights.organiser, named=False, rights=rights)
+            if rights.organiser:
+                if len(event.sites) == 1:
+                    return OnSite(event.sites[0].key, facilitator=True, named=False, rights=rights)
+                return WhichSite(tuple(s.key for s in event.sites))
+            return NotCheckedIn()
+
+    async def _named(
+        self, user: UserRef, rights: Rights, site_key: str, purpose: Purpose
+    ) -> OnSite | Refusal:
+        if rights.may_facilitate(site_key):
+            return OnSite(site_key, facilitator=True, named=True, rights=rights)
+        if purpose.needs_role:
+            return NotYourSite()
+        here = await self._checked_in_at(user)
+        if here is None and not rights.any:
+            return NotCheckedIn()
+        if purpose is Purpose.PROGRAMME or here == site_key:
+            return OnSite(site_key, facilitator=False, named=True, rights=rights)
+        return NotYourSite()
+
+    def _report(self, rights: Rights, words: Sequence[str]) -> OnSites | NotYourSite:
+        named = tuple(dict.fromkeys(w for w in words if self._event.site(w) is not None))
+        if not all(rights.may_facilitate(key) for key in named):
+            return NotYourSite()
+        if named:
+            wanted: frozenset[str] | None = frozenset(named)
+        elif rights.organiser:
+            wanted = None
+        else:
+            wanted = rights.facilitator_sites
+        keys = (
+            None if wanted is None else tuple(s.key for s in self._event.sites if s.key in wanted)
+        )
+        return OnSites(keys, named, rights)
+
+    async def _checked_in_at(self, user: UserRef) -> str | None:
+        """The site of the person's check-in, once they consented (inside a transaction)."""
+        key = self._event.key
+        checkin = await self._uow.checkins.get(key, user.user_id)
+        if (
+            checkin is None
+            or await self._uow.participants.active_consent(user.user_id, key) is None
+        ):
+            return None
+        return checkin.site_key
 
     async def language(self, user: UserRef) -> str:
         """The person's choice, else their Telegram language if we speak it, else the event's."""

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.buttons import Moderate, Moderation
 from bot.event import AgendaItem, AgendaKind, Event, OutsidePrompt, RelayMode
 from bot.i18n import Catalogue
 from bot.models import (
@@ -34,7 +35,6 @@ from bot.services.plan import OpenPrompt, Plan
 
 FLOOD_LIMIT = 20  # messages …
 FLOOD_WINDOW = 10.0  # … in this many seconds, then a participant is slowed down
-MODERATION = {"star", "hide", "show"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,11 +277,9 @@ class InputService:
     # -- facilitators ----------------------------------------------------------------------------
 
     async def moderate(
-        self, user: UserRef, rights: Rights, input_id: int, action: str
+        self, user: UserRef, rights: Rights, input_id: int, action: Moderation
     ) -> Moderated | NotAllowed | Unknown:
         """Star, hide or show an input of a site the person facilitates."""
-        if action not in MODERATION:
-            return Unknown()
         async with self._uow.transaction():
             found = await self._uow.inputs.get(input_id)
             if found is None or found.event_key != self._event.key:
@@ -292,7 +290,7 @@ class InputService:
                 return Unknown()
             now = self._clock.now()
             starred = False
-            if action == "star":
+            if action is Moderation.STAR:
                 if await self._uow.participants.get(user.user_id) is None:
                     # An organiser from the settings may never have written to the bot; a star
                     # names its giver. A private chat's id is its user's id.
@@ -309,7 +307,7 @@ class InputService:
                 elif not (await self._uow.inputs.get(found.id) or found).stars:
                     await self._uow.relay.drop_highlight_if_unrelayed(found.id)
             else:
-                state = InputState.HIDDEN if action == "hide" else InputState.VISIBLE
+                state = InputState.HIDDEN if action is Moderation.HIDE else InputState.VISIBLE
                 await self._uow.inputs.set_state(found.id, state, user.user_id, now)
             updated = await self._uow.inputs.get(found.id)
         assert updated is not None  # noqa: S101 - just read
@@ -416,13 +414,18 @@ class InputService:
             votes=item.votes,
             state=state,
         )
-        toggle = (
-            ("hide", "feed.hide") if item.state is InputState.VISIBLE else ("show", "feed.show")
+        toggle, label = (
+            (Moderation.HIDE, "feed.hide")
+            if item.state is InputState.VISIBLE
+            else (Moderation.SHOW, "feed.show")
         )
         buttons = (
             (
-                (texts.plain(lang, "feed.star", stars=item.stars), f"v1:mod:star-{item.id}"),
-                (texts.plain(lang, toggle[1]), f"v1:mod:{toggle[0]}-{item.id}"),
+                (
+                    texts.plain(lang, "feed.star", stars=item.stars),
+                    Moderate(Moderation.STAR, item.id),
+                ),
+                (texts.plain(lang, label), Moderate(toggle, item.id)),
             ),
         )
         return OutboxMessage(text, buttons=buttons, silent=True)

@@ -17,9 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.buttons import Buttons, RelayReaction
 from bot.event import AgendaKind, Event, RelayMode, Site
 from bot.i18n import MESSAGE_LIMIT, Catalogue, Markup, pick_language, visible_length
-from bot.models import Buttons, Input, NewDelivery, OutboxMessage, Recipient, UserRef
+from bot.models import Input, NewDelivery, OutboxMessage, Recipient, UserRef
 from bot.ports import Clock, UnitOfWork
 from bot.services.authors import author_label
 from bot.services.plan import Plan, Slot
@@ -488,4 +489,6 @@ def _cut(section: DigestSection, highlights: tuple[tuple[int, Input], ...]) -> D
 def _reaction_buttons(rows: Sequence[Sequence[tuple[int, Input]]]) -> Buttons:
     """A 👍 per highlight, labelled with its number in the message; a row per site in a
     digest. The callback names the input: a reaction counts only where it was relayed."""
-    return tuple(tuple((f"👍 {n}", f"v1:rv:{item.id}") for n, item in row) for row in rows if row)
+    return tuple(
+        tuple((f"👍 {n}", RelayReaction(item.id)) for n, item in row) for row in rows if row
+    )

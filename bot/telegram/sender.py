@@ -33,7 +33,7 @@ class TelegramSender:
         if message.buttons:
             markup = InlineKeyboardMarkup(
                 [
-                    [InlineKeyboardButton(label, callback_data=data) for label, data in row]
+                    [InlineKeyboardButton(label, callback_data=data.pack()) for label, data in row]
                     for row in message.buttons
                 ]
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.buttons import Anonymity, Category
 from bot.clock import ManualClock
 from bot.event import Event
 from bot.sandbox import FakeUser
@@ -38,10 +39,10 @@ async def answer_questions(
             for row in user.last().get("reply_markup", {}).get("inline_keyboard", [])
             for button in row
         ]
-        if f"v1:cat:{role}" in data:
-            user.press(user.last(), f"v1:cat:{role}")
-        elif "v1:anon:named" in data:
-            user.press(user.last(), "v1:anon:anon" if anonymous else "v1:anon:named")
+        if Category(role).pack() in data:
+            user.press(user.last(), Category(role).pack())
+        elif Anonymity(anonymous=False).pack() in data:
+            user.press(user.last(), Anonymity(anonymous).pack())
         else:
             return
         await harness.deliver()

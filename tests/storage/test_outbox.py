@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.buttons import Consent, Moderate, Moderation, RelayReaction
 from bot.models import DeliveryStatus, NewDelivery, OutboxMessage
 from storage.db import Database
 from storage.unit_of_work import SqliteUnitOfWork
@@ -22,7 +23,9 @@ def delivery(
         chat_id=chat_id,
         user_id=user_id,
         kind="push",
-        message=OutboxMessage(f"<b>{key}</b>", buttons=((("Ja", "rsvp:yes"),),), silent=True),
+        message=OutboxMessage(
+            f"<b>{key}</b>", buttons=((("Ja", Consent(yes=True)),),), silent=True
+        ),
         priority=priority,
     )
 
@@ -38,7 +41,9 @@ async def test_enqueueing_the_same_key_twice_queues_one_message(uow: SqliteUnitO
     assert row.status is DeliveryStatus.PENDING
     assert row.attempts == 0
     assert row.created_at == NOW
-    assert row.message == OutboxMessage("<b>push:a</b>", ((("Ja", "rsvp:yes"),),), silent=True)
+    assert row.message == OutboxMessage(
+        "<b>push:a</b>", ((("Ja", Consent(yes=True)),),), silent=True
+    )
 
 
 async def test_a_rolled_back_decision_leaves_nothing_queued(uow: SqliteUnitOfWork) -> None:
@@ -278,10 +283,26 @@ async def test_a_participant_can_be_marked_unreachable_and_reachable_again(
 
 def test_a_payload_survives_json_and_a_bad_one_is_refused() -> None:
     message = OutboxMessage(
-        "Hej <i>Åse</i> &amp; co", buttons=((("Ja", "y"), ("Nej", "n")), (("Måske", "m"),))
+        "Hej <i>Åse</i> &amp; co",
+        buttons=(
+            (("⭐", Moderate(Moderation.STAR, 7)), ("🙈", Moderate(Moderation.HIDE, 7))),
+            (("👍 1", RelayReaction(8)),),
+        ),
     )
     assert OutboxMessage.from_json(message.to_json()) == message
     with pytest.raises(TypeError):
         OutboxMessage.from_json('["not", "an", "object"]')
+    with pytest.raises(TypeError):
+        OutboxMessage.from_json('{"text": "Hej", "buttons": [[["Ja", "rsvp:yes"]]]}')
+
+
+def test_a_payload_stored_before_typed_buttons_reads_the_same() -> None:
+    """Rows queued by the version that spelled the data by hand are sent unchanged."""
+    stored = '{"text":"Kort","buttons":[[["⭐ 0","v1:mod:star-12"],["🙈","v1:mod:hide-12"]]]}'
+    message = OutboxMessage.from_json(stored)
+    assert message.buttons == (
+        (("⭐ 0", Moderate(Moderation.STAR, 12)), ("🙈", Moderate(Moderation.HIDE, 12))),
+    )
+    assert message.to_json() == stored
     with pytest.raises(ValueError, match="unknown delivery kind"):
         NewDelivery("k", None, 1, None, "spam", message)

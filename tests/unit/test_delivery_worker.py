@@ -20,6 +20,7 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 from telegram.ext import BaseRateLimiter, Defaults, ExtBot
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.buttons import Consent
 from bot.clock import SystemClock
 from bot.models import DeliveryStatus, NewDelivery, OutboxMessage, OutboxRow
 from bot.ports import OutcomeUnknown, Rejected, RetryLater, TransientFailure, Unreachable
@@ -198,7 +199,7 @@ async def test_html_buttons_and_silence_reach_telegram_as_sent(
     api: FakeBotApi, bot: Bot, store: SqliteUnitOfWork
 ) -> None:
     [ana] = await people(store, api, 1)
-    buttons = ((("Ja", "rsvp:yes"), ("Nej", "rsvp:no")),)
+    buttons = ((("Ja", Consent(yes=True)), ("Nej", Consent(yes=False))),)
     await enqueue(store, [push(ana, text="Kommer <b>du</b>?", buttons=buttons, silent=True)])
 
     await deliver_all(worker(store, bot))
@@ -213,8 +214,8 @@ async def test_html_buttons_and_silence_reach_telegram_as_sent(
     assert message["reply_markup"] == {
         "inline_keyboard": [
             [
-                {"text": "Ja", "callback_data": "rsvp:yes"},
-                {"text": "Nej", "callback_data": "rsvp:no"},
+                {"text": "Ja", "callback_data": "v1:consent:yes"},
+                {"text": "Nej", "callback_data": "v1:consent:no"},
             ]
         ]
     }
