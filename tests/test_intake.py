@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from bot.sandbox import FakeBotApi, FakeRequest, FakeUser
 from bot.sandbox.harness import unthrottled
 from handlers.updates import ChatOrderedProcessor
 from tests.handlers.conftest import TOKEN
+from tests.waiting import eventually
 
 # The live clock is far past the seed event of 2018: inputs are kept as general inputs.
 
@@ -32,16 +33,6 @@ def settings_for(tmp_path: Path) -> Settings:
         telegram_bot_token=SecretStr(TOKEN),
         database_path=tmp_path / "intake.sqlite3",
     )
-
-
-async def eventually(condition: Callable[[], Any], within: float = 15.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while loop.time() < deadline:
-        if value := condition():
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError("timed out")
 
 
 @asynccontextmanager
@@ -140,7 +131,9 @@ async def test_updates_fetched_before_a_crash_are_handled_at_the_next_start(
         )
     async with running(tmp_path, api, seed_event):
         await eventually(lambda: query(tmp_path, "SELECT COUNT(*) FROM inputs") == [(2,)])
-        await asyncio.sleep(0.3)
+        # Confirmed to Telegram, so any offer of them anew was stored (and queued) before;
+        # stopping then handles whatever is queued.
+        await eventually(lambda: not api.pending_updates(), what="the updates confirmed")
     # Handled once: resumed from the inbox, and not again when Telegram offered them anew.
     assert query(tmp_path, "SELECT text FROM inputs ORDER BY id") == [
         ("Fra før nedbruddet",),
@@ -234,7 +227,7 @@ async def test_the_webhook_checks_the_secret_and_stores_before_answering(
             )
             assert again.status_code == 200
         await eventually(lambda: api.sent_messages(1400))
-        await asyncio.sleep(0.2)
+        await asyncio.wait_for(app.update_queue.join(), 15)  # whatever was queued is handled
         assert len(api.sent_messages(1400)) == 1  # handled once
 
 

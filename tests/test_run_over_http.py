@@ -18,20 +18,9 @@ from pydantic import SecretStr
 from bot.app import build_application
 from bot.config import Settings
 from bot.sandbox import FakeBotApi, FakeBotApiServer, FakeUser
+from tests.waiting import eventually
 
 TOKEN = "424242:LOOPBACK-token"
-
-
-async def wait_for(
-    condition: Callable[[], Any], *, within: float = 15.0, what: str = "condition"
-) -> Any:
-    deadline = asyncio.get_running_loop().time() + within
-    while asyncio.get_running_loop().time() < deadline:
-        value = condition()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def new_message(user: FakeUser, count: int) -> Callable[[], dict[str, Any] | None]:
@@ -52,7 +41,7 @@ async def finish_check_in(user: FakeUser, consent: dict[str, Any]) -> None:
         ("Med mit navn", "Bord 2"),
     ):
         user.press_button(_current(user, consent), label)
-        await wait_for(edited(user, consent["message_id"], next_marker), what=next_marker)
+        await eventually(edited(user, consent["message_id"], next_marker), what=next_marker)
 
 
 def _current(user: FakeUser, message: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +76,7 @@ async def test_polling_over_real_http_checks_a_participant_in(tmp_path: Path) ->
             try:
                 anna = api.user(7, "Anna", language_code="da")
                 anna.send("/start aalborg-t2")
-                consent = await wait_for(new_message(anna, 0), what="the consent step")
+                consent = await eventually(new_message(anna, 0), what="the consent step")
                 assert "Det gemmer jeg" in consent["text"]
                 await finish_check_in(anna, consent)
             finally:
@@ -128,10 +117,12 @@ async def test_python_m_bot_run_answers_a_deep_link_through_the_api_base_url(
             stderr=asyncio.subprocess.PIPE,
         )
         try:
-            await wait_for(lambda: api.calls_to("deleteWebhook"), what="the bot to start polling")
+            await eventually(
+                lambda: api.calls_to("deleteWebhook"), what="the bot to start polling"
+            )
             anna = api.user(8, "Anna", language_code="da")
             anna.send("/start aalborg-t2")
-            consent = await wait_for(new_message(anna, 0), what="the consent step")
+            consent = await eventually(new_message(anna, 0), what="the consent step")
             await finish_check_in(anna, consent)
         finally:
             process.send_signal(signal.SIGINT)
