@@ -12,6 +12,7 @@ from bot.clock import ManualClock
 from bot.services.inbox import InboxService
 from storage.db import Database, fetch_all
 from storage.unit_of_work import SqliteUnitOfWork
+from tests.waiting import eventually
 
 
 async def states(db: Database) -> dict[int, str]:
@@ -96,23 +97,25 @@ async def test_a_writer_cancelled_mid_batch_leaves_nobody_waiting(
     await inbox.store([(n, None, "{}") for n in (1, 2, 3)])
     real = uow.inbox.finish_many
     disk = asyncio.Event()
+    writes: list[list[int]] = []  # the batches begun, in order
 
     async def slow(update_ids: list[int], now: object) -> None:
+        writes.append(list(update_ids))
         await disk.wait()  # the database thread busy, a slow disk
         await real(update_ids, now)  # type: ignore[arg-type]
 
     uow.inbox.finish_many = slow  # type: ignore[method-assign]
     first = asyncio.create_task(inbox.done(3))
-    await asyncio.sleep(0.01)  # writes [3]
+    await eventually(lambda: writes == [[3]], what="[3] being written")
     writer = asyncio.create_task(inbox.done(1))
     other = asyncio.create_task(inbox.done(2))
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # one turn: both queue behind the write of [3], in order
     disk.set()
     await first
     disk.clear()
-    await asyncio.sleep(0.01)  # `writer` now writes [1, 2] for both and waits
+    await eventually(lambda: writes[1:] == [[1, 2]], what="`writer` writing [1, 2] for both")
     writer.cancel()
-    await asyncio.sleep(0.01)
+    await eventually(lambda: writes[2:] == [[1, 2]], what="the other caller taking the batch")
     disk.set()
     await asyncio.wait_for(other, 2)  # the batch went back: the other caller wrote it
     assert (await states(db)) == {1: "done", 2: "done", 3: "done"}
