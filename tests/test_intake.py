@@ -8,6 +8,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from pydantic import SecretStr
 from bot.app import App, Webhook, build_application, serve
 from bot.config import Settings
 from bot.event import Event
+from bot.models import Input
 from bot.sandbox import FakeBotApi, FakeRequest, FakeUser
 from bot.sandbox.harness import unthrottled
 from handlers.updates import ChatOrderedProcessor
@@ -29,7 +31,7 @@ from tests.waiting import eventually
 
 def settings_for(tmp_path: Path) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         telegram_bot_token=SecretStr(TOKEN),
         database_path=tmp_path / "intake.sqlite3",
     )
@@ -78,9 +80,9 @@ async def checked_in(api: FakeBotApi, user: FakeUser) -> None:
     """Check in through the bot: consent, role, name."""
     user.send("/start aalborg-t1")
     for data in ("v1:consent:yes", "v1:cat:politician", "v1:anon:named"):
-        message = await eventually(lambda u=user, d=data: offers(u, d))
+        message = await eventually(partial(offers, user, data))
         user.press(message, data)
-    await eventually(lambda u=user: "tjekket ind" in u.last()["text"])
+    await eventually(lambda: "tjekket ind" in user.last()["text"])
     del api
 
 
@@ -172,7 +174,7 @@ async def test_a_locked_database_gets_an_apology_no_ack_and_a_retry(
     real_add = SqliteInputRepo.add
     failures = {"left": 1}
 
-    async def flaky_add(self: SqliteInputRepo, **kwargs: Any) -> int | None:
+    async def flaky_add(self: SqliteInputRepo, **kwargs: Any) -> Input | None:
         if failures["left"]:
             failures["left"] -= 1
             raise sqlite3.OperationalError("database is locked")

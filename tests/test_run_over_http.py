@@ -60,7 +60,7 @@ async def test_polling_over_real_http_checks_a_participant_in(tmp_path: Path) ->
     api = FakeBotApi(TOKEN)
     async with FakeBotApiServer(api) as server:
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             telegram_bot_token=SecretStr(TOKEN),
             telegram_api_base_url=server.base_url,
             telegram_api_file_url=server.base_file_url,

@@ -103,7 +103,7 @@ async def test_a_two_second_stall_of_the_event_loop_does_not_skip_a_push(tmp_pat
     event = _event_starting_in(3)
     api = FakeBotApi(TOKEN)
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         telegram_bot_token=SecretStr(TOKEN),
         database_path=tmp_path / "stall.sqlite3",
     )
