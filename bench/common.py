@@ -95,7 +95,7 @@ def emit(figures: Iterable[Figure], json_path: Path | None) -> None:
 def settings_for(database: Path, event_file: Path | None = None) -> Settings:
     extra: dict[str, Any] = {} if event_file is None else {"event_file": event_file}
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         telegram_bot_token=SecretStr(TOKEN),
         database_path=database,
         **extra,

@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from bot.eventfile import SEED_EVENT, load_event
-from bot.export.runner import export_off_loop
+from bot.export.runner import Written, export_off_loop
 from bot.i18n import Catalogue
 from storage.db import Database
 from storage.exports import open_export_source
@@ -73,13 +73,13 @@ def build(path: Path, inputs: int, seed: int = 6, event_file: Path | None = None
         )
         rows = []
         for i in range(inputs):
-            user, site, group = rng.choice(people)
+            user, site_key, group = rng.choice(people)
             at = start + timedelta(seconds=rng.uniform(0, 4 * 3600))
             rows.append(
                 (
                     event.key,
                     user,
-                    site,
+                    site_key,
                     group,
                     rng.choice(prompts),
                     rng.choice(samples),
@@ -120,7 +120,7 @@ def peak_kib() -> int:
 
 async def measure(
     database: Path, out: Path, event_file: Path | None = None
-) -> tuple[list[object], float, float]:
+) -> tuple[list[Written], float, float]:
     event = load_event(event_file or SEED_EVENT)
     texts = Catalogue.load(default=event.default_language)
     worst = 0.0
@@ -170,8 +170,8 @@ def main() -> None:
     grown = peak_kib() - before
     for item in written:
         print(
-            f"  {item.format.value:5} {item.size / 1024 / 1024:7.1f} MiB"  # type: ignore[attr-defined]
-            f"  {item.seconds:6.1f} s  {item.inputs:,} inputs"  # type: ignore[attr-defined]
+            f"  {item.format.value:5} {item.size / 1024 / 1024:7.1f} MiB"
+            f"  {item.seconds:6.1f} s  {item.inputs:,} inputs"
         )
     print(f"all formats: {elapsed:.1f} s")
     print(f"longest stall of the caller's event loop: {worst * 1000:.0f} ms")

@@ -11,7 +11,7 @@ import sqlite3
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,20 +23,12 @@ from bot.models import CheckIn, Role
 from bot.sandbox import FakeBotApi, FakeBotApiServer
 from storage.db import Database
 from storage.unit_of_work import SqliteUnitOfWork
+from tests.waiting import eventually
 
 TOKEN = "515151:CRASH-test"
 PEOPLE = 300
 HOST_ID = 9_999
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-async def eventually(condition: Callable[[], Any], within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def seed(path: Path) -> None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,12 @@ from bot.app import Running, Webhook, serve
 from bot.app import running as bot_running
 from bot.config import Settings
 from bot.event import Event
+from bot.models import Input
 from bot.sandbox import FakeBotApi, FakeRequest, FakeUser
 from bot.sandbox.harness import unthrottled
 from bot.telegram.processor import ChatOrderedProcessor
 from tests.handlers.conftest import TOKEN
+from tests.waiting import eventually
 from web.server import Listen
 
 # The live clock is far past the seed event of 2018: inputs are kept as general inputs.
@@ -30,20 +33,10 @@ from web.server import Listen
 
 def settings_for(tmp_path: Path) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         telegram_bot_token=SecretStr(TOKEN),
         database_path=tmp_path / "intake.sqlite3",
     )
-
-
-async def eventually(condition: Callable[[], Any], within: float = 15.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while loop.time() < deadline:
-        if value := condition():
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError("timed out")
 
 
 @asynccontextmanager
@@ -93,9 +86,9 @@ async def checked_in(api: FakeBotApi, user: FakeUser) -> None:
     """Check in through the bot: consent, role, name."""
     user.send("/start aalborg-t1")
     for data in ("v1:consent:yes", "v1:cat:politician", "v1:anon:named"):
-        message = await eventually(lambda u=user, d=data: offers(u, d))
+        message = await eventually(partial(offers, user, data))
         user.press(message, data)
-    await eventually(lambda u=user: "tjekket ind" in u.last()["text"])
+    await eventually(lambda: "tjekket ind" in user.last()["text"])
     del api
 
 
@@ -146,7 +139,9 @@ async def test_updates_fetched_before_a_crash_are_handled_at_the_next_start(
         )
     async with running(tmp_path, api, seed_event):
         await eventually(lambda: query(tmp_path, "SELECT COUNT(*) FROM inputs") == [(2,)])
-        await asyncio.sleep(0.3)
+        # Confirmed to Telegram, so any offer of them anew was stored (and queued) before;
+        # stopping then handles whatever is queued.
+        await eventually(lambda: not api.pending_updates(), what="the updates confirmed")
     # Handled once: resumed from the inbox, and not again when Telegram offered them anew.
     assert query(tmp_path, "SELECT text FROM inputs ORDER BY id") == [
         ("Fra før nedbruddet",),
@@ -185,7 +180,7 @@ async def test_a_locked_database_gets_an_apology_no_ack_and_a_retry(
     real_add = SqliteInputRepo.add
     failures = {"left": 1}
 
-    async def flaky_add(self: SqliteInputRepo, **kwargs: Any) -> int | None:
+    async def flaky_add(self: SqliteInputRepo, **kwargs: Any) -> Input | None:
         if failures["left"]:
             failures["left"] -= 1
             raise sqlite3.OperationalError("database is locked")
@@ -235,7 +230,7 @@ async def test_the_webhook_checks_the_secret_and_stores_before_answering(
             )
             assert again.status_code == 200
         await eventually(lambda: api.sent_messages(1400))
-        await asyncio.sleep(0.2)
+        await asyncio.wait_for(bot.app.update_queue.join(), 15)  # whatever was queued is handled
         assert len(api.sent_messages(1400)) == 1  # handled once
 
 

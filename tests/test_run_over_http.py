@@ -20,20 +20,9 @@ from pydantic import SecretStr
 from bot.app import running, serve
 from bot.config import Settings
 from bot.sandbox import FakeBotApi, FakeBotApiServer, FakeUser
+from tests.waiting import eventually
 
 TOKEN = "424242:LOOPBACK-token"
-
-
-async def wait_for(
-    condition: Callable[[], Any], *, within: float = 15.0, what: str = "condition"
-) -> Any:
-    deadline = asyncio.get_running_loop().time() + within
-    while asyncio.get_running_loop().time() < deadline:
-        value = condition()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def new_message(user: FakeUser, count: int) -> Callable[[], dict[str, Any] | None]:
@@ -54,7 +43,7 @@ async def finish_check_in(user: FakeUser, consent: dict[str, Any]) -> None:
         ("Med mit navn", "Bord 2"),
     ):
         user.press_button(_current(user, consent), label)
-        await wait_for(edited(user, consent["message_id"], next_marker), what=next_marker)
+        await eventually(edited(user, consent["message_id"], next_marker), what=next_marker)
 
 
 def _current(user: FakeUser, message: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +62,7 @@ async def test_polling_over_real_http_checks_a_participant_in(tmp_path: Path) ->
     api = FakeBotApi(TOKEN)
     async with FakeBotApiServer(api) as server:
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             telegram_bot_token=SecretStr(TOKEN),
             telegram_api_base_url=server.base_url,
             telegram_api_file_url=server.base_file_url,
@@ -85,7 +74,7 @@ async def test_polling_over_real_http_checks_a_participant_in(tmp_path: Path) ->
             try:
                 anna = api.user(7, "Anna", language_code="da")
                 anna.send("/start aalborg-t2")
-                consent = await wait_for(new_message(anna, 0), what="the consent step")
+                consent = await eventually(new_message(anna, 0), what="the consent step")
                 assert "Det gemmer jeg" in consent["text"]
                 await finish_check_in(anna, consent)
             finally:
@@ -132,10 +121,12 @@ async def test_python_m_bot_run_answers_a_deep_link_through_the_api_base_url(
     async with FakeBotApiServer(api) as server:
         process = await _run_bot(tmp_path, server)
         try:
-            await wait_for(lambda: api.calls_to("deleteWebhook"), what="the bot to start polling")
+            await eventually(
+                lambda: api.calls_to("deleteWebhook"), what="the bot to start polling"
+            )
             anna = api.user(8, "Anna", language_code="da")
             anna.send("/start aalborg-t2")
-            consent = await wait_for(new_message(anna, 0), what="the consent step")
+            consent = await eventually(new_message(anna, 0), what="the consent step")
             await finish_check_in(anna, consent)
         finally:
             process.send_signal(signal.SIGINT)
@@ -241,9 +232,9 @@ def _offering(user: FakeUser, prefix: str) -> Callable[[], tuple[dict[str, Any],
 
 async def _check_in_over_http(user: FakeUser, code: str) -> None:
     user.send(f"/start {code}")
-    message, data = await wait_for(_offering(user, "v1:consent:yes"), what="consent")
+    message, data = await eventually(_offering(user, "v1:consent:yes"), what="consent")
     user.press(message, data)
-    await wait_for(lambda: "tjekket ind" in user.last().get("text", ""), what="checked in")
+    await eventually(lambda: "tjekket ind" in user.last().get("text", ""), what="checked in")
 
 
 async def test_a_star_in_a_live_event_reaches_the_other_site_within_two_seconds(
@@ -256,10 +247,12 @@ async def test_a_star_in_a_live_event_reaches_the_other_site_within_two_seconds(
     async with FakeBotApiServer(api) as server:
         process = await _run_bot(tmp_path, server, "--event", str(event_file))
         try:
-            await wait_for(lambda: api.calls_to("deleteWebhook"), what="the bot to start polling")
+            await eventually(
+                lambda: api.calls_to("deleteWebhook"), what="the bot to start polling"
+            )
             host = api.user(30, "Vært Vest", language_code="da")
             host.send("/start vaert-vest-0000001")
-            await wait_for(host.inbox, what="the facilitator's welcome")
+            await eventually(host.inbox, what="the facilitator's welcome")
             west, east = (
                 api.user(31, "Vera", language_code="da"),
                 api.user(32, "Østen", language_code="da"),
@@ -267,16 +260,16 @@ async def test_a_star_in_a_live_event_reaches_the_other_site_within_two_seconds(
             await _check_in_over_http(west, "vest-t1")
             await _check_in_over_http(east, "oest-t1")
             west.send("Lad politikerne eje forsøgene")
-            card, star = await wait_for(_offering(host, "v1:mod:star-"), what="the feed card")
+            card, star = await eventually(_offering(host, "v1:mod:star-"), what="the feed card")
             loop = asyncio.get_running_loop()
             starred_at = loop.time()
             host.press(card, star)
-            relay = await wait_for(
+            relay = await eventually(
                 lambda: next(
                     (m for m in east.inbox() if "Lad politikerne eje" in m.get("text", "")),
                     None,
                 ),
-                within=10,
+                timeout=10,
                 what="the relay at the other site",
             )
             took = loop.time() - starred_at

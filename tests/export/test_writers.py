@@ -505,7 +505,8 @@ def test_a_plain_row_written_at_once_is_the_row_xlsxwriter_writes(tmp_path: Path
         "bell\x07",
         "x" * 20000,
     ]
-    rows = [plain, special, plain, [None] * 3, plain] + [[9, text, "ok"] for text in odd] + [plain]
+    rows: list[list[object]] = [plain, special, plain, [None] * 3, plain]
+    rows += [[9, text, "ok"] for text in odd] + [plain]
     rows.append([1, "a", *[None] * 10, "in the formatted column"])
     for line, row in enumerate(rows, 1):
         for col, value in enumerate(row):

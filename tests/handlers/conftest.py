@@ -21,7 +21,7 @@ ORGANISER_ID = 900
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         telegram_bot_token=SecretStr(TOKEN),
         database_path=tmp_path / "bot.sqlite3",
         organizer_ids=frozenset({ORGANISER_ID}),

@@ -20,6 +20,7 @@ from bot.sandbox import FakeUser
 from bot.sandbox.harness import BotHarness
 from tests.handlers.conftest import ORGANISER_ID
 from tests.handlers.helpers import at, become_facilitator, check_in, run_until
+from tests.waiting import eventually
 
 EVENT = "aabne-vaerksteder-2018"
 
@@ -31,15 +32,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Tasks created via:UserWarning")
 
 def documents(user: FakeUser) -> list[dict[str, Any]]:
     return [m["document"] for m in user.inbox() if "document" in m]
-
-
-async def until(check: Callable[[], bool], timeout: float = 30.0) -> None:  # noqa: ASYNC109
-    """Wait for a non-blocking handler (PTB runs /export as a task of its own)."""
-    for _ in range(int(timeout / 0.02)):
-        if check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("timed out")
 
 
 def export_done(user: FakeUser) -> Callable[[], bool]:
@@ -69,8 +61,7 @@ async def test_a_participant_may_neither_export_nor_see_the_figures(day: BotHarn
     anna = day.api.existing_user(701)
     anna.send("/export")
     await day.settle()
-    await asyncio.sleep(0.05)
-    assert "facilitatorer" in anna.last()["text"]
+    await eventually(lambda: "facilitatorer" in anna.last()["text"], what="the refusal")
     anna.send("/stats")
     await day.settle()
     assert "facilitatorer og arrangører" in anna.last()["text"]
@@ -84,11 +75,10 @@ async def test_a_facilitator_exports_their_own_site_only(
     await become_facilitator(day, seed_event, host, "aalborg")
     host.send("/export kobenhavn")
     await day.settle()
-    await asyncio.sleep(0.05)
-    assert "ikke facilitator" in host.last()["text"]
+    await eventually(lambda: "ikke facilitator" in host.last()["text"], what="the refusal")
     host.send("/export csv html")
     await day.deliver()
-    await until(export_done(host))
+    await eventually(export_done(host))
     sent = documents(host)
     assert [d["file_name"] for d in sent] == [
         f"{EVENT}-aalborg.csv",
@@ -107,7 +97,7 @@ async def test_an_organiser_exports_every_site_and_names_stay_as_chosen(day: Bot
     organiser = day.api.user(ORGANISER_ID, "Org", language_code="en")
     organiser.send("/export")
     await day.deliver()
-    await until(export_done(organiser))
+    await eventually(export_done(organiser))
     names = [d["file_name"] for d in documents(organiser)]
     assert names == [f"{EVENT}.csv", f"{EVENT}.xlsx", f"{EVENT}.json", f"{EVENT}-report.html"]
     rows = csv_rows(day, documents(organiser)[0])
@@ -134,17 +124,17 @@ async def test_the_bot_answers_others_while_an_export_is_being_made(
     try:
         organiser.send("/export json")
         await day.deliver()
-        await until(lambda: any("⏳" in m.get("text", "") for m in organiser.inbox()))
+        await eventually(lambda: any("⏳" in m.get("text", "") for m in organiser.inbox()))
         anna = day.api.existing_user(701)
         anna.send("/where")
         organiser.send("/export csv")
         await day.deliver()
         assert "tjekket ind" in anna.last()["text"]
-        await until(lambda: "allerede en eksport" in organiser.last()["text"])
+        await eventually(lambda: "allerede en eksport" in organiser.last()["text"])
         assert documents(organiser) == []
     finally:
         gate.set()
-    await until(export_done(organiser))
+    await eventually(export_done(organiser))
     assert [d["file_name"] for d in documents(organiser)] == [f"{EVENT}.json"]
 
 
@@ -190,7 +180,7 @@ async def test_media_and_ad_hoc_answers_are_exported_with_their_question_and_fil
     await day.settle()
     host.send("/export json")
     await day.deliver()
-    await until(export_done(host))
+    await eventually(export_done(host))
     [document] = documents(host)
     data = json.loads(day.api.files[document["file_id"]].content)
     by_kind = {item["kind"]: item for item in data["inputs"]}

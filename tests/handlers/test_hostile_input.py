@@ -14,7 +14,6 @@ The day is the one of `tests.handlers.day`: at 13:41 the first group work is ope
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 import time
@@ -29,6 +28,7 @@ from bot.event import Event
 from bot.sandbox import FakeUser
 from tests.handlers.day import Who, World, running_day, say, sentence, snapshot
 from tests.handlers.helpers import at, check_in, run_until
+from tests.waiting import eventually
 
 # /export runs as a task of its own (block=False); see tests/handlers/test_exports.py.
 pytestmark = pytest.mark.filterwarnings("ignore:Tasks created via:UserWarning")
@@ -140,14 +140,6 @@ async def silent(world: World, action: Callable[[], Awaitable[object]]) -> None:
     ]
     assert said == [], said
     assert snapshot(world.harness) == before
-
-
-async def until(check: Callable[[], bool]) -> None:
-    for _ in range(500):
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("timed out")
 
 
 LONG = 10_000
@@ -393,7 +385,7 @@ async def _(world: World) -> None:
     host(world).send("/export " + "pdf" * (LONG // 3))
     await world.harness.settle()
     pattern = sentence(world.texts, "da", "export.usage")
-    await until(lambda: bool(pattern.match(text_of(host(world).last()))))
+    await eventually(lambda: bool(pattern.match(text_of(host(world).last()))))
 
 
 @case("unknown commands and commands for another bot")

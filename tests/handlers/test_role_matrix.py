@@ -21,7 +21,6 @@ The people, all acting on København:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -39,6 +38,7 @@ from bot.sandbox import FakeUser
 from bot.sandbox.harness import BotHarness
 from tests.handlers.day import Who, World, running_day, say, sentence, snapshot
 from tests.handlers.helpers import at, run_until
+from tests.waiting import eventually
 
 # /export runs as a task of its own (block=False); the harness does not start the application,
 # so PTB warns that it will not await such tasks. The rows wait for the answers themselves.
@@ -542,10 +542,10 @@ async def act(world: World, row: Row, who: Who) -> tuple[list[str], bool]:
     expect = row.expect[who]
     if row.wait:
         pattern = sentence(world.texts, language(world, row, person), expect.key)
-        for _ in range(500):
-            if any(pattern.match(t) for t in answers(world, person, before_chat, query)):
-                break
-            await asyncio.sleep(0.01)
+        await eventually(
+            lambda: any(pattern.match(t) for t in answers(world, person, before_chat, query)),
+            what=f"{row} to answer the {who.value}",
+        )
     return answers(world, person, before_chat, query), snapshot(harness) != before_db
 
 

@@ -1,11 +1,14 @@
 """Fixtures: a fresh fake Bot API per test and a real PTB Bot wired to it in-process."""
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import pytest
 from telegram import Bot
 
 from bot.sandbox import FakeBotApi, FakeRequest, FakeUser
+from bot.sandbox.fake_api import JsonDict, UploadedFile
 
 
 class FakeClock:
@@ -51,3 +54,24 @@ def ana(api: FakeBotApi) -> FakeUser:
     person = api.user(1001, "Ana", language_code="da", username="ana_k")
     person.send("/start")
     return person
+
+
+@pytest.fixture
+def long_poll_waiting(api: FakeBotApi, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """Set when a getUpdates call reaches the fake. The fake runs from there to its wait for
+    updates without yielding, so a test that has awaited this knows the long poll waits."""
+    reached = asyncio.Event()
+    real_call = api.call
+
+    async def call(
+        token: str,
+        method: str,
+        params: Mapping[str, Any],
+        files: Mapping[str, UploadedFile] | None = None,
+    ) -> tuple[int, JsonDict]:
+        if method.lower() == "getupdates":
+            reached.set()
+        return await real_call(token, method, params, files)
+
+    monkeypatch.setattr(api, "call", call)
+    return reached

@@ -80,12 +80,15 @@ async def test_a_document_uploaded_as_multipart_downloads_back_byte_for_byte(
 
 
 async def test_long_poll_over_http_wakes_on_a_message_and_expires_empty(
-    http_bot: Bot, ana: FakeUser
+    http_bot: Bot, ana: FakeUser, long_poll_waiting: asyncio.Event
 ) -> None:
     [start] = await http_bot.get_updates()
-    asyncio.get_running_loop().call_later(0.05, ana.send, "hej")
+    long_poll_waiting.clear()
+    poll = asyncio.create_task(http_bot.get_updates(offset=start.update_id + 1, timeout=5))
+    await asyncio.wait_for(long_poll_waiting.wait(), 5)
+    ana.send("hej")
 
-    woken = await http_bot.get_updates(offset=start.update_id + 1, timeout=5)
+    woken = await poll
     began = time.monotonic()
     expired = await http_bot.get_updates(
         offset=woken[-1].update_id + 1, timeout=dt.timedelta(seconds=0.2)
@@ -226,12 +229,14 @@ async def test_keep_alive_serves_many_requests_on_one_connection(
     assert len(api.calls_to("getMe")) == 3
 
 
-async def test_stopping_the_server_ends_a_waiting_long_poll(api: FakeBotApi) -> None:
+async def test_stopping_the_server_ends_a_waiting_long_poll(
+    api: FakeBotApi, long_poll_waiting: asyncio.Event
+) -> None:
     server = FakeBotApiServer(api)
     await server.start()
     async with Bot(api.token, base_url=server.base_url) as polling_bot:
         poll = asyncio.create_task(polling_bot.get_updates(timeout=10))
-        await asyncio.sleep(0.1)
+        await asyncio.wait_for(long_poll_waiting.wait(), 5)
         await server.stop()
         with pytest.raises(NetworkError):
             await poll

@@ -90,14 +90,16 @@ async def test_a_callback_query_can_be_answered_only_once(bot: Bot, ana: FakeUse
 
 
 async def test_long_poll_returns_as_soon_as_a_user_writes(
-    api: FakeBotApi, bot: Bot, ana: FakeUser
+    api: FakeBotApi, bot: Bot, ana: FakeUser, long_poll_waiting: asyncio.Event
 ) -> None:
     [start] = await bot.get_updates()
-    loop = asyncio.get_running_loop()
-    loop.call_later(0.05, ana.send, "hej")
+    long_poll_waiting.clear()
     began = time.monotonic()
+    poll = asyncio.create_task(bot.get_updates(offset=start.update_id + 1, timeout=5))
+    await asyncio.wait_for(long_poll_waiting.wait(), 5)
+    ana.send("hej")
 
-    updates = await bot.get_updates(offset=start.update_id + 1, timeout=5)
+    updates = await poll
 
     assert time.monotonic() - began < 1
     assert [u.message.text for u in updates if u.message] == ["hej"]
@@ -115,9 +117,11 @@ async def test_long_poll_returns_nothing_when_the_timeout_expires(bot: Bot, ana:
     assert 0.15 < time.monotonic() - began < 1
 
 
-async def test_a_second_long_poll_ends_the_first_with_conflict(bot: Bot) -> None:
+async def test_a_second_long_poll_ends_the_first_with_conflict(
+    bot: Bot, long_poll_waiting: asyncio.Event
+) -> None:
     first = asyncio.create_task(bot.get_updates(timeout=5))
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(long_poll_waiting.wait(), 5)
 
     assert await bot.get_updates(timeout=0) == ()
     with pytest.raises(Conflict, match="terminated by other getUpdates request"):

@@ -131,7 +131,7 @@ async def test_urgent_transactions_go_before_those_already_waiting() -> None:
     async def take(name: str, *, urgent: bool) -> None:
         async with lock.held(urgent=urgent):
             order.append(name)
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # hold the lock across a turn of the loop, as a query would
 
     waiting = [
         asyncio.create_task(take("input 1", urgent=False)),
@@ -139,7 +139,7 @@ async def test_urgent_transactions_go_before_those_already_waiting() -> None:
         asyncio.create_task(take("tick", urgent=True)),
         asyncio.create_task(take("delivery", urgent=True)),
     ]
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # one turn: each task runs to its wait for the lock, in order
     assert order == []  # all wait while the lock is held
     lock.release()
     await asyncio.gather(*waiting)
@@ -152,7 +152,7 @@ async def test_a_cancelled_waiter_does_not_keep_the_lock() -> None:
     await lock.acquire()
     gone = asyncio.create_task(lock.acquire(urgent=True))
     handed = asyncio.create_task(lock.acquire())
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn: both tasks queue for the lock, in order
     gone.cancel()
     lock.release()  # the cancelled urgent waiter is skipped
     await asyncio.wait_for(handed, 1)
@@ -161,7 +161,7 @@ async def test_a_cancelled_waiter_does_not_keep_the_lock() -> None:
     # Handed over at the very moment its waiter is cancelled: passed on, not lost.
     late = asyncio.create_task(lock.acquire())
     after = asyncio.create_task(lock.acquire())
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn: both tasks queue for the lock, in order
     lock.release()  # `late` now holds it, but has not run yet
     late.cancel()
     await asyncio.wait_for(after, 1)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 import pytest
 
@@ -12,6 +13,7 @@ from bot.clock import ManualClock
 from bot.services.inbox import InboxService
 from storage.db import Database, fetch_all
 from storage.unit_of_work import SqliteUnitOfWork
+from tests.waiting import eventually
 
 
 async def states(db: Database) -> dict[int, str]:
@@ -48,7 +50,7 @@ async def test_a_batch_keeps_new_updates_and_recognises_the_same_thing_again(
 
 
 async def test_updates_finished_together_are_written_in_few_transactions(
-    db: Database, uow: SqliteUnitOfWork, clock: ManualClock
+    db: Database, uow: SqliteUnitOfWork, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inbox = InboxService(uow, clock)
     await inbox.store([(n, f"m:1:{n}", "{}") for n in range(1, 51)])
@@ -62,7 +64,7 @@ async def test_updates_finished_together_are_written_in_few_transactions(
         async with real():
             yield
 
-    uow.transaction = counted  # type: ignore[method-assign]
+    monkeypatch.setattr(uow, "transaction", counted)
     await asyncio.gather(*(inbox.done(n) for n in range(1, 51)))
     assert set((await states(db)).values()) == {"done"}
     assert await inbox.unfinished() == []
@@ -70,7 +72,7 @@ async def test_updates_finished_together_are_written_in_few_transactions(
 
 
 async def test_a_failed_group_write_reaches_every_caller_and_leaves_them_pending(
-    db: Database, uow: SqliteUnitOfWork, clock: ManualClock
+    db: Database, uow: SqliteUnitOfWork, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inbox = InboxService(uow, clock)
     await inbox.store([(n, None, "{}") for n in range(1, 4)])
@@ -80,39 +82,41 @@ async def test_a_failed_group_write_reaches_every_caller_and_leaves_them_pending
         raise RuntimeError("database is locked")
         yield  # pragma: no cover
 
-    uow.transaction = failing  # type: ignore[method-assign]
+    monkeypatch.setattr(uow, "transaction", failing)
     results = await asyncio.gather(*(inbox.done(n) for n in range(1, 4)), return_exceptions=True)
     assert [type(r) for r in results] == [RuntimeError] * 3
     with pytest.raises(RuntimeError):
         await inbox.done(1)
-    del uow.transaction  # the real one again
+    monkeypatch.undo()  # the real one again
     assert set((await states(db)).values()) == {"pending"}
 
 
 async def test_a_writer_cancelled_mid_batch_leaves_nobody_waiting(
-    db: Database, uow: SqliteUnitOfWork, clock: ManualClock
+    db: Database, uow: SqliteUnitOfWork, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inbox = InboxService(uow, clock)
     await inbox.store([(n, None, "{}") for n in (1, 2, 3)])
     real = uow.inbox.finish_many
     disk = asyncio.Event()
+    writes: list[list[int]] = []  # the batches begun, in order
 
-    async def slow(update_ids: list[int], now: object) -> None:
+    async def slow(update_ids: Sequence[int], now: datetime) -> None:
+        writes.append(list(update_ids))
         await disk.wait()  # the database thread busy, a slow disk
-        await real(update_ids, now)  # type: ignore[arg-type]
+        await real(update_ids, now)
 
-    uow.inbox.finish_many = slow  # type: ignore[method-assign]
+    monkeypatch.setattr(uow.inbox, "finish_many", slow)
     first = asyncio.create_task(inbox.done(3))
-    await asyncio.sleep(0.01)  # writes [3]
+    await eventually(lambda: writes == [[3]], what="[3] being written")
     writer = asyncio.create_task(inbox.done(1))
     other = asyncio.create_task(inbox.done(2))
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # one turn: both queue behind the write of [3], in order
     disk.set()
     await first
     disk.clear()
-    await asyncio.sleep(0.01)  # `writer` now writes [1, 2] for both and waits
+    await eventually(lambda: writes[1:] == [[1, 2]], what="`writer` writing [1, 2] for both")
     writer.cancel()
-    await asyncio.sleep(0.01)
+    await eventually(lambda: writes[2:] == [[1, 2]], what="the other caller taking the batch")
     disk.set()
     await asyncio.wait_for(other, 2)  # the batch went back: the other caller wrote it
     assert (await states(db)) == {1: "done", 2: "done", 3: "done"}

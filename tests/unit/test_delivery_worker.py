@@ -35,6 +35,7 @@ from bot.telegram.sender import TelegramSender
 from storage.db import Database
 from storage.outbox import SqliteOutboxRepo
 from storage.unit_of_work import SqliteUnitOfWork
+from tests.waiting import eventually
 
 CLOCK = SystemClock()
 
@@ -308,14 +309,14 @@ async def test_after_notify_the_queue_is_read_again_so_an_urgent_row_goes_next(
     await work.start()
     try:
         # The first five went at once; the other fifteen wait among the candidates.
-        await asyncio.sleep(0.3)
+        await eventually(lambda: len(api.calls_to("sendMessage")) >= 5, what="five sends")
         assert len(api.calls_to("sendMessage")) == 5
         await enqueue(
             store,
             [dataclasses.replace(push(urgent, "notice"), priority=-1)],
         )
         work.notify()
-        await asyncio.sleep(1.0)
+        await eventually(lambda: len(api.calls_to("sendMessage")) > 5, what="the window")
     finally:
         await work.stop()
 
@@ -550,9 +551,12 @@ async def test_notify_wakes_an_idle_worker_at_once(
 ) -> None:
     [ana] = await people(store, api, 1)
     work = worker(store, bot, idle_poll=30.0)
+    spy = spied(store, work)
     await work.start()
     try:
-        await asyncio.sleep(0.05)
+        # Its first look found nothing; the enqueue below waits for that look's transaction,
+        # after which the worker only sleeps.
+        await eventually(lambda: spy.reads, what="the worker's first look")
         await enqueue(store, [push(ana)])
         work.notify()
         assert await work.drain(2.0)

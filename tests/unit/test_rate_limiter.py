@@ -49,6 +49,9 @@ class VirtualTime:
 
 
 async def _settle() -> None:
+    """Let the tasks just released run up to their next virtual sleep. No real time passes
+    and none is waited for: each turn of the loop is a step of theirs, in a fixed order, and
+    the limiter takes at most a few such steps between two sleeps."""
     for _ in range(5):
         await asyncio.sleep(0)
 
