@@ -21,8 +21,8 @@ import pytest
 from bot.event import Anonymity, Event
 from bot.export import Format, csvfile, jsonfile
 from bot.export.charts import activity_svg, bins, terms_svg, ticks
-from bot.export.csvfile import cell, cells
-from bot.export.fields import COLUMNS, Presenter, Value
+from bot.export.csvfile import field
+from bot.export.fields import COLUMNS, ExportRow, Place, Presenter
 from bot.export.records import ExportedInput, PromptRef, Scope, TableRef
 from bot.export.report import md
 from bot.export.runner import target_paths
@@ -149,33 +149,11 @@ async def test_an_export_source_is_read_only_and_refuses_what_is_not_a_database(
 
 
 def test_cells_that_a_spreadsheet_would_run_as_formulas_are_defused() -> None:
-    assert cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
-    assert cell("+45 1234") == "'+45 1234"
-    assert cell("@SUM(A1)") == "'@SUM(A1)"
-    assert cell("Politikerne – og vi") == "Politikerne – og vi"
-    assert (cell(None), cell(True), cell(["a", "b"]), cell(3)) == ("", "true", "a,b", "3")
-
-
-def test_a_whole_row_of_cells_reads_back_as_cell_by_cell() -> None:
-    texts = ["=1+1", "-x", "+45", "@SUM(A1)", "\tx", "\rx", "tekst", "", None, "a=b"]
-    for n, text in enumerate(texts):
-        row: list[Value] = [
-            {
-                "id": 7,
-                "adhoc_id": None if n % 2 else 3,
-                "stars": n,
-                "votes": 0,
-                "created_at": "2018-10-03T13:40:00+02:00",
-                "edited_at": None,
-                "highlight": bool(n % 2),
-                "relayed_to": ["a", "b"][: n % 3],
-            }.get(column, text)
-            for column in COLUMNS
-        ]
-        fast, slow = io.StringIO(), io.StringIO()
-        csv.writer(fast).writerow(cells(row))
-        csv.writer(slow).writerow([cell(value) for value in row])
-        assert fast.getvalue() == slow.getvalue()
+    assert field('=HYPERLINK("http://x")') == '"\'=HYPERLINK(""http://x"")"'
+    assert field("+45 1234") == "'+45 1234"
+    assert field("@SUM(A1)") == "'@SUM(A1)"
+    assert field("Politikerne – og vi") == "Politikerne – og vi"
+    assert (field(None), field(""), field(3)) == ("", "", "3")
 
 
 # Values a participant (or an event file) might bring: what the csv module quotes, what a
@@ -204,55 +182,90 @@ AWKWARD: list[str | None] = [
     "nul\x00byte",
     "'quoted'",
 ]
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 
 
-def _awkward_rows() -> list[tuple[Value, ...]]:
-    """Rows of `COLUMNS` with each awkward value in every text column, and the others varied."""
-    rows: list[tuple[Value, ...]] = []
+def _row(values: dict[str, Any]) -> ExportRow:
+    place = Place(**{column: values[column] for column in Place._fields})
+    return ExportRow(place=place, **{c: values[c] for c in ExportRow._fields if c != "place"})
+
+
+def _columns(row: ExportRow) -> dict[str, Any]:
+    """The row by column, as the CSV and JSON are meant to show it."""
+    record = {"id": row.id, **row.place._asdict(), **row._asdict()}
+    del record["place"]
+    return {column: record[column] for column in COLUMNS}
+
+
+def _awkward_rows() -> list[ExportRow]:
+    """Rows with each awkward value in every column that holds text, the others varied."""
+    rows: list[ExportRow] = []
     for n, text in enumerate(AWKWARD):
         other = AWKWARD[(n + 5) % len(AWKWARD)]
-        values: dict[str, Value] = {
+        values: dict[str, Any] = {
             "id": n,
             "adhoc_id": None if n % 2 else n * 7,
-            "created_at": "2018-10-03T13:40:00+02:00",
-            "edited_at": None if n % 3 else "2018-10-03T13:41:05+02:00",
+            "created_at": datetime(2018, 10, 3, 13, 40, n, tzinfo=COPENHAGEN),
+            "edited_at": None if n % 3 else datetime(2018, 10, 3, 13, 41, 5, tzinfo=COPENHAGEN),
             "stars": n % 4,
             "votes": n % 5,
             "highlight": bool(n % 2),
-            "relayed_to": [["a"], ["a", "b"], [], ["b,c"]][n % 4],
+            "relayed_to": [("a",), ("a", "b"), (), ("b,c",)][n % 4],
             "file_id": None if n % 2 else other,
             "file_name": None if n % 2 else text,
             "mime_type": None if n % 2 else "image/jpeg",
+            "kind": "text",
         }
         for shift in (0, 1):
-            rows.append(tuple(values.get(column, text if shift else other) for column in COLUMNS))
+            value = text if shift else other
+            values["text"] = value or ""  # never None: an input without text has ""
+            rows.append(_row({c: values.get(c, value) for c in COLUMNS}))
     return rows
+
+
+def _spreadsheet_cell(value: Any) -> Any:
+    """What the CSV means to show for a value, for the csv module to write."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return value
 
 
 def test_csv_lines_are_what_the_csv_module_writes_for_awkward_values() -> None:
     lines = csvfile.Lines()
-    for _ in range(2):  # the second time from the cached fields
+    for _ in range(2):  # the second time with the places written before
         for row in _awkward_rows():
             expected = io.StringIO()
-            csv.writer(expected).writerow(cells(list(row)))
+            csv.writer(expected).writerow(map(_spreadsheet_cell, _columns(row).values()))
             assert lines.line(row) == expected.getvalue(), row
+    expected = io.StringIO()
+    csv.writer(expected).writerow(COLUMNS)
+    assert csvfile.line(COLUMNS) == expected.getvalue()
 
 
 def test_a_csv_field_is_quoted_as_the_csv_module_quotes_a_cell() -> None:
-    for value in [*AWKWARD, 0, 12, True, False, ["a", "b,c"], []]:
+    for value in [*AWKWARD, 0, 12]:
         expected = io.StringIO()
-        csv.writer(expected).writerow([cell(value), "x"])
-        assert csvfile.field(value) + ",x\r\n" == expected.getvalue(), value
+        csv.writer(expected).writerow([_spreadsheet_cell(value), "x"])
+        assert field(value) + ",x\r\n" == expected.getvalue(), value
 
 
 def test_json_lines_are_what_the_encoder_writes_for_awkward_values() -> None:
-    encode = json.JSONEncoder(ensure_ascii=False).encode
+    def iso(moment: datetime) -> str:
+        return moment.isoformat(timespec="seconds")
+
+    encode = json.JSONEncoder(ensure_ascii=False, default=iso).encode
     lines = jsonfile.Lines()
     for _ in range(2):
         for row in _awkward_rows():
             line = lines.line(row)
-            assert line == encode(dict(zip(COLUMNS, row, strict=True))), row
-            assert json.loads(line) == dict(zip(COLUMNS, row, strict=True))
+            assert line == encode(_columns(row)), row
+            assert json.loads(line) == json.loads(encode(_columns(row)))
 
 
 @pytest.mark.parametrize("mode", list(Anonymity))
@@ -280,7 +293,7 @@ def test_the_exports_show_authors_exactly_as_author_label_does(
                     assert presenter.author_label(item) == label
                     author = None if label == anonymous else label
                     assert presenter.author(item) == author
-                    assert presenter.values(item)[COLUMNS.index("author")] == author
+                    assert presenter.row(item).author == author
 
 
 def test_sheet_names_follow_excels_rules() -> None:
