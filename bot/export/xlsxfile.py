@@ -70,8 +70,6 @@ async def write_xlsx(
 ) -> int:
     import xlsxwriter  # deferred: only exports need it
 
-    from bot.export.xlsxrows import FastRows
-
     workbook = xlsxwriter.Workbook(
         str(path),
         {
@@ -93,9 +91,7 @@ async def write_xlsx(
         _summary(summary, presenter, participation, only, styles)
         count = 0
         for site_key in site_keys(presenter.event, only):
-            sheet = workbook.add_worksheet(
-                sheet_name(presenter.site_name(site_key), taken), worksheet_class=FastRows
-            )
+            sheet = workbook.add_worksheet(sheet_name(presenter.site_name(site_key), taken))
             count += await _site_sheet(sheet, presenter, rows(Scope(site_key=site_key)), styles)
     finally:
         workbook.close()
@@ -110,16 +106,18 @@ def _excel_time(moment: datetime | None) -> datetime | None:
 async def _site_sheet(
     sheet: Any, presenter: Presenter, rows: AsyncIterator[ExportedInput], styles: dict[str, Any]
 ) -> int:
+    from bot.export.xlsxrows import PlainRows  # deferred: it loads XlsxWriter
+
     for col, column in enumerate(COLUMNS):
         sheet.set_column(col, col, _WIDTHS.get(column, 12))
         sheet.write_string(0, col, presenter.say(f"export.column.{column}"), styles["header"])
     sheet.freeze_panes(1, 0)
-    time_style, row = styles["time"], presenter.row
+    plain, row = PlainRows(sheet, styles["time"]), presenter.row
     line = 0
     async for item in rows:
         line += 1
         shown = row(item)
-        sheet.write_plain_row(
+        plain.write(
             line,
             (
                 shown.id,
@@ -139,7 +137,6 @@ async def _site_sheet(
                 shown.highlight,
                 ",".join(shown.relayed_to) or None,
             ),
-            time_style,
         )
     sheet.autofilter(0, 0, max(line, 1), len(COLUMNS) - 1)
     return line

@@ -413,65 +413,6 @@ def test_the_bot_starts_without_loading_the_export_libraries() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_fast_cells_write_the_same_sheet_xml_as_xlsxwriter(tmp_path: Path) -> None:
-    import zipfile
-
-    import xlsxwriter
-
-    from bot.export.xlsxrows import FastRows
-
-    values: list[object] = [
-        "plain",
-        "Bord 1 & 2 <vigtigt> \"citat\" 'x'",
-        " leading",
-        "trailing ",
-        "two\nlines",
-        "tab\there",
-        "bell\x07",
-        "_x0041_ looks escaped",
-        "\ufffe",
-        "<r>not rich</r>",
-        "æøå – 🙂",
-        "",
-        0,
-        7,
-        3.25,
-        -1e20,
-        True,
-        datetime(2018, 10, 3, 13, 40, tzinfo=UTC).replace(tzinfo=None),  # as Excel has it
-    ]
-    path = tmp_path / "same.xlsx"
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
-    time_format = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-    plain = [v for v in values if not isinstance(v, str) or v in {"plain", "æøå – 🙂", ""}]
-    plain.insert(1, "Bord 1 & 2 <vigtigt> \"citat\" 'x'")
-    for worksheet_class in (None, FastRows):
-        sheet = workbook.add_worksheet(worksheet_class=worksheet_class)
-        sheet.set_column(0, 3, 20)
-        sheet.set_column(30, 30, 20, time_format)  # a column with a format of its own
-        # Rows that FastRows writes itself, and rows it leaves to XlsxWriter.
-        for line, row in enumerate([plain, values, plain, values, plain], 1):
-            for col, value in enumerate(row):
-                if isinstance(value, datetime):
-                    sheet.write_datetime(line, col, value, time_format)
-                else:
-                    sheet.write(line, col, value)
-            sheet.write_string(line, 29, f"row {line}", time_format)
-            if line == 5:
-                sheet.write_string(line, 30, "in a formatted column")
-    workbook.close()
-    with zipfile.ZipFile(path) as archive:
-        stock, fast = (
-            # The cells; the sheets differ elsewhere only in which one is selected.
-            re.search(rb"(?s)<sheetData>.*</sheetData>", archive.read(f"xl/worksheets/{n}.xml"))
-            for n in ("sheet1", "sheet2")
-        )
-    assert stock is not None
-    assert fast is not None
-    assert b"inlineStr" in fast[0]
-    assert fast[0] == stock[0]
-
-
 async def test_an_export_runs_with_the_older_objects_left_out_of_collection() -> None:
     import gc
     from contextlib import asynccontextmanager
@@ -491,35 +432,41 @@ async def test_an_export_runs_with_the_older_objects_left_out_of_collection() ->
     assert gc.get_freeze_count() == before  # ...and given back to the collector afterwards
 
 
-def test_a_plain_row_written_at_once_is_the_row_xlsxwriter_writes(tmp_path: Path) -> None:
+def test_rows_written_whole_are_the_rows_xlsxwriter_writes(tmp_path: Path) -> None:
+    """`PlainRows` relies on XlsxWriter's internals (pyproject.toml pins its version): a sheet
+    written through it must be the sheet XlsxWriter writes itself, byte for byte."""
     import zipfile
 
     import xlsxwriter
 
-    from bot.export.xlsxrows import FastRows
+    from bot.export.xlsxrows import PlainRows
 
     when = datetime(2018, 10, 3, 13, 40, 5, tzinfo=UTC).replace(tzinfo=None)  # as Excel has it
-    plain: list[object] = [7, "ev", None, "Bord 1 & 2 <x>", "", when, None, True, False, 0]
-    special: list[object] = [8, "two\nlines", " lead", None, "æøå", when, when, False, True, 3]
-    path = tmp_path / "rows.xlsx"
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
-    time_format = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-    stock = workbook.add_worksheet()
-    fast = workbook.add_worksheet(worksheet_class=FastRows)
-    for sheet in (stock, fast):
-        sheet.set_column(0, 9, 12)
-        sheet.set_column(12, 12, 12, time_format)  # a column with a format of its own
-        sheet.write_string(0, 0, "Id", time_format)
+    plain: list[Any] = [7, "ev", None, "Bord 1 & 2 <x> \"citat\" 'x'", "", when, None, True, 0]
+    special: list[Any] = [8, "two\nlines", " lead", None, "æøå – 🙂", when, when, False, 3]
+    # Each of these leaves its row to XlsxWriter.
     odd = [
         "_x0041_ looks escaped",
         "\ufffe",
         "<r>not rich</r>",
         "trailing ",
         "bell\x07",
+        "tab\there",
         "x" * 20000,
     ]
-    rows = [plain, special, plain, [None] * 3, plain] + [[9, text, "ok"] for text in odd] + [plain]
-    rows.append([1, "a", *[None] * 10, "in the formatted column"])
+    rows = [plain, special, plain, [None] * 3, plain, *([9, t, "ok"] for t in odd), plain]
+    path = tmp_path / "rows.xlsx"
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    time_format = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    header = workbook.add_format({"bold": True})
+    stock, whole = workbook.add_worksheet(), workbook.add_worksheet()
+    for sheet in (stock, whole):
+        sheet.set_column(0, 9, 12)
+        sheet.write_string(0, 0, "Id", header)  # a row XlsxWriter holds when the next begins
+    plain_rows = PlainRows(whole, time_format)
+    left: set[int] = set()  # the rows left to XlsxWriter
+    write_string = whole.write_string
+    whole.write_string = lambda line, *args: left.add(line) or write_string(line, *args)
     for line, row in enumerate(rows, 1):
         for col, value in enumerate(row):
             if value is None:
@@ -532,10 +479,22 @@ def test_a_plain_row_written_at_once_is_the_row_xlsxwriter_writes(tmp_path: Path
                 stock.write_number(line, col, value)
             else:
                 stock.write_string(line, col, value)
-        fast.write_plain_row(line, row, time_format)
+        plain_rows.write(line, row)
     workbook.close()
     with zipfile.ZipFile(path) as archive:
         written = [archive.read(f"xl/worksheets/sheet{n}.xml") for n in (1, 2)]
     pattern = rb"(?s)<dimension[^>]*>|<sheetData>.*</sheetData>"
     assert re.findall(pattern, written[1]) == re.findall(pattern, written[0])
-    assert b'<row r="13">' in written[1]
+    assert written[1].count(b"<row ") == len(rows)  # the empty one is not a row
+    assert left == {n for n, row in enumerate(rows, 1) if row is not plain and any(row)}
+
+
+def test_rows_are_written_whole_only_to_a_sheet_in_constant_memory_mode(tmp_path: Path) -> None:
+    import xlsxwriter
+
+    from bot.export.xlsxrows import PlainRows
+
+    workbook = xlsxwriter.Workbook(str(tmp_path / "x.xlsx"))
+    with pytest.raises(ValueError, match="constant_memory"):
+        PlainRows(workbook.add_worksheet(), workbook.add_format())
+    workbook.close()
