@@ -1,6 +1,6 @@
 """From what the database holds to what a reader sees: names, titles, prompt texts, local
-times and authors, in one language (the event's default), and the flat record of one input
-that the data files share.
+times and authors, in one language (the event's default), and the row of one input that the
+data files share.
 
 Authors are shown exactly as `bot.services.authors.author_label` shows them to anyone else:
 organisers' exports follow the event's anonymity too. An anonymous author is left empty in
@@ -19,79 +19,69 @@ from bot.export.records import AdhocQuestion, ExportedInput, PromptRef
 from bot.i18n import Catalogue
 from bot.services.authors import author_label
 
-Value = str | int | bool | None | list[str]
-
 # A stand-in author name: where `author_label` gives it back, the author is shown by name.
 _SOMEONE = "\x00someone\x00"
 
-# The data files' columns, in order. They are identifiers, the same in every language and in
-# the JSON schema (`prompts/export-v1.schema.json`), so that others can script against them.
-COLUMNS: tuple[str, ...] = (
-    "id",
-    "event",
-    "site",
-    "site_name",
-    "table",
-    "table_name",
-    "item",
-    "item_title",
-    "adhoc_id",
-    "prompt",
-    "created_at",
-    "edited_at",
-    "author",
-    "category",
-    "category_name",
-    "kind",
-    "text",
-    "file_id",
-    "file_name",
-    "mime_type",
-    "stars",
-    "votes",
-    "highlight",
-    "relayed_to",
+
+class Place(NamedTuple):
+    """Where an input was written and what it answered, as the data files show it: the same
+    for every input written at one site and table to one prompt, and most of a row's length,
+    so the writers write it once per place."""
+
+    event: str
+    site: str
+    site_name: str
+    table: str | None
+    table_name: str | None
+    item: str | None
+    item_title: str
+    adhoc_id: int | None
+    prompt: str
+
+
+class ExportRow(NamedTuple):
+    """One visible input as the data files show it, each value as it is (a time, a yes or no,
+    a list of sites), for each writer to write in its format."""
+
+    id: int
+    place: Place
+    created_at: datetime  # in the event's time zone
+    edited_at: datetime | None
+    author: str | None  # as shown to the other participants; None when anonymous
+    category: str | None
+    category_name: str | None
+    kind: str
+    text: str
+    file_id: str | None
+    file_name: str | None
+    mime_type: str | None
+    stars: int
+    votes: int
+    highlight: bool
+    relayed_to: tuple[str, ...]
+
+
+# The data files' columns, in order: a row's fields, the place's own in its stead. They are
+# identifiers, the same in every language and in the JSON schema
+# (`prompts/export-v1.schema.json`), so that others can script against them.
+COLUMNS: tuple[str, ...] = tuple(
+    column
+    for name in ExportRow._fields
+    for column in (Place._fields if name == "place" else (name,))
 )
 
 
-class RowParts(NamedTuple):
-    """A row of `COLUMNS` as the CSV and JSON writers build their lines from it: the fields
-    that repeat together (`where`: event to prompt; `who`: category, its name, kind) kept
-    whole, so that each writer quotes or encodes them once per combination."""
-
-    input_id: Value
-    where: tuple[Value, ...]
-    created_at: Value
-    edited_at: Value
-    author: Value
-    who: tuple[Value, ...]
-    text: Value
-    file_id: Value
-    file_name: Value
-    mime_type: Value
-    stars: Value
-    votes: Value
-    highlight: Value
-    relayed_to: Value
-
-    @classmethod
-    def of(cls, values: tuple[Value, ...]) -> RowParts:
-        v = values
-        # tuple.__new__ skips the argument parsing of cls(...): a third less, once per row.
-        return tuple.__new__(cls, (v[0], v[1:10], v[10], v[11], v[12], v[13:16], *v[16:24]))
+def iso(moment: datetime | None) -> str | None:
+    """A time as the CSV and JSON write it: ISO 8601 to the second, with its UTC offset."""
+    return None if moment is None else moment.isoformat(timespec="seconds")
 
 
-assert COLUMNS[10:13] == ("created_at", "edited_at", "author")  # noqa: S101 - RowParts.of
-assert COLUMNS[16:] == (  # noqa: S101
-    "text",
-    "file_id",
-    "file_name",
-    "mime_type",
-    "stars",
-    "votes",
-    "highlight",
-    "relayed_to",
-)
+class _Author(NamedTuple):
+    """How the data files show the authors of one site, role and choice of anonymity."""
+
+    author: str | None  # `_SOMEONE`: each author by name
+    category: str | None
+    category_name: str | None
 
 
 @dataclass(frozen=True)
@@ -99,14 +89,14 @@ class Presenter:
     event: Event
     texts: Catalogue
     lang: str
-    # Names, titles and prompt texts repeat on every row: looked up once per key.
-    _where: dict[tuple[object, ...], tuple[str, str | None, str, str]] = field(
+    # Names, titles and prompt texts repeat on every row: one place per site, table and prompt.
+    _places: dict[tuple[object, ...], Place] = field(
         default_factory=dict, compare=False, repr=False
     )
     # So do authors: one label per site, role and choice, `_SOMEONE` where it is the name.
     _labels: dict[tuple[object, ...], str] = field(default_factory=dict, compare=False, repr=False)
-    # (author, category key, category name) for the data files, per the same three fields.
-    _who: dict[tuple[object, ...], tuple[str | None, str | None, str | None]] = field(
+    # The data files' author and category, per the same three fields.
+    _authors: dict[tuple[object, ...], _Author] = field(
         default_factory=dict, compare=False, repr=False
     )
     _categories: dict[str | None, tuple[str | None, str | None]] = field(
@@ -219,113 +209,68 @@ class Presenter:
     def kind_name(self, item: ExportedInput) -> str:
         return self.say(f"report.kind.{item.kind.value}")
 
-    def _names(
-        self,
-        site_key: str,
-        group_key: str | None,
-        item_key: str | None,
-        adhoc_id: int | None,
-        adhoc_text: str | None,
-    ) -> tuple[str, str | None, str, str]:
-        """(site name, table name, item title, prompt text), cached per combination."""
-        key = (site_key, group_key, item_key, adhoc_id)
-        found = self._where.get(key)
-        if found is None:
-            ref = PromptRef(item_key, adhoc_id)
-            found = (
-                self.site_name(site_key),
-                None if group_key is None else self.table_name(site_key, group_key),
-                self.item_title(ref),
-                self.prompt_text(site_key, group_key, ref, adhoc_text),
-            )
-            self._where[key] = found
+    def _place_of(self, item: ExportedInput) -> Place:
+        ref = PromptRef(item.item_key, item.adhoc_id)
+        site_key, group_key = item.site_key, item.group_key
+        found = self._places[(site_key, group_key, item.item_key, item.adhoc_id)] = Place(
+            event=item.event_key,
+            site=site_key,
+            site_name=self.site_name(site_key),
+            table=group_key,
+            table_name=None if group_key is None else self.table_name(site_key, group_key),
+            item=item.item_key,
+            item_title=self.item_title(ref),
+            adhoc_id=item.adhoc_id,
+            prompt=self.prompt_text(site_key, group_key, ref, item.adhoc_text),
+        )
         return found
 
-    def _who_of(self, item: ExportedInput) -> tuple[str | None, str | None, str | None]:
-        """(author or `_SOMEONE` for "the author's name", category key, category name) for the
-        input's site, role and choice."""
-        label = self._labels.get((item.site_key, item.category_key, item.anonymous))
+    def _author_of(self, item: ExportedInput) -> _Author:
+        key = (item.site_key, item.category_key, item.anonymous)
+        label = self._labels.get(key)
         if label is None:
             label = self._label_of(item)
-        author = label if label is _SOMEONE else (None if label == self._anonymous else label)
-        found = self._who[(item.site_key, item.category_key, item.anonymous)] = (
-            author,
-            *self.category(item),
+        category, category_name = self.category(item)
+        found = self._authors[key] = _Author(
+            author=label if label is _SOMEONE or label != self._anonymous else None,
+            category=category,
+            category_name=category_name,
         )
         return found
 
-    def values(self, item: ExportedInput) -> tuple[Value, ...]:
-        """The row's values in the order of `COLUMNS`; what repeats is looked up in caches,
-        since this runs once per input and format."""
-        (
-            input_id,
-            event_key,
-            _,
-            site_key,
-            group_key,
-            _,
-            category_key,
-            anonymous,
-            item_key,
-            adhoc_id,
-            kind,
-            text,
-            file_id,
-            file_name,
-            _,
-            _,
-            created_at,
-            edited_at,
-            author_name,
-            stars,
-            votes,
-            adhoc_text,
-            mime_type,
-            highlight,
-            relayed_to,
-        ) = item
-        where = self._where.get((site_key, group_key, item_key, adhoc_id))
-        if where is None:
-            where = self._names(site_key, group_key, item_key, adhoc_id, adhoc_text)
-        who = self._who.get((site_key, category_key, anonymous))
-        if who is None:
-            who = self._who_of(item)
-        author = who[0]
+    def row(self, item: ExportedInput) -> ExportRow:
+        """The input as the data files show it. This runs once per input and format, so what
+        repeats from row to row is looked up in caches."""
+        place = self._places.get((item.site_key, item.group_key, item.item_key, item.adhoc_id))
+        if place is None:
+            place = self._place_of(item)
+        shown = self._authors.get((item.site_key, item.category_key, item.anonymous))
+        if shown is None:
+            shown = self._author_of(item)
+        author = shown.author
         if author is _SOMEONE:
             # What `author` gives for a name: the name, unless blank or the anonymous label.
-            author = (
-                author_name if author_name.strip() and author_name != self._anonymous else None
-            )
-        tz = self._tz
-        return (
-            input_id,
-            event_key,
-            site_key,
-            where[0],
-            group_key,
-            where[1],
-            item_key,
-            where[2],
-            adhoc_id,
-            where[3],
-            created_at.astimezone(tz).isoformat(timespec="seconds"),
-            None if edited_at is None else edited_at.astimezone(tz).isoformat(timespec="seconds"),
-            author,
-            who[1],
-            who[2],
-            kind.value,
-            text,
-            file_id,
-            file_name,
-            mime_type,
-            stars,
-            votes,
-            highlight,
-            list(relayed_to),
+            name = item.author_name
+            author = name if name.strip() and name != self._anonymous else None
+        edited_at = item.edited_at
+        return ExportRow(
+            id=item.id,
+            place=place,
+            created_at=item.created_at.astimezone(self._tz),
+            edited_at=None if edited_at is None else edited_at.astimezone(self._tz),
+            author=author,
+            category=shown.category,
+            category_name=shown.category_name,
+            kind=item.kind.value,
+            text=item.text,
+            file_id=item.file_id,
+            file_name=item.file_name,
+            mime_type=item.mime_type,
+            stars=item.stars,
+            votes=item.votes,
+            highlight=item.highlight,
+            relayed_to=item.relayed_to,
         )
-
-    def record(self, row: ExportedInput) -> dict[str, Value]:
-        return dict(zip(COLUMNS, self.values(row), strict=True))
 
 
 def percent(part: int, whole: int) -> int | None:

@@ -11,14 +11,14 @@ is streamed, never built in memory.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator
 from datetime import datetime
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from bot.export.fields import COLUMNS, Presenter, RowParts, Value
+from bot.export.fields import ExportRow, Place, Presenter, iso
 from bot.export.outline import prompts_of, site_keys
 from bot.export.records import ExportedInput, Participation
 
@@ -100,64 +100,46 @@ def document_head(
     }
 
 
-def _encoder() -> Callable[[Any], str]:
-    return json.JSONEncoder(ensure_ascii=False).encode
+# How `json.JSONEncoder(ensure_ascii=False)` writes a string: one call per string, not one
+# encoder per value.
+_string = json.encoder.encode_basestring
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else _string(value)
 
 
 class Lines:
-    """Rows of `COLUMNS` as JSON objects on one line, byte for byte as `json.JSONEncoder`
-    (`ensure_ascii=False`) encodes `dict(zip(COLUMNS, row))`.
+    """Rows as the JSON objects `json.JSONEncoder(ensure_ascii=False)` writes for them (their
+    members in the order of `COLUMNS`), each on one line.
 
-    The members that repeat (event, site, table and prompt; author and kind) are encoded once
-    per combination and joined; only the text, the times, the file and the counts per row.
+    A row's place is encoded once per place and put into each of its rows' objects as it is:
+    an object is its members with commas between them, so the place's members, encoded
+    together, stand for themselves in any object.
     """
 
     def __init__(self) -> None:
-        self._encode = _encoder()
-        self._where: dict[tuple[Value, ...], str] = {}
-        self._who: dict[tuple[Value, ...], str] = {}
+        self._encode = json.JSONEncoder(ensure_ascii=False).encode
+        self._places: dict[Place, str] = {}
 
-    def _members(self, columns: Sequence[str], values: Sequence[Value]) -> str:
-        encode = self._encode
-        return ", ".join(
-            f"{encode(column)}: {encode(value)}"
-            for column, value in zip(columns, values, strict=True)
-        )
-
-    def line(self, values: tuple[Value, ...]) -> str:
-        row = RowParts.of(values)
-        author, text = row.author, row.text
-        where = self._where.get(row.where)
-        if where is None:
-            where = self._where[row.where] = self._members(_WHERE, row.where)
-        # The author is mostly a name, one per participant: encoded per row like the text.
-        who = self._who.get(row.who)
-        if who is None:
-            who = self._who[row.who] = self._members(_WHO, row.who)
-        string = _string
-        files = (
-            _NO_FILE
-            if row.file_id is None and row.file_name is None and row.mime_type is None
-            else self._members(_FILES, (row.file_id, row.file_name, row.mime_type))
-        )
-        relays = self._encode(row.relayed_to) if row.relayed_to else "[]"
+    def line(self, row: ExportRow) -> str:
+        place = self._places.get(row.place)
+        if place is None:
+            # The place's members, without the braces around them.
+            place = self._places[row.place] = self._encode(row.place._asdict())[1:-1]
+        # A time and a kind (one of ours) have nothing to escape; a count is written as Python
+        # writes it, as the encoder does.
+        edited = "null" if row.edited_at is None else f'"{iso(row.edited_at)}"'
         return (
-            f'{{"id": {row.input_id}, {where}, "created_at": {string(row.created_at)}, '
-            f'"edited_at": {"null" if row.edited_at is None else string(row.edited_at)}, '
-            f'"author": {"null" if author is None else string(author)}, {who}, '
-            f'"text": {"null" if text is None else string(text)}, {files}, '
-            f'"stars": {row.stars}, "votes": {row.votes}, '
-            f'"highlight": {"true" if row.highlight else "false"}, "relayed_to": {relays}}}'
+            f'{{"id": {row.id}, {place}, "created_at": "{iso(row.created_at)}", '
+            f'"edited_at": {edited}, "author": {_text(row.author)}, '
+            f'"category": {_text(row.category)}, "category_name": {_text(row.category_name)}, '
+            f'"kind": "{row.kind}", "text": {_string(row.text)}, '
+            f'"file_id": {_text(row.file_id)}, "file_name": {_text(row.file_name)}, '
+            f'"mime_type": {_text(row.mime_type)}, "stars": {row.stars}, "votes": {row.votes}, '
+            f'"highlight": {"true" if row.highlight else "false"}, '
+            f'"relayed_to": {self._encode(row.relayed_to) if row.relayed_to else "[]"}}}'
         )
-
-
-# How the encoder writes a string (with `ensure_ascii=False`); the ids and counts are whole
-# numbers, which it writes as `int.__repr__` does.
-_string: Callable[[Any], str] = json.encoder.encode_basestring
-_WHERE = COLUMNS[1:10]
-_WHO = COLUMNS[13:16]
-_FILES = COLUMNS[17:20]
-_NO_FILE = ", ".join(f'"{column}": null' for column in _FILES)
 
 
 async def write_json(
@@ -171,17 +153,14 @@ async def write_json(
     head = json.dumps(
         document_head(presenter, participation, only, generated_at), ensure_ascii=False, indent=2
     )
-    # One encoder for every input (`json.dumps` with options builds one per call), its lines
-    # written a chunk at a time.
-    values = presenter.values
-    line = Lines().line
+    line, row = Lines().line, presenter.row
     count = 0
     with path.open("w", encoding="utf-8") as handle:
         # The head is an indented object ending in "\n}": reopen it for the inputs.
         handle.write(head.removesuffix("\n}") + ',\n  "inputs": [')
         chunk: list[str] = []
-        async for row in rows:
-            chunk.append(line(values(row)))
+        async for item in rows:
+            chunk.append(line(row(item)))
             if len(chunk) >= CHUNK:
                 handle.write(("\n    " if not count else ",\n    ") + ",\n    ".join(chunk))
                 count += len(chunk)

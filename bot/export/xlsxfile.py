@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +70,6 @@ async def write_xlsx(
 ) -> int:
     import xlsxwriter  # deferred: only exports need it
 
-    from bot.export.xlsxrows import FastRows
-
     workbook = xlsxwriter.Workbook(
         str(path),
         {
@@ -92,37 +91,53 @@ async def write_xlsx(
         _summary(summary, presenter, participation, only, styles)
         count = 0
         for site_key in site_keys(presenter.event, only):
-            sheet = workbook.add_worksheet(
-                sheet_name(presenter.site_name(site_key), taken), worksheet_class=FastRows
-            )
+            sheet = workbook.add_worksheet(sheet_name(presenter.site_name(site_key), taken))
             count += await _site_sheet(sheet, presenter, rows(Scope(site_key=site_key)), styles)
     finally:
         workbook.close()
     return count
 
 
-_CREATED, _EDITED = COLUMNS.index("created_at"), COLUMNS.index("edited_at")
-_RELAYED = COLUMNS.index("relayed_to")
+def _excel_time(moment: datetime | None) -> datetime | None:
+    # Excel has no time zones: the event's local time, as the organisers lived it.
+    return None if moment is None else moment.replace(tzinfo=None)
 
 
 async def _site_sheet(
     sheet: Any, presenter: Presenter, rows: AsyncIterator[ExportedInput], styles: dict[str, Any]
 ) -> int:
+    from bot.export.xlsxrows import PlainRows  # deferred: it loads XlsxWriter
+
     for col, column in enumerate(COLUMNS):
         sheet.set_column(col, col, _WIDTHS.get(column, 12))
         sheet.write_string(0, col, presenter.say(f"export.column.{column}"), styles["header"])
     sheet.freeze_panes(1, 0)
-    time_style, tz, values = styles["time"], presenter.event.tz, presenter.values
+    plain, row = PlainRows(sheet, styles["time"]), presenter.row
     line = 0
-    async for row in rows:
+    async for item in rows:
         line += 1
-        cells: list[Any] = list(values(row))
-        # Excel has no time zones: the event's local time, as the organisers lived it.
-        cells[_CREATED] = row.created_at.astimezone(tz).replace(tzinfo=None)
-        if row.edited_at is not None:
-            cells[_EDITED] = row.edited_at.astimezone(tz).replace(tzinfo=None)
-        cells[_RELAYED] = ",".join(row.relayed_to) if row.relayed_to else None
-        sheet.write_plain_row(line, cells, time_style)
+        shown = row(item)
+        plain.write(
+            line,
+            (
+                shown.id,
+                *shown.place,
+                _excel_time(shown.created_at),
+                _excel_time(shown.edited_at),
+                shown.author,
+                shown.category,
+                shown.category_name,
+                shown.kind,
+                shown.text,
+                shown.file_id,
+                shown.file_name,
+                shown.mime_type,
+                shown.stars,
+                shown.votes,
+                shown.highlight,
+                ",".join(shown.relayed_to) or None,
+            ),
+        )
     sheet.autofilter(0, 0, max(line, 1), len(COLUMNS) - 1)
     return line
 

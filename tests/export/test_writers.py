@@ -21,8 +21,8 @@ import pytest
 from bot.event import Anonymity, Event
 from bot.export import Format, csvfile, jsonfile
 from bot.export.charts import activity_svg, bins, terms_svg, ticks
-from bot.export.csvfile import cell, cells
-from bot.export.fields import COLUMNS, Presenter, Value
+from bot.export.csvfile import field
+from bot.export.fields import COLUMNS, ExportRow, Place, Presenter
 from bot.export.records import ExportedInput, PromptRef, Scope, TableRef
 from bot.export.report import md
 from bot.export.runner import target_paths
@@ -149,33 +149,11 @@ async def test_an_export_source_is_read_only_and_refuses_what_is_not_a_database(
 
 
 def test_cells_that_a_spreadsheet_would_run_as_formulas_are_defused() -> None:
-    assert cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
-    assert cell("+45 1234") == "'+45 1234"
-    assert cell("@SUM(A1)") == "'@SUM(A1)"
-    assert cell("Politikerne – og vi") == "Politikerne – og vi"
-    assert (cell(None), cell(True), cell(["a", "b"]), cell(3)) == ("", "true", "a,b", "3")
-
-
-def test_a_whole_row_of_cells_reads_back_as_cell_by_cell() -> None:
-    texts = ["=1+1", "-x", "+45", "@SUM(A1)", "\tx", "\rx", "tekst", "", None, "a=b"]
-    for n, text in enumerate(texts):
-        row: list[Value] = [
-            {
-                "id": 7,
-                "adhoc_id": None if n % 2 else 3,
-                "stars": n,
-                "votes": 0,
-                "created_at": "2018-10-03T13:40:00+02:00",
-                "edited_at": None,
-                "highlight": bool(n % 2),
-                "relayed_to": ["a", "b"][: n % 3],
-            }.get(column, text)
-            for column in COLUMNS
-        ]
-        fast, slow = io.StringIO(), io.StringIO()
-        csv.writer(fast).writerow(cells(row))
-        csv.writer(slow).writerow([cell(value) for value in row])
-        assert fast.getvalue() == slow.getvalue()
+    assert field('=HYPERLINK("http://x")') == '"\'=HYPERLINK(""http://x"")"'
+    assert field("+45 1234") == "'+45 1234"
+    assert field("@SUM(A1)") == "'@SUM(A1)"
+    assert field("Politikerne – og vi") == "Politikerne – og vi"
+    assert (field(None), field(""), field(3)) == ("", "", "3")
 
 
 # Values a participant (or an event file) might bring: what the csv module quotes, what a
@@ -204,55 +182,90 @@ AWKWARD: list[str | None] = [
     "nul\x00byte",
     "'quoted'",
 ]
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 
 
-def _awkward_rows() -> list[tuple[Value, ...]]:
-    """Rows of `COLUMNS` with each awkward value in every text column, and the others varied."""
-    rows: list[tuple[Value, ...]] = []
+def _row(values: dict[str, Any]) -> ExportRow:
+    place = Place(**{column: values[column] for column in Place._fields})
+    return ExportRow(place=place, **{c: values[c] for c in ExportRow._fields if c != "place"})
+
+
+def _columns(row: ExportRow) -> dict[str, Any]:
+    """The row by column, as the CSV and JSON are meant to show it."""
+    record = {"id": row.id, **row.place._asdict(), **row._asdict()}
+    del record["place"]
+    return {column: record[column] for column in COLUMNS}
+
+
+def _awkward_rows() -> list[ExportRow]:
+    """Rows with each awkward value in every column that holds text, the others varied."""
+    rows: list[ExportRow] = []
     for n, text in enumerate(AWKWARD):
         other = AWKWARD[(n + 5) % len(AWKWARD)]
-        values: dict[str, Value] = {
+        values: dict[str, Any] = {
             "id": n,
             "adhoc_id": None if n % 2 else n * 7,
-            "created_at": "2018-10-03T13:40:00+02:00",
-            "edited_at": None if n % 3 else "2018-10-03T13:41:05+02:00",
+            "created_at": datetime(2018, 10, 3, 13, 40, n, tzinfo=COPENHAGEN),
+            "edited_at": None if n % 3 else datetime(2018, 10, 3, 13, 41, 5, tzinfo=COPENHAGEN),
             "stars": n % 4,
             "votes": n % 5,
             "highlight": bool(n % 2),
-            "relayed_to": [["a"], ["a", "b"], [], ["b,c"]][n % 4],
+            "relayed_to": [("a",), ("a", "b"), (), ("b,c",)][n % 4],
             "file_id": None if n % 2 else other,
             "file_name": None if n % 2 else text,
             "mime_type": None if n % 2 else "image/jpeg",
+            "kind": "text",
         }
         for shift in (0, 1):
-            rows.append(tuple(values.get(column, text if shift else other) for column in COLUMNS))
+            value = text if shift else other
+            values["text"] = value or ""  # never None: an input without text has ""
+            rows.append(_row({c: values.get(c, value) for c in COLUMNS}))
     return rows
+
+
+def _spreadsheet_cell(value: Any) -> Any:
+    """What the CSV means to show for a value, for the csv module to write."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return value
 
 
 def test_csv_lines_are_what_the_csv_module_writes_for_awkward_values() -> None:
     lines = csvfile.Lines()
-    for _ in range(2):  # the second time from the cached fields
+    for _ in range(2):  # the second time with the places written before
         for row in _awkward_rows():
             expected = io.StringIO()
-            csv.writer(expected).writerow(cells(list(row)))
+            csv.writer(expected).writerow(map(_spreadsheet_cell, _columns(row).values()))
             assert lines.line(row) == expected.getvalue(), row
+    expected = io.StringIO()
+    csv.writer(expected).writerow(COLUMNS)
+    assert csvfile.line(COLUMNS) == expected.getvalue()
 
 
 def test_a_csv_field_is_quoted_as_the_csv_module_quotes_a_cell() -> None:
-    for value in [*AWKWARD, 0, 12, True, False, ["a", "b,c"], []]:
+    for value in [*AWKWARD, 0, 12]:
         expected = io.StringIO()
-        csv.writer(expected).writerow([cell(value), "x"])
-        assert csvfile.field(value) + ",x\r\n" == expected.getvalue(), value
+        csv.writer(expected).writerow([_spreadsheet_cell(value), "x"])
+        assert field(value) + ",x\r\n" == expected.getvalue(), value
 
 
 def test_json_lines_are_what_the_encoder_writes_for_awkward_values() -> None:
-    encode = json.JSONEncoder(ensure_ascii=False).encode
+    def iso(moment: datetime) -> str:
+        return moment.isoformat(timespec="seconds")
+
+    encode = json.JSONEncoder(ensure_ascii=False, default=iso).encode
     lines = jsonfile.Lines()
     for _ in range(2):
         for row in _awkward_rows():
             line = lines.line(row)
-            assert line == encode(dict(zip(COLUMNS, row, strict=True))), row
-            assert json.loads(line) == dict(zip(COLUMNS, row, strict=True))
+            assert line == encode(_columns(row)), row
+            assert json.loads(line) == json.loads(encode(_columns(row)))
 
 
 @pytest.mark.parametrize("mode", list(Anonymity))
@@ -280,7 +293,7 @@ def test_the_exports_show_authors_exactly_as_author_label_does(
                     assert presenter.author_label(item) == label
                     author = None if label == anonymous else label
                     assert presenter.author(item) == author
-                    assert presenter.values(item)[COLUMNS.index("author")] == author
+                    assert presenter.row(item).author == author
 
 
 def test_sheet_names_follow_excels_rules() -> None:
@@ -400,65 +413,6 @@ def test_the_bot_starts_without_loading_the_export_libraries() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_fast_cells_write_the_same_sheet_xml_as_xlsxwriter(tmp_path: Path) -> None:
-    import zipfile
-
-    import xlsxwriter
-
-    from bot.export.xlsxrows import FastRows
-
-    values: list[object] = [
-        "plain",
-        "Bord 1 & 2 <vigtigt> \"citat\" 'x'",
-        " leading",
-        "trailing ",
-        "two\nlines",
-        "tab\there",
-        "bell\x07",
-        "_x0041_ looks escaped",
-        "\ufffe",
-        "<r>not rich</r>",
-        "æøå – 🙂",
-        "",
-        0,
-        7,
-        3.25,
-        -1e20,
-        True,
-        datetime(2018, 10, 3, 13, 40, tzinfo=UTC).replace(tzinfo=None),  # as Excel has it
-    ]
-    path = tmp_path / "same.xlsx"
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
-    time_format = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-    plain = [v for v in values if not isinstance(v, str) or v in {"plain", "æøå – 🙂", ""}]
-    plain.insert(1, "Bord 1 & 2 <vigtigt> \"citat\" 'x'")
-    for worksheet_class in (None, FastRows):
-        sheet = workbook.add_worksheet(worksheet_class=worksheet_class)
-        sheet.set_column(0, 3, 20)
-        sheet.set_column(30, 30, 20, time_format)  # a column with a format of its own
-        # Rows that FastRows writes itself, and rows it leaves to XlsxWriter.
-        for line, row in enumerate([plain, values, plain, values, plain], 1):
-            for col, value in enumerate(row):
-                if isinstance(value, datetime):
-                    sheet.write_datetime(line, col, value, time_format)
-                else:
-                    sheet.write(line, col, value)
-            sheet.write_string(line, 29, f"row {line}", time_format)
-            if line == 5:
-                sheet.write_string(line, 30, "in a formatted column")
-    workbook.close()
-    with zipfile.ZipFile(path) as archive:
-        stock, fast = (
-            # The cells; the sheets differ elsewhere only in which one is selected.
-            re.search(rb"(?s)<sheetData>.*</sheetData>", archive.read(f"xl/worksheets/{n}.xml"))
-            for n in ("sheet1", "sheet2")
-        )
-    assert stock is not None
-    assert fast is not None
-    assert b"inlineStr" in fast[0]
-    assert fast[0] == stock[0]
-
-
 async def test_an_export_runs_with_the_older_objects_left_out_of_collection() -> None:
     import gc
     from contextlib import asynccontextmanager
@@ -478,36 +432,46 @@ async def test_an_export_runs_with_the_older_objects_left_out_of_collection() ->
     assert gc.get_freeze_count() == before  # ...and given back to the collector afterwards
 
 
-def test_a_plain_row_written_at_once_is_the_row_xlsxwriter_writes(tmp_path: Path) -> None:
+def test_rows_written_whole_are_the_rows_xlsxwriter_writes(tmp_path: Path) -> None:
+    """`PlainRows` relies on XlsxWriter's internals (pyproject.toml pins its version): a sheet
+    written through it must be the sheet XlsxWriter writes itself, byte for byte."""
     import zipfile
 
     import xlsxwriter
 
-    from bot.export.xlsxrows import FastRows
+    from bot.export.xlsxrows import PlainRows
 
     when = datetime(2018, 10, 3, 13, 40, 5, tzinfo=UTC).replace(tzinfo=None)  # as Excel has it
-    plain: list[object] = [7, "ev", None, "Bord 1 & 2 <x>", "", when, None, True, False, 0]
-    special: list[object] = [8, "two\nlines", " lead", None, "æøå", when, when, False, True, 3]
-    path = tmp_path / "rows.xlsx"
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
-    time_format = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-    stock = workbook.add_worksheet()
-    fast = workbook.add_worksheet(worksheet_class=FastRows)
-    for sheet in (stock, fast):
-        sheet.set_column(0, 9, 12)
-        sheet.set_column(12, 12, 12, time_format)  # a column with a format of its own
-        sheet.write_string(0, 0, "Id", time_format)
+    plain: list[Any] = [7, "ev", None, "Bord 1 & 2 <x> \"citat\" 'x'", "", when, None, True, 0]
+    special: list[Any] = [8, "two\nlines", " lead", None, "æøå – 🙂", when, when, False, 3]
+    # Each of these leaves its row to XlsxWriter.
     odd = [
         "_x0041_ looks escaped",
         "\ufffe",
         "<r>not rich</r>",
         "trailing ",
         "bell\x07",
+        "tab\there",
         "x" * 20000,
     ]
-    rows: list[list[object]] = [plain, special, plain, [None] * 3, plain]
-    rows += [[9, text, "ok"] for text in odd] + [plain]
-    rows.append([1, "a", *[None] * 10, "in the formatted column"])
+    rows = [plain, special, plain, [None] * 3, plain, *([9, t, "ok"] for t in odd), plain]
+    path = tmp_path / "rows.xlsx"
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    time_format = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    header = workbook.add_format({"bold": True})
+    stock, whole = workbook.add_worksheet(), workbook.add_worksheet()
+    for sheet in (stock, whole):
+        sheet.set_column(0, 9, 12)
+        sheet.write_string(0, 0, "Id", header)  # a row XlsxWriter holds when the next begins
+    plain_rows = PlainRows(whole, time_format)
+    left: set[int] = set()  # the rows left to XlsxWriter
+    write_string = whole.write_string
+
+    def noting(line: int, *args: Any) -> Any:
+        left.add(line)
+        return write_string(line, *args)
+
+    setattr(whole, "write_string", noting)  # noqa: B010 - an instance attribute over a method
     for line, row in enumerate(rows, 1):
         for col, value in enumerate(row):
             if value is None:
@@ -520,10 +484,22 @@ def test_a_plain_row_written_at_once_is_the_row_xlsxwriter_writes(tmp_path: Path
                 stock.write_number(line, col, value)
             else:
                 stock.write_string(line, col, value)
-        fast.write_plain_row(line, row, time_format)
+        plain_rows.write(line, row)
     workbook.close()
     with zipfile.ZipFile(path) as archive:
         written = [archive.read(f"xl/worksheets/sheet{n}.xml") for n in (1, 2)]
     pattern = rb"(?s)<dimension[^>]*>|<sheetData>.*</sheetData>"
     assert re.findall(pattern, written[1]) == re.findall(pattern, written[0])
-    assert b'<row r="13">' in written[1]
+    assert written[1].count(b"<row ") == len(rows)  # the empty one is not a row
+    assert left == {n for n, row in enumerate(rows, 1) if row is not plain and any(row)}
+
+
+def test_rows_are_written_whole_only_to_a_sheet_in_constant_memory_mode(tmp_path: Path) -> None:
+    import xlsxwriter
+
+    from bot.export.xlsxrows import PlainRows
+
+    workbook = xlsxwriter.Workbook(str(tmp_path / "x.xlsx"))
+    with pytest.raises(ValueError, match="constant_memory"):
+        PlainRows(workbook.add_worksheet(), workbook.add_format())
+    workbook.close()
