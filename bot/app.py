@@ -105,7 +105,13 @@ def build_services(
             event, uow, clock, consent_version=texts.raw(texts.default, "consent.version")
         ),
         privacy=PrivacyService(
-            uow, clock, event, on_erased=access.forget_person, texts=texts, on_queued=queued
+            uow,
+            clock,
+            event,
+            on_erased=access.forget_person,
+            texts=texts,
+            on_queued=queued,
+            rerender=relay.without_erased,
         ),
         agenda=agenda,
         broadcast=BroadcastService(event, uow, clock, texts, on_queued=queued),

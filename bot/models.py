@@ -165,13 +165,18 @@ def _button(callback: object) -> ButtonData:
 @dataclass(frozen=True, slots=True)
 class CarriedCopy:
     """A message the bot sent to someone else that carries a person's name or words: a
-    facilitators' feed card (or reception notice) quoting their input, or a relay or digest
-    with their highlight. `only_theirs`: it carries nobody else's input."""
+    facilitators' feed card (or reception notice) quoting their input, a relay or digest
+    with their highlight, or a check-in card that may quote it."""
 
     chat_id: int
     message_id: int
-    kind: str  # "feed" (one input quoted), or "relay" (a relay, a digest, a check-in card)
-    only_theirs: bool
+    kind: str  # "feed" (one input quoted), "relay" (a relay or digest), "card" (check-in card)
+    # For a relay or digest: the other inputs it carried, to render it again without theirs.
+    others: tuple[int, ...] = ()
+
+    @property
+    def only_theirs(self) -> bool:
+        return self.kind != "card" and not self.others
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,7 +106,7 @@ class SqlitePrivacyRepo:
             """
             WITH mine AS (SELECT id, event_key FROM inputs WHERE user_id = ?1),
                  me AS (SELECT chat_id FROM participants WHERE user_id = ?1)
-            SELECT o.chat_id, o.telegram_message_id, 'feed' AS kind, 1 AS only_theirs
+            SELECT o.chat_id, o.telegram_message_id, 'feed' AS kind, NULL AS others
               FROM outbox o JOIN mine i
                 ON substr(o.key, 1, length('feed:' || i.event_key || ':' || i.id || ':'))
                        = 'feed:' || i.event_key || ':' || i.id || ':'
@@ -116,11 +116,9 @@ class SqlitePrivacyRepo:
                AND o.chat_id NOT IN (SELECT chat_id FROM me)
             UNION
             SELECT o.chat_id, o.telegram_message_id, 'relay',
-                   NOT EXISTS (
-                       SELECT 1 FROM highlight_relays x
-                        WHERE x.relay_key = r.relay_key
-                          AND x.input_id NOT IN (SELECT id FROM mine)
-                   )
+                   (SELECT group_concat(x.input_id) FROM highlight_relays x
+                     WHERE x.relay_key = r.relay_key
+                       AND x.input_id NOT IN (SELECT id FROM mine))
               FROM highlight_relays r
               JOIN outbox o
                 ON substr(o.key, 1, length(r.relay_key) + 1) = r.relay_key || ':'
@@ -131,7 +129,7 @@ class SqlitePrivacyRepo:
             -- A check-in card quotes its site's top highlights at the time: any card of the
             -- site sent after one of theirs became a highlight may hold it, so all of those
             -- are treated as carrying it (edited, never deleted: they may hold others' too).
-            SELECT o.chat_id, o.telegram_message_id, 'relay', 0
+            SELECT o.chat_id, o.telegram_message_id, 'card', NULL
               FROM highlights h JOIN outbox o
                 ON substr(o.key, 1, length('card:' || h.event_key || ':' || h.site_key || ':'))
                        = 'card:' || h.event_key || ':' || h.site_key || ':'
@@ -141,7 +139,15 @@ class SqlitePrivacyRepo:
             """,
             (user_id,),
         )
-        return [CarriedCopy(int(r[0]), int(r[1]), str(r[2]), bool(r[3])) for r in rows]
+        return [
+            CarriedCopy(
+                int(r[0]),
+                int(r[1]),
+                str(r[2]),
+                tuple(sorted(int(i) for i in str(r[3]).split(","))) if r[3] else (),
+            )
+            for r in rows
+        ]
 
     async def discard_unconsented(self, user_id: int) -> bool:
         """Someone who declined consent and has nothing else here (no consent for any event,

@@ -8,12 +8,13 @@ GDPR Art. 9: what is kept is what the workshop needs, and no longer than the eve
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from bot.event import Event
 from bot.i18n import Catalogue
-from bot.models import CarriedCopy, NewDelivery, OutboxMessage, UserRef
+from bot.models import CarriedCopy, Input, InputState, NewDelivery, OutboxMessage, UserRef
 from bot.ports import Clock, UnitOfWork
 
 SCHEMA = "samtidig-mydata/1"
@@ -29,6 +30,7 @@ class PrivacyService:
         on_erased: Callable[[int], None] = lambda user_id: None,
         texts: Catalogue | None = None,
         on_queued: Callable[[], None] = lambda: None,
+        rerender: Callable[[str, Sequence[Input]], OutboxMessage] | None = None,
     ):
         self._uow = uow
         self._clock = clock
@@ -37,6 +39,8 @@ class PrivacyService:
         # nothing runs there to send the edits.
         self._texts = texts
         self._on_queued = on_queued
+        # Renders a relay or digest again from the highlights left in it (RelayService).
+        self._rerender = rerender
         # Told the user id after an erasure, so in-memory caches forget the person too.
         self._on_erased = on_erased
 
@@ -71,15 +75,23 @@ class PrivacyService:
         if not copies:
             return 0
         lang = self._texts.default if self._event is None else self._event.default_language
-        deliveries = [self._retraction(copy, lang) for copy in copies]
+        deliveries = [await self._retraction(copy, lang) for copy in copies]
         return await self._uow.outbox.enqueue(deliveries, now)
 
-    def _retraction(self, copy: CarriedCopy, lang: str) -> NewDelivery:
+    async def _retraction(self, copy: CarriedCopy, lang: str) -> NewDelivery:
         assert self._texts is not None  # noqa: S101 - checked by the caller
+        remaining: list[Input] = []
+        if copy.others and self._rerender is not None:
+            for input_id in copy.others:
+                other = await self._uow.inputs.get(input_id)
+                if other is not None and other.state is InputState.VISIBLE:
+                    remaining.append(other)
         if copy.kind == "feed":
             message = OutboxMessage(
                 self._texts(lang, "erasure.feed_card"), silent=True, edit_of=copy.message_id
             )
+        elif remaining and self._rerender is not None:
+            message = replace(self._rerender(lang, remaining), edit_of=copy.message_id)
         elif copy.only_theirs:
             message = OutboxMessage(
                 self._texts(lang, "erasure.relay_removed"), delete_of=copy.message_id

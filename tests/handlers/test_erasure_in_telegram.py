@@ -57,9 +57,16 @@ async def test_forget_edits_feed_cards_and_removes_relays_that_carried_the_perso
     edited = world.harness.api.message(card["chat"]["id"], card["message_id"])
     assert "trukket tilbage af forfatteren" in edited["text"]
     assert "reply_markup" not in edited  # no star or hide buttons left on it
-    # Midt's digest carried only Nord's highlight: deleted. Syd's held Midt's too: edited.
+    # Midt's digest carried only Nord's highlight: deleted. Syd's held Midt's too: rendered
+    # again with Midt's alone, its 👍 still there; Nord's 👍 gone.
     assert relays_to(world, "midt") == []
-    assert [m for m in world.people["syd"].inbox() if "Et af dem er trukket tilbage" in m["text"]]
+    [kept] = [m for m in world.people["syd"].inbox() if "De andre, den indeholdt" in m["text"]]
+    assert MIDT_WORDS in kept["text"]
+    assert [[b["text"] for b in row] for row in kept["reply_markup"]["inline_keyboard"]] == [
+        ["👍 1"]
+    ]
+    # Nord's hosts' check-in card quoted her highlight: cleared.
+    assert [m for m in world.hosts["nord"].inbox() if "citerede input" in m["text"]]
     # Midt's own card in its hosts' chat is untouched.
     assert any(MIDT_WORDS in text for text in shown)
     # The edits and deletions went through the outbox (so the rate limits held): the feed
