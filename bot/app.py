@@ -104,7 +104,15 @@ def build_services(
         checkin=CheckInService(
             event, uow, clock, consent_version=texts.raw(texts.default, "consent.version")
         ),
-        privacy=PrivacyService(uow, clock, event, on_erased=access.forget_person),
+        privacy=PrivacyService(
+            uow,
+            clock,
+            event,
+            on_erased=access.forget_person,
+            texts=texts,
+            on_queued=queued,
+            rerender=relay.without_erased,
+        ),
         agenda=agenda,
         broadcast=BroadcastService(event, uow, clock, texts, on_queued=queued),
         delivery=delivery,

@@ -105,7 +105,8 @@ class DeliveryStatus(StrEnum):
     UNKNOWN = "unknown"  # Telegram may or may not have it; reported, never sent again
 
 
-DELIVERY_KINDS = frozenset({"push", "reminder", "broadcast", "notice", "relay", "feed"})
+# "erasure": an edit or deletion of a message sent earlier, queued by /forget (see privacy).
+DELIVERY_KINDS = frozenset({"push", "reminder", "broadcast", "notice", "relay", "feed", "erasure"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +117,17 @@ class OutboxMessage:
     text: str
     buttons: Buttons = ()
     silent: bool = False
+    # Set on an erasure's rows: not a new message but an edit (to `text`) or a deletion of a
+    # message the bot sent earlier in the same chat, whose Telegram id this is.
+    edit_of: int | None = None
+    delete_of: int | None = None
 
     def to_json(self) -> str:
         data: dict[str, Any] = {"text": self.text}
+        if self.edit_of is not None:
+            data["edit_of"] = self.edit_of
+        if self.delete_of is not None:
+            data["delete_of"] = self.delete_of
         if self.buttons:
             data["buttons"] = [
                 [[label, pressed.pack()] for label, pressed in row] for row in self.buttons
@@ -136,7 +145,14 @@ class OutboxMessage:
             tuple((str(label), _button(callback)) for label, callback in row)
             for row in data.get("buttons", ())
         )
-        return cls(text=data["text"], buttons=buttons, silent=bool(data.get("silent", False)))
+        edit_of, delete_of = data.get("edit_of"), data.get("delete_of")
+        return cls(
+            text=data["text"],
+            buttons=buttons,
+            silent=bool(data.get("silent", False)),
+            edit_of=edit_of if isinstance(edit_of, int) else None,
+            delete_of=delete_of if isinstance(delete_of, int) else None,
+        )
 
 
 def _button(callback: object) -> ButtonData:
@@ -144,6 +160,23 @@ def _button(callback: object) -> ButtonData:
     if pressed is None:
         raise TypeError("an outbox button holds callback data that this version makes")
     return pressed
+
+
+@dataclass(frozen=True, slots=True)
+class CarriedCopy:
+    """A message the bot sent to someone else that carries a person's name or words: a
+    facilitators' feed card (or reception notice) quoting their input, a relay or digest
+    with their highlight, or a check-in card that may quote it."""
+
+    chat_id: int
+    message_id: int
+    kind: str  # "feed" (one input quoted), "relay" (a relay or digest), "card" (check-in card)
+    # For a relay or digest: the other inputs it carried, to render it again without theirs.
+    others: tuple[int, ...] = ()
+
+    @property
+    def only_theirs(self) -> bool:
+        return self.kind != "card" and not self.others
 
 
 @dataclass(frozen=True, slots=True)

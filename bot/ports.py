@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from bot.models import (
     Admission,
     Broadcast,
+    CarriedCopy,
     CheckIn,
     Consent,
     DeliveryStatus,
@@ -206,6 +207,15 @@ class Sender(Protocol):
 
     async def send(self, chat_id: int, message: OutboxMessage) -> int:
         """Send and return Telegram's message id."""
+        ...
+
+    async def edit(self, chat_id: int, message_id: int, message: OutboxMessage) -> int:
+        """Replace the text (and buttons) of a message the bot sent; return its id."""
+        ...
+
+    async def delete(self, chat_id: int, message_id: int, fallback: OutboxMessage) -> int:
+        """Delete a message the bot sent; where Telegram no longer allows that (older than
+        48 hours), edit it to `fallback` instead. Returns the message id."""
         ...
 
 
@@ -420,6 +430,10 @@ class PrivacyRepo(Protocol):
 
     async def data_of(self, user_id: int) -> dict[str, Any]: ...
 
+    async def copies_in_telegram(self, user_id: int) -> list[CarriedCopy]: ...
+
+    async def discard_unconsented(self, user_id: int) -> bool: ...
+
 
 class UnitOfWork(Protocol):
     """One storage transaction; the repositories are only used inside `transaction()`."""
@@ -453,6 +467,11 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> OutboxRepo: ...
+
+    async def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database and empty it (after an erasure, so
+        that erased rows do not linger in the log); outside any transaction."""
+        ...
 
     def transaction(self, *, urgent: bool = False) -> AbstractAsyncContextManager[None]:
         """One transaction at a time; `urgent` ones (the agenda's clock, the delivery

@@ -141,6 +141,9 @@ class Database:
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA synchronous = NORMAL")
             await conn.execute("PRAGMA foreign_keys = ON")
+            # Deleted rows are overwritten with zeros, not left in free pages: an erasure
+            # leaves no copy of the person's words in the file.
+            await conn.execute("PRAGMA secure_delete = ON")
             await conn.execute("PRAGMA busy_timeout = 5000")
             await db.migrate()
         except DatabaseError:
@@ -185,6 +188,12 @@ class Database:
                         await self._conn.rollback()
                     raise DatabaseError(f"migration {name} failed: {exc}") from exc
             return await self.user_version()
+
+    async def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database and truncate it, so that what an
+        erasure overwrote is not kept in the log either. Between transactions."""
+        async with self._lock.held():
+            await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @asynccontextmanager
     async def transaction(self, *, urgent: bool = False) -> AsyncIterator[aiosqlite.Connection]:

@@ -3,7 +3,8 @@
 Most personal data hangs off `participants` through ON DELETE CASCADE (consents, check-ins,
 roles, inputs with their edits, stars, votes, highlights and relays, reactions, outbox rows to
 the person). What does not is handled here: messages to others that carried the person's words
-(facilitators' feed cards, relays), the inbox's record of their messages, and the places that
+(facilitators' feed cards, relays; `copies_in_telegram` finds the sent ones so that they
+are edited or deleted in Telegram), the inbox's record of their messages, and the places that
 name them as the actor (moderation, shifts, broadcasts, ad-hoc prompts).
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot.models import CarriedCopy
 from storage.db import fetch_all, fetch_one
 from storage.timestamps import to_db
 
@@ -94,6 +96,83 @@ class SqlitePrivacyRepo:
                 (event_key, to_db(now), count, reason),
             )
         return len(inputs)
+
+    async def copies_in_telegram(self, user_id: int) -> list[CarriedCopy]:
+        """The messages sent to others that carry the person's words or name, found by the
+        outbox keys that name the input (feed cards, reception notices) or the relay decision
+        that carried it (`highlight_relays`). Read before `erase`, which drops those rows."""
+        rows = await fetch_all(
+            self._conn,
+            """
+            WITH mine AS (SELECT id, event_key FROM inputs WHERE user_id = ?1),
+                 me AS (SELECT chat_id FROM participants WHERE user_id = ?1)
+            SELECT o.chat_id, o.telegram_message_id, 'feed' AS kind, NULL AS others
+              FROM outbox o JOIN mine i
+                ON substr(o.key, 1, length('feed:' || i.event_key || ':' || i.id || ':'))
+                       = 'feed:' || i.event_key || ':' || i.id || ':'
+                OR substr(o.key, 1, length('reception:' || i.event_key || ':' || i.id || ':'))
+                       = 'reception:' || i.event_key || ':' || i.id || ':'
+             WHERE o.status = 'sent' AND o.telegram_message_id IS NOT NULL
+               AND o.chat_id NOT IN (SELECT chat_id FROM me)
+            UNION
+            SELECT o.chat_id, o.telegram_message_id, 'relay',
+                   (SELECT group_concat(x.input_id) FROM highlight_relays x
+                     WHERE x.relay_key = r.relay_key
+                       AND x.input_id NOT IN (SELECT id FROM mine))
+              FROM highlight_relays r
+              JOIN outbox o
+                ON substr(o.key, 1, length(r.relay_key) + 1) = r.relay_key || ':'
+             WHERE r.input_id IN (SELECT id FROM mine)
+               AND o.status = 'sent' AND o.telegram_message_id IS NOT NULL
+               AND o.chat_id NOT IN (SELECT chat_id FROM me)
+            UNION
+            -- A check-in card quotes its site's top highlights at the time: any card of the
+            -- site sent after one of theirs became a highlight may hold it, so all of those
+            -- are treated as carrying it (edited, never deleted: they may hold others' too).
+            SELECT o.chat_id, o.telegram_message_id, 'card', NULL
+              FROM highlights h JOIN outbox o
+                ON substr(o.key, 1, length('card:' || h.event_key || ':' || h.site_key || ':'))
+                       = 'card:' || h.event_key || ':' || h.site_key || ':'
+             WHERE h.input_id IN (SELECT id FROM mine) AND o.sent_at >= h.created_at
+               AND o.status = 'sent' AND o.telegram_message_id IS NOT NULL
+               AND o.chat_id NOT IN (SELECT chat_id FROM me)
+            """,
+            (user_id,),
+        )
+        return [
+            CarriedCopy(
+                int(r[0]),
+                int(r[1]),
+                str(r[2]),
+                tuple(sorted(int(i) for i in str(r[3]).split(","))) if r[3] else (),
+            )
+            for r in rows
+        ]
+
+    async def discard_unconsented(self, user_id: int) -> bool:
+        """Someone who declined consent and has nothing else here (no consent for any event,
+        no input, no role) leaves no row behind: their profile, and the inbox's record of
+        their messages, go. True when something was deleted."""
+        row = await fetch_one(
+            self._conn,
+            """
+            SELECT chat_id FROM participants p WHERE user_id = ?1
+               AND NOT EXISTS (SELECT 1 FROM consents WHERE user_id = ?1)
+               AND NOT EXISTS (SELECT 1 FROM inputs WHERE user_id = ?1)
+               AND NOT EXISTS (SELECT 1 FROM roles WHERE user_id = ?1)
+            """,
+            (user_id,),
+        )
+        if row is None:
+            return False
+        chat_id = int(row[0])
+        for prefix in (f"m:{chat_id}:", f"e:{chat_id}:"):
+            await self._conn.execute(
+                "DELETE FROM inbox WHERE substr(domain_key, 1, ?) = ?", (len(prefix), prefix)
+            )
+        await self._conn.execute("DELETE FROM outbox WHERE chat_id = ?", (chat_id,))
+        await self._conn.execute("DELETE FROM participants WHERE user_id = ?", (user_id,))
+        return True
 
     async def people_of_event(self, event_key: str) -> list[int]:
         """Everyone with a trace in the event: checked in, consented, wrote, or had a role."""

@@ -35,6 +35,12 @@ class SqliteUnitOfWork:
         self.inbox = SqliteInboxRepo(db.conn)
         self.privacy = SqlitePrivacyRepo(db.conn)
 
+    async def checkpoint(self) -> None:
+        try:
+            await self._db.checkpoint()
+        except sqlite3.OperationalError as error:
+            raise StorageUnavailableError(str(error)) from error
+
     @asynccontextmanager
     async def transaction(self, *, urgent: bool = False) -> AsyncIterator[None]:
         """A transaction, rolled back on any exception. A database that is locked, read-only,

@@ -223,7 +223,12 @@ class CheckInService:
                 return Stale()
             if current is not None:
                 await self._uow.checkins.delete(key, user.user_id)
-            return Declined()
+            # Nothing of someone who said no outlives the conversation: their profile (id,
+            # name, language) goes too, unless they have consented elsewhere or hold a role.
+            discarded = await self._uow.privacy.discard_unconsented(user.user_id)
+        if discarded:
+            await self._uow.checkpoint()
+        return Declined()
 
     async def choose_table(self, user: UserRef, group_key: str) -> Outcome:
         now = self._clock.now()

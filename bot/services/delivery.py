@@ -545,7 +545,12 @@ class DeliveryWorker:
     async def _send(self, row: OutboxRow, slot: Slot) -> int | Exception:
         """Telegram's message id, or what went wrong."""
         try:
-            return await self._sender.send(row.chat_id, row.message)
+            message = row.message
+            if message.delete_of is not None:
+                return await self._sender.delete(row.chat_id, message.delete_of, message)
+            if message.edit_of is not None:
+                return await self._sender.edit(row.chat_id, message.edit_of, message)
+            return await self._sender.send(row.chat_id, message)
         except Exception as error:
             return error
         finally:

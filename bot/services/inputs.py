@@ -241,6 +241,9 @@ class InputService:
                 return Unknown()
             if found.state is InputState.WITHDRAWN or found.text == text:
                 return Unknown()
+            # After /withdraw nothing new is stored, an edit of an earlier input included.
+            if await self._uow.participants.active_consent(user.user_id, found.event_key) is None:
+                return Unknown()
             await self._uow.inputs.edit(found.id, text, self._clock.now())
             edited = await self._uow.inputs.get(found.id)
         assert edited is not None  # noqa: S101 - just edited

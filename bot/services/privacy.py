@@ -8,11 +8,13 @@ GDPR Art. 9: what is kept is what the workshop needs, and no longer than the eve
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from bot.event import Event
-from bot.models import UserRef
+from bot.i18n import Catalogue
+from bot.models import CarriedCopy, Input, InputState, NewDelivery, OutboxMessage, UserRef
 from bot.ports import Clock, UnitOfWork
 
 SCHEMA = "samtidig-mydata/1"
@@ -26,10 +28,19 @@ class PrivacyService:
         event: Event | None = None,
         *,
         on_erased: Callable[[int], None] = lambda user_id: None,
+        texts: Catalogue | None = None,
+        on_queued: Callable[[], None] = lambda: None,
+        rerender: Callable[[str, Sequence[Input]], OutboxMessage] | None = None,
     ):
         self._uow = uow
         self._clock = clock
         self._event = event
+        # Without texts (the command line's purge) the copies in Telegram are not touched:
+        # nothing runs there to send the edits.
+        self._texts = texts
+        self._on_queued = on_queued
+        # Renders a relay or digest again from the highlights left in it (RelayService).
+        self._rerender = rerender
         # Told the user id after an erasure, so in-memory caches forget the person too.
         self._on_erased = on_erased
 
@@ -40,11 +51,64 @@ class PrivacyService:
 
     async def forget(self, user: UserRef) -> bool:
         """Erase the person from every table; True when there was anything to erase."""
+        now = self._now()
         async with self._uow.transaction():
-            erased = await self._uow.privacy.erase(user.user_id, "request", self._now())
+            queued = await self._retract_copies(user.user_id, now)
+            erased = await self._uow.privacy.erase(user.user_id, "request", now)
+        await self._uow.checkpoint()
+        if queued:
+            self._on_queued()
         if erased is not None:
             self._on_erased(user.user_id)
         return erased is not None
+
+    async def _retract_copies(self, user_id: int, now: datetime) -> int:
+        """Queue, through the delivery worker (so the rate limits hold), the edits and deletions
+        of the messages sent to others that carry the person's name or words: a feed card
+        becomes a line saying it was withdrawn; a relay or digest that carried only their
+        highlights is deleted (edited to that line where Telegram no longer allows deleting),
+        one that carried others' too is edited to say a highlight was withdrawn. In the same
+        transaction as the erasure, before it drops the rows that know the message ids."""
+        if self._texts is None:
+            return 0
+        copies = await self._uow.privacy.copies_in_telegram(user_id)
+        if not copies:
+            return 0
+        lang = self._texts.default if self._event is None else self._event.default_language
+        deliveries = [await self._retraction(copy, lang) for copy in copies]
+        return await self._uow.outbox.enqueue(deliveries, now)
+
+    async def _retraction(self, copy: CarriedCopy, lang: str) -> NewDelivery:
+        assert self._texts is not None  # noqa: S101 - checked by the caller
+        remaining: list[Input] = []
+        if copy.others and self._rerender is not None:
+            for input_id in copy.others:
+                other = await self._uow.inputs.get(input_id)
+                if other is not None and other.state is InputState.VISIBLE:
+                    remaining.append(other)
+        if copy.kind == "feed":
+            message = OutboxMessage(
+                self._texts(lang, "erasure.feed_card"), silent=True, edit_of=copy.message_id
+            )
+        elif remaining and self._rerender is not None:
+            message = replace(self._rerender(lang, remaining), edit_of=copy.message_id)
+        elif copy.only_theirs:
+            message = OutboxMessage(
+                self._texts(lang, "erasure.relay_removed"), delete_of=copy.message_id
+            )
+        else:
+            message = OutboxMessage(
+                self._texts(lang, "erasure.relay_part"), edit_of=copy.message_id
+            )
+        return NewDelivery(
+            key=f"erase:{copy.chat_id}:{copy.message_id}",
+            event_key=None if self._event is None else self._event.key,
+            chat_id=copy.chat_id,
+            user_id=None,
+            kind="erasure",
+            message=message,
+            priority=-1,  # before new messages: words taken back should not linger
+        )
 
     async def withdraw(self, user: UserRef) -> bool:
         """Withdraw consent for the event: collection and pushes stop at once."""
@@ -78,8 +142,12 @@ class PrivacyService:
         elif self._event.event.date >= held_until:
             return None
         erased = 0
+        now = self._now()
         async with self._uow.transaction():
             for user_id in await self._uow.privacy.people_of_event(self._event.key):
-                if await self._uow.privacy.erase(user_id, "retention", self._now()) is not None:
+                await self._retract_copies(user_id, now)
+                if await self._uow.privacy.erase(user_id, "retention", now) is not None:
                     erased += 1
+        await self._uow.checkpoint()
+        self._on_queued()
         return erased

@@ -374,6 +374,14 @@ class RelayService:
             )
         return lines
 
+    def without_erased(self, lang: str, remaining: Sequence[Input]) -> OutboxMessage:
+        """A relay or digest again, after one of the highlights it carried was erased: a line
+        saying so, then the others it carried, with their 👍 buttons."""
+        lines = [self._texts(lang, "erasure.relay_kept"), *self._highlight_lines(lang, remaining)]
+        return OutboxMessage(
+            "\n\n".join(lines), buttons=_reaction_buttons([tuple(enumerate(remaining, 1))])
+        )
+
     def _body(self, lang: str, item: Input) -> str:
         return _short(
             item.text or self._texts.plain(lang, f"feed.kind_{item.kind.value}"), PREVIEW

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ExtBot
 
 from bot.models import OutboxMessage
@@ -29,14 +29,7 @@ class TelegramSender:
         self._options: dict[str, Any] = {"rate_limit_args": WORKER} if limiter else {}
 
     async def send(self, chat_id: int, message: OutboxMessage) -> int:
-        markup = None
-        if message.buttons:
-            markup = InlineKeyboardMarkup(
-                [
-                    [InlineKeyboardButton(label, callback_data=data.pack()) for label, data in row]
-                    for row in message.buttons
-                ]
-            )
+        markup = _markup(message)
         try:
             sent = await self._bot.send_message(
                 chat_id,
@@ -48,3 +41,50 @@ class TelegramSender:
         except TelegramError as error:
             raise delivery_error(error) from error
         return sent.message_id
+
+    async def edit(self, chat_id: int, message_id: int, message: OutboxMessage) -> int:
+        """editMessageText; without buttons in `message` the old ones go. Editing again what
+        an unclear outcome may already have edited is harmless: "not modified" is success."""
+        try:
+            await self._bot.edit_message_text(
+                message.text,
+                chat_id=chat_id,
+                message_id=message_id,
+                reply_markup=_markup(message),
+                **self._options,
+            )
+        except BadRequest as error:
+            if "message is not modified" not in error.message.lower():
+                raise delivery_error(error) from error
+        except TelegramError as error:
+            raise delivery_error(error) from error
+        return message_id
+
+    async def delete(self, chat_id: int, message_id: int, fallback: OutboxMessage) -> int:
+        """deleteMessage; a message Telegram no longer lets the bot delete (older than 48
+        hours in a private chat or a group where the bot is no admin) is edited to
+        `fallback`; one already gone counts as deleted."""
+        try:
+            await self._bot.delete_message(chat_id, message_id, **self._options)
+        except BadRequest as error:
+            reason = error.message.lower()
+            if "not found" in reason:
+                return message_id
+            if "can't be deleted" not in reason:
+                raise delivery_error(error) from error
+        except TelegramError as error:
+            raise delivery_error(error) from error
+        else:
+            return message_id
+        return await self.edit(chat_id, message_id, fallback)
+
+
+def _markup(message: OutboxMessage) -> InlineKeyboardMarkup | None:
+    if not message.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(label, callback_data=data.pack()) for label, data in row]
+            for row in message.buttons
+        ]
+    )

@@ -51,6 +51,18 @@ async def test_the_connection_uses_wal_normal_sync_and_foreign_keys(tmp_path: Pa
         await db.close()
 
 
+async def test_the_connection_overwrites_what_it_deletes(tmp_path: Path) -> None:
+    # An erasure must not leave the person's words in free pages of the file.
+    db = await Database.open(tmp_path / "s.sqlite3")
+    try:
+        async with db.conn.execute("PRAGMA secure_delete") as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        assert row[0] == 1
+    finally:
+        await db.close()
+
+
 async def test_a_database_from_a_newer_program_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "newer.sqlite3"
     db = await Database.open(path)

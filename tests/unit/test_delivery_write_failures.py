@@ -28,6 +28,12 @@ class Sender:
         self.sent.append((chat_id, message.text))
         return len(self.sent)
 
+    async def edit(self, chat_id: int, message_id: int, message: OutboxMessage) -> int:
+        return message_id
+
+    async def delete(self, chat_id: int, message_id: int, fallback: OutboxMessage) -> int:
+        return message_id
+
 
 async def queued(tmp_path: Path, chats: dict[int, int]) -> tuple[Database, SqliteUnitOfWork]:
     db = await Database.open(tmp_path / "outbox.sqlite3")
