@@ -135,6 +135,16 @@ class Running:
     http_port: int | None = field(default=None)  # set by `serve()` once HTTP is up
 
 
+async def _recover(services: Services) -> None:
+    """What a start repairs before anything is handled."""
+    ended = await services.checkin.end_roles_of_old_codes()
+    if ended:
+        log.warning("%d roles ended: the code that granted them has changed", ended)
+    recovered = await services.delivery.recover()
+    if recovered:
+        log.warning("%d messages were being sent when the bot stopped: marked unknown", recovered)
+
+
 @contextlib.asynccontextmanager
 async def running(
     settings: Settings,
@@ -219,12 +229,7 @@ async def running(
             services.monitor.start()
             try:
                 await _register_commands(app, texts)
-                recovered = await services.delivery.recover()
-                if recovered:
-                    log.warning(
-                        "%d messages were being sent when the bot stopped: marked unknown",
-                        recovered,
-                    )
+                await _recover(services)
                 await services.delivery.start()
                 await app.start()  # handling what reaches the update queue, and the JobQueue
                 try:

@@ -193,8 +193,9 @@ class CheckInService:
             )
             if target.role != "participant":
                 role = Role(target.role)
+                source = self._event.code_source(target.role, target.site_key) or "code"
                 new = await self._uow.roles.grant(
-                    key, user.user_id, role, target.site_key, "code", now
+                    key, user.user_id, role, target.site_key, source, now
                 )
                 return RoleGranted(role, target.site_key, new)
             assert target.site_key is not None  # noqa: S101 - participant codes name a site
@@ -234,6 +235,20 @@ class CheckInService:
                 )
             )
             return ConfirmMove(current.site_key, site_key, group_key)
+
+    async def end_roles_of_old_codes(self) -> int:
+        """At start: end every role granted by a code that is no longer the event file's code
+        for that role and site, so a changed organiser or facilitator code ends the old
+        holders' roles. Returns how many ended."""
+        ended = 0
+        async with self._uow.transaction():
+            for grant in await self._uow.roles.granted_by_codes(self._event.key):
+                if grant.via != self._event.code_source(grant.role.value, grant.site_key):
+                    await self._uow.roles.revoke(
+                        self._event.key, grant.user_id, grant.role, grant.site_key
+                    )
+                    ended += 1
+        return ended
 
     async def consent(self, user: UserRef) -> Outcome:
         now = self._clock.now()
