@@ -45,6 +45,7 @@ from bot.services.inbox import InboxService
 from bot.services.inputs import InputService
 from bot.services.privacy import PrivacyService
 from bot.services.relay import RelayService
+from bot.services.roles import RoleService
 from bot.telegram.application import ServicesApplication
 from bot.telegram.limits import ReplyLimits
 from bot.telegram.polling import InboxPoller, RawUpdatesRequest
@@ -122,6 +123,7 @@ def build_services(
         inbox=InboxService(uow, clock),
         monitor=LoopMonitor(),
         alerts=AlertService(event, uow, clock, texts, access, on_queued=queued),
+        roles=RoleService(event, uow, clock, texts, access, on_queued=queued),
     )
 
 
