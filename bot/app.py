@@ -45,6 +45,7 @@ from bot.services.inbox import InboxService
 from bot.services.inputs import InputService
 from bot.services.privacy import PrivacyService
 from bot.services.relay import RelayService
+from bot.services.roles import RoleService
 from bot.telegram.application import ServicesApplication
 from bot.telegram.limits import ReplyLimits
 from bot.telegram.polling import InboxPoller, RawUpdatesRequest
@@ -130,6 +131,7 @@ def build_services(
         inbox=InboxService(uow, clock),
         monitor=LoopMonitor(),
         alerts=AlertService(event, uow, clock, texts, access, on_queued=queued),
+        roles=RoleService(event, uow, clock, texts, access, on_queued=queued),
     )
 
 
@@ -141,6 +143,16 @@ class Running:
     services: Services
     raw_updates: RawUpdatesRequest  # the getUpdates transport, keeping Telegram's JSON
     http_port: int | None = field(default=None)  # set by `serve()` once HTTP is up
+
+
+async def _recover(services: Services) -> None:
+    """What a start repairs before anything is handled."""
+    ended = await services.checkin.end_roles_of_old_codes()
+    if ended:
+        log.warning("%d roles ended: the code that granted them has changed", ended)
+    recovered = await services.delivery.recover()
+    if recovered:
+        log.warning("%d messages were being sent when the bot stopped: marked unknown", recovered)
 
 
 @contextlib.asynccontextmanager
@@ -227,12 +239,7 @@ async def running(
             services.monitor.start()
             try:
                 await _register_commands(app, texts)
-                recovered = await services.delivery.recover()
-                if recovered:
-                    log.warning(
-                        "%d messages were being sent when the bot stopped: marked unknown",
-                        recovered,
-                    )
+                await _recover(services)
                 await services.delivery.start()
                 await app.start()  # handling what reaches the update queue, and the JobQueue
                 try:

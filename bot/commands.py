@@ -46,6 +46,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("broadcast", Role.FACILITATOR),
     CommandSpec("relay", Role.FACILITATOR),
     CommandSpec("health", Role.ORGANISER),
+    CommandSpec("roles", Role.ORGANISER),
+    CommandSpec("revoke", Role.ORGANISER),
     CommandSpec("stats", Role.FACILITATOR),
     CommandSpec("export", Role.FACILITATOR),
 )

@@ -14,6 +14,7 @@ it reports every problem it finds instead of stopping at the first.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import hmac
 import re
 import types
@@ -518,6 +519,20 @@ class Event(_Frozen):
         if organiser_code is not None and hmac.compare_digest(given, organiser_code.encode()):
             found = CodeTarget("organiser")
         return found
+
+    def code_source(self, role: str, site_key: str | None) -> str | None:
+        """What a role granted by the current code of `role` (at `site_key`) records as its
+        source: `code:` and a hash of the code, never the code; None if there is no such code."""
+        code: str | None
+        if role == "organiser":
+            code = self.event.organiser_code
+        else:
+            site = self.site(site_key or "")
+            code = site.facilitator_code if site is not None else None
+        if code is None:
+            return None
+        digest = hashlib.sha256(f"{self.key}\0{code}".encode()).hexdigest()[:16]
+        return f"code:{digest}"
 
     def site_of_facilitator(self, user_id: int, username: str | None) -> list[Site]:
         name = username.removeprefix("@").lower() if username else None

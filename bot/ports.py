@@ -98,6 +98,14 @@ class RoleRepo(Protocol):
 
     async def of_user(self, event_key: str, user_id: int) -> Sequence[RoleGrant]: ...
 
+    async def granted_by_codes(self, event_key: str) -> Sequence[RoleGrant]: ...
+
+    async def revoke(self, event_key: str, user_id: int, role: Role, site_key: str | None) -> bool:
+        """End a role; return False when the person did not have it."""
+        ...
+
+    async def holders(self, event_key: str) -> Sequence[RoleGrant]: ...
+
 
 class OutboxRepo(Protocol):
     """Messages the bot sends on its own initiative, recorded before they are sent."""

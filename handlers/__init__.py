@@ -15,7 +15,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import exports, facilitator, gate, inputs, participant, privacy
+from handlers import exports, facilitator, gate, inputs, participant, privacy, roles
 from handlers.common import stale_button
 from handlers.errors import error_handler
 from handlers.gate import note_contact
@@ -82,6 +82,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler("broadcast", facilitator.broadcast_command, filters=PRIVATE),
             CommandHandler("relay", facilitator.relay_command, filters=PRIVATE),
             CommandHandler("health", participant.health_command, filters=PRIVATE),
+            CommandHandler("roles", roles.roles_command, filters=PRIVATE),
+            CommandHandler("revoke", roles.revoke_command, filters=PRIVATE),
             CommandHandler("stats", exports.stats_command, filters=PRIVATE),
             # An export takes seconds: it runs as a task of its own (block=False), so the
             # updates after it are not held up.

@@ -19,6 +19,7 @@ from bot.services.checkin import (
     ChooseTable,
     ConfirmMove,
     Declined,
+    LockedOut,
     NeedCode,
     NeedConsent,
     NotCheckedIn,
@@ -55,6 +56,8 @@ def render(
             return texts(lang, "checkin.malformed_code"), None
         case UnknownCode():
             return texts(lang, "checkin.unknown_code"), None
+        case LockedOut(minutes=minutes):
+            return texts(lang, "checkin.locked_out", minutes=minutes), None
         case RoleGranted(role=Role.ORGANISER, new=new):
             key = "role.organiser_new" if new else "role.organiser_already"
             return texts(lang, key, event=event.title.get(lang, default)), None

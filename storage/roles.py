@@ -61,3 +61,28 @@ class SqliteRoleRepo:
             (event_key, user_id),
         )
         return [grant_from_row(row) for row in rows]
+
+    async def granted_by_codes(self, event_key: str) -> Sequence[RoleGrant]:
+        """Every role of the event that a secret code granted and whose code is known by its
+        hash (`via` is `code:…`); rows from before hashes (`code`) cannot be told apart."""
+        rows = await fetch_all(
+            self._conn,
+            "SELECT * FROM roles WHERE event_key = ? AND via LIKE 'code:%'",
+            (event_key,),
+        )
+        return [grant_from_row(row) for row in rows]
+
+    async def revoke(self, event_key: str, user_id: int, role: Role, site_key: str | None) -> bool:
+        cur = await self._conn.execute(
+            "DELETE FROM roles WHERE event_key = ? AND user_id = ? AND role = ? AND site_key = ?",
+            (event_key, user_id, role.value, site_key or ""),
+        )
+        return cur.rowcount > 0
+
+    async def holders(self, event_key: str) -> Sequence[RoleGrant]:
+        rows = await fetch_all(
+            self._conn,
+            "SELECT * FROM roles WHERE event_key = ? ORDER BY role, site_key, user_id",
+            (event_key,),
+        )
+        return [grant_from_row(row) for row in rows]

@@ -19,6 +19,7 @@ from bot.services.inbox import InboxService
 from bot.services.inputs import InputService
 from bot.services.privacy import PrivacyService
 from bot.services.relay import RelayService
+from bot.services.roles import RoleService
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,3 +39,4 @@ class Services:
     inbox: InboxService
     monitor: LoopMonitor
     alerts: AlertService
+    roles: RoleService

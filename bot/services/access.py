@@ -166,6 +166,11 @@ class AccessService:
         """The organisers of the settings: organisers whether or not they ever wrote."""
         return self._organiser_ids
 
+    def keep_revoked(self, user_id: int) -> None:
+        """After `/revoke`: a listed facilitator is not given the role again in this run (a
+        restart reads the event file afresh; remove them there too)."""
+        self._noted.add(user_id)
+
     def forget_person(self, user_id: int) -> None:
         """After an erasure: a listed facilitator gets their role again when they next write."""
         self._noted.discard(user_id)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from bot.event import Anonymity, Event, Site
 from bot.models import CheckIn, Role, UserRef
 from bot.ports import Clock, UnitOfWork
+from bot.services.lockout import CodeLockout
 
 # What Telegram accepts as a deep-link payload; anything else cannot have come from a QR code.
 _PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -26,6 +27,13 @@ class NeedCode:
 @dataclass(frozen=True, slots=True)
 class UnknownCode:
     malformed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LockedOut:
+    """Too many wrong codes: no code is tried for a while."""
+
+    minutes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +108,7 @@ class NotCheckedIn:
 Outcome = (
     NeedCode
     | UnknownCode
+    | LockedOut
     | RoleGranted
     | NeedConsent
     | ChooseTable
@@ -125,11 +134,32 @@ class Whereabouts:
 
 
 class CheckInService:
-    def __init__(self, event: Event, uow: UnitOfWork, clock: Clock, consent_version: str) -> None:
+    def __init__(
+        self,
+        event: Event,
+        uow: UnitOfWork,
+        clock: Clock,
+        consent_version: str,
+        lockout: CodeLockout | None = None,
+    ) -> None:
         self._event = event
         self._uow = uow
         self._clock = clock
         self._consent_version = consent_version
+        self._lockout = lockout if lockout is not None else CodeLockout(clock)
+
+    def _locked(self, user_id: int) -> LockedOut | None:
+        until = self._lockout.locked_until(user_id)
+        if until is None:
+            return None
+        return LockedOut(max(1, -(-int((until - self._clock.now()).total_seconds()) // 60)))
+
+    def _wrong(self, user_id: int, outcome: UnknownCode) -> Outcome:
+        if self._lockout.wrong(user_id):
+            locked = self._locked(user_id)
+            if locked is not None:
+                return locked
+        return outcome
 
     @property
     def event(self) -> Event:
@@ -146,12 +176,16 @@ class CheckInService:
                 if current is not None and consented:
                     return CheckedIn(current.site_key, current.group_key, already=True)
                 return NeedCode()
+            locked = self._locked(user.user_id)
+            if locked is not None:
+                return locked
             code = code.strip()
             if not _PAYLOAD.match(code):
-                return UnknownCode(malformed=True)
+                return self._wrong(user.user_id, UnknownCode(malformed=True))
             target = self._event.resolve_code(code)
             if target is None:
-                return UnknownCode(malformed=False)
+                return self._wrong(user.user_id, UnknownCode(malformed=False))
+            self._lockout.right(user.user_id)
             # Only now is there a reason to remember the person: a valid code. A plain
             # /start or a wrong code stores nothing at all.
             await self._uow.participants.upsert(
@@ -159,8 +193,9 @@ class CheckInService:
             )
             if target.role != "participant":
                 role = Role(target.role)
+                source = self._event.code_source(target.role, target.site_key) or "code"
                 new = await self._uow.roles.grant(
-                    key, user.user_id, role, target.site_key, "code", now
+                    key, user.user_id, role, target.site_key, source, now
                 )
                 return RoleGranted(role, target.site_key, new)
             assert target.site_key is not None  # noqa: S101 - participant codes name a site
@@ -200,6 +235,20 @@ class CheckInService:
                 )
             )
             return ConfirmMove(current.site_key, site_key, group_key)
+
+    async def end_roles_of_old_codes(self) -> int:
+        """At start: end every role granted by a code that is no longer the event file's code
+        for that role and site, so a changed organiser or facilitator code ends the old
+        holders' roles. Returns how many ended."""
+        ended = 0
+        async with self._uow.transaction():
+            for grant in await self._uow.roles.granted_by_codes(self._event.key):
+                if grant.via != self._event.code_source(grant.role.value, grant.site_key):
+                    await self._uow.roles.revoke(
+                        self._event.key, grant.user_id, grant.role, grant.site_key
+                    )
+                    ended += 1
+        return ended
 
     async def consent(self, user: UserRef) -> Outcome:
         now = self._clock.now()

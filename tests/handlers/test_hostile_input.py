@@ -301,9 +301,10 @@ async def _(world: World) -> None:
         code.replace("kobenhavn", "aalborg"),
         code.replace("-", "_"),
     }
-    for guess in sorted(guesses - {code}):
+    for tries, guess in enumerate(sorted(guesses - {code}), start=1):
         await say(world, finn, f"/start {guess}")
-        answered(world, finn, "checkin.unknown_code")
+        # The fifth wrong code in ten minutes locks the guesser out of codes for a while.
+        answered(world, finn, "checkin.unknown_code" if tries < 5 else "checkin.locked_out")
     rights = world.harness.query(
         "SELECT site_key FROM roles WHERE user_id = ? ORDER BY site_key", (finn.id,)
     )

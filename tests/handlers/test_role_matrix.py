@@ -332,6 +332,16 @@ ROWS: tuple[Row, ...] = (
             Who.ORGANISER, Ok("health.report", changes=False), No("health.only_organisers")
         ),
     ),
+    Row(
+        "/roles",
+        send="/roles",
+        expect=only(Who.ORGANISER, Ok("roles.list", changes=False), No("roles.only_organisers")),
+    ),
+    Row(
+        "/revoke",
+        send="/revoke",
+        expect=only(Who.ORGANISER, Ok("roles.usage", changes=False), No("roles.only_organisers")),
+    ),
     # Privacy: anyone, about themselves.
     Row("/privacy", send="/privacy", expect=everyone(Ok("privacy.text", changes=False))),
     Row("/mydata", send="/mydata", expect=everyone(Ok("mydata.caption", changes=False))),
