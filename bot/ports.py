@@ -408,6 +408,12 @@ class InboxRepo(Protocol):
 
     async def counts(self) -> dict[str, int]: ...
 
+    async def quarantine(
+        self, items: Sequence[tuple[int | None, str, str]], now: datetime
+    ) -> None: ...
+
+    async def quarantined(self) -> int: ...
+
 
 class PrivacyRepo(Protocol):
     """Erasure from every table, consent withdrawal, a person's own data."""
