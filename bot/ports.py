@@ -460,6 +460,10 @@ class UnitOfWork(Protocol):
     @property
     def outbox(self) -> OutboxRepo: ...
 
+    def lost(self) -> str | None:
+        """Why the database file can no longer be trusted (deleted or replaced), if so."""
+        ...
+
     def transaction(self, *, urgent: bool = False) -> AbstractAsyncContextManager[None]:
         """One transaction at a time; `urgent` ones (the agenda's clock, the delivery
         worker) are let in before the others waiting."""

@@ -35,6 +35,9 @@ class SqliteUnitOfWork:
         self.inbox = SqliteInboxRepo(db.conn)
         self.privacy = SqlitePrivacyRepo(db.conn)
 
+    def lost(self) -> str | None:
+        return self._db.lost
+
     @asynccontextmanager
     async def transaction(self, *, urgent: bool = False) -> AsyncIterator[None]:
         """A transaction, rolled back on any exception. A database that is locked, read-only,

@@ -43,6 +43,10 @@ class InboxService:
             log.warning("update %s set aside: %s (keys: %s)", update_id, error, keys)
         return fresh
 
+    def lost(self) -> str | None:
+        """Why the database can no longer be trusted (its file deleted or replaced), if so."""
+        return self._uow.lost()
+
     async def next_offset(self) -> int:
         async with self._uow.transaction():
             return await self._uow.inbox.next_offset()

@@ -22,6 +22,7 @@ from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
+from bot.ports import StorageUnavailableError
 from bot.services.inbox import InboxService
 from bot.telegram.limits import retry_after_seconds
 
@@ -201,6 +202,8 @@ class InboxPoller:
         offset = await self._inbox.next_offset()
         backoff = 1.0
         while not stop.is_set():
+            parsed: list[tuple[Update, tuple[int, str | None, str]]] = []
+            highest: int | None = None
             try:
                 parsed, poisoned, highest = parse_batch(
                     await self._get_updates(offset), self._app.bot
@@ -215,6 +218,19 @@ class InboxPoller:
                 )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
+                continue
+            except StorageUnavailableError as exc:
+                if self._inbox.lost() is None:
+                    raise
+                # The database file is gone: nothing can be stored, so nothing is
+                # acknowledged; each update is handed on unstored, so that its handler
+                # fails and the person gets the storage apology, instead of silence.
+                log.error("not storing updates: %s", exc)  # noqa: TRY400 - the cause, once
+                if highest is not None:
+                    offset = max(offset, highest + 1)
+                for update, _ in parsed:
+                    await self._app.update_queue.put(update)
+                await asyncio.sleep(backoff)
                 continue
             except Exception:
                 # Most likely the database: the updates stay unconfirmed at Telegram and come
