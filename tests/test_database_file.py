@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import shutil
 import signal
-import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from bot.sandbox import FakeBotApi, FakeBotApiServer
+from storage.db import Database
 from tests.test_run_over_http import TOKEN, _run_bot, new_message
 from tests.waiting import eventually
 
@@ -39,7 +39,7 @@ async def test_a_deleted_database_file_stops_the_bot_acknowledging(tmp_path: Pat
 @pytest.mark.skipif(shutil.which("chattr") is None, reason="needs chattr for a read-only file")
 async def test_a_read_only_database_at_start_is_one_sentence(tmp_path: Path) -> None:
     db = tmp_path / "run.sqlite3"
-    sqlite3.connect(db).close()
+    await (await Database.open(db)).close()  # migrated: start-up itself needs no write
     frozen = subprocess.run(["chattr", "+i", str(db)], check=False)  # noqa: ASYNC221, S603, S607
     if frozen.returncode != 0:
         pytest.skip("chattr +i is not allowed here")
