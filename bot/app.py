@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram import BotCommand, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, ExtBot, JobQueue
 from telegram.request import BaseRequest, HTTPXRequest
@@ -48,7 +48,7 @@ from bot.services.relay import RelayService
 from bot.services.roles import RoleService
 from bot.telegram.application import ServicesApplication
 from bot.telegram.limits import ReplyLimits
-from bot.telegram.polling import InboxPoller, RawUpdatesRequest
+from bot.telegram.polling import ALLOWED_UPDATES, InboxPoller, RawUpdatesRequest
 from bot.telegram.processor import ChatOrderedProcessor
 from bot.telegram.scheduler import AgendaScheduler
 from bot.telegram.sender import TelegramSender
@@ -319,7 +319,7 @@ async def serve(
             await app.bot.set_webhook(
                 webhook.url,
                 secret_token=webhook.secret_token,
-                allowed_updates=Update.ALL_TYPES,
+                allowed_updates=list(ALLOWED_UPDATES),
                 drop_pending_updates=drop_pending,
             )
             log.info("receiving updates by webhook")
@@ -347,9 +347,10 @@ async def _health_log(services: Services, stop: asyncio.Event) -> None:
         figures = await snapshot(services)
         services.monitor.take_longest()
         log.info(
-            "health: inbox %d pending; outbox %d pending, %d unknown; last delivery %s; "
-            "longest loop stall %d ms",
+            "health: inbox %d pending, %d quarantined; outbox %d pending, %d unknown; "
+            "last delivery %s; longest loop stall %d ms",
             figures.inbox_pending,
+            figures.inbox_quarantined,
             figures.outbox_pending,
             figures.outbox_unknown,
             figures.last_delivery,

@@ -57,6 +57,7 @@ class LoopMonitor:
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     inbox_pending: int
+    inbox_quarantined: int  # updates set aside unparsed (or unstorable)
     outbox_pending: int
     outbox_unknown: int
     outbox_failed: int
@@ -71,6 +72,7 @@ async def snapshot(services: Services) -> Snapshot:
     outbox = await services.delivery.counts()
     return Snapshot(
         inbox_pending=inbox.get("pending", 0),
+        inbox_quarantined=inbox.get("quarantined", 0),
         outbox_pending=outbox.get("pending", 0) + outbox.get("sending", 0),
         outbox_unknown=outbox.get("unknown", 0),
         outbox_failed=outbox.get("failed", 0),

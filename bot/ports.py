@@ -426,6 +426,12 @@ class InboxRepo(Protocol):
 
     async def counts(self) -> dict[str, int]: ...
 
+    async def quarantine(
+        self, items: Sequence[tuple[int | None, str, str]], now: datetime
+    ) -> None: ...
+
+    async def quarantined(self) -> int: ...
+
 
 class PrivacyRepo(Protocol):
     """Erasure from every table, consent withdrawal, a person's own data."""
@@ -479,6 +485,9 @@ class UnitOfWork(Protocol):
     async def checkpoint(self) -> None:
         """Fold the write-ahead log into the database and empty it (after an erasure, so
         that erased rows do not linger in the log); outside any transaction."""
+
+    def lost(self) -> str | None:
+        """Why the database file can no longer be trusted (deleted or replaced), if so."""
         ...
 
     def transaction(self, *, urgent: bool = False) -> AbstractAsyncContextManager[None]:

@@ -334,6 +334,7 @@ async def health_command(update: Update, context: Context) -> None:
             lang,
             "health.report",
             inbox=figures.inbox_pending,
+            quarantined=figures.inbox_quarantined,
             outbox=figures.outbox_pending,
             unknown=figures.outbox_unknown,
             failed=figures.outbox_failed,

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -118,6 +119,34 @@ class Database:
         self._lock = PriorityLock()
         self._after_rollback: list[Callable[[], None]] = []
         self.path = path
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the open file
+        self._checked = 0.0
+        self.lost: str | None = None  # why the file can no longer be trusted, once it cannot
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        if self.path == ":memory:":
+            return None
+        st = Path(self.path).stat()
+        return st.st_dev, st.st_ino
+
+    def check_file(self) -> str | None:
+        """Whether the file at `path` is still the one open (not deleted or replaced): at most
+        once a second, since every transaction asks. Once lost, it stays lost: what is
+        written now would vanish with the unlinked file at the next start."""
+        if self.lost is not None or self._identity is None:
+            return self.lost
+        now = time.monotonic()
+        if now - self._checked < 1.0:
+            return None
+        self._checked = now
+        try:
+            same = self._file_identity() == self._identity
+        except OSError:
+            same = False
+        if not same:
+            self.lost = "the database file was deleted or replaced while the bot ran"
+            log.error("%s: nothing is acknowledged any more; restart the bot", self.lost)
+        return self.lost
 
     def after_rollback(self, callback: Callable[[], None]) -> None:
         """Call `callback` whenever a transaction is rolled back: for copies kept in memory."""
@@ -146,6 +175,11 @@ class Database:
             await conn.execute("PRAGMA secure_delete = ON")
             await conn.execute("PRAGMA busy_timeout = 5000")
             await db.migrate()
+            # A read-only file (or folder) is found now, in one sentence, not at the first
+            # write: the user version written back unchanged is a write.
+            version = await db.user_version()
+            await conn.executescript(f"BEGIN IMMEDIATE; PRAGMA user_version = {version}; COMMIT;")
+            db._identity = db._file_identity()
         except DatabaseError:
             await conn.close()
             raise
@@ -199,6 +233,9 @@ class Database:
     async def transaction(self, *, urgent: bool = False) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE … COMMIT, rolled back on any exception. `urgent` transactions
         go before the others waiting (see `PriorityLock`)."""
+        lost = self.check_file()
+        if lost is not None:
+            raise StorageUnavailableError(lost)
         async with self._lock.held(urgent=urgent):
             await self._conn.execute("BEGIN IMMEDIATE")
             try:

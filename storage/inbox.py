@@ -67,7 +67,12 @@ class SqliteInboxRepo:
         return found
 
     async def next_offset(self) -> int:
-        row = await fetch_one(self._conn, "SELECT MAX(update_id) FROM inbox")
+        # Past the quarantined updates too: a restart never fetches one of them again.
+        row = await fetch_one(
+            self._conn,
+            "SELECT MAX(m) FROM (SELECT MAX(update_id) AS m FROM inbox"
+            " UNION ALL SELECT MAX(update_id) FROM quarantine)",
+        )
         return int(row[0]) + 1 if row and row[0] is not None else 0
 
     async def unfinished(self, limit: int) -> list[tuple[int, str]]:
@@ -117,3 +122,18 @@ class SqliteInboxRepo:
     async def counts(self) -> dict[str, int]:
         rows = await fetch_all(self._conn, "SELECT state, COUNT(*) AS n FROM inbox GROUP BY state")
         return {row["state"]: row["n"] for row in rows}
+
+    async def quarantine(
+        self, items: Sequence[tuple[int | None, str, str]], now: datetime
+    ) -> None:
+        """Set aside (update id or None, error class, top-level keys) of updates that could
+        not be parsed or stored; an update id set aside before is not counted again."""
+        await self._conn.executemany(
+            "INSERT INTO quarantine (update_id, received_at, error, keys) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            [(update_id, to_db(now), error, keys) for update_id, error, keys in items],
+        )
+
+    async def quarantined(self) -> int:
+        row = await fetch_one(self._conn, "SELECT COUNT(*) FROM quarantine")
+        return int(row[0]) if row else 0

@@ -41,6 +41,9 @@ class SqliteUnitOfWork:
         except sqlite3.OperationalError as error:
             raise StorageUnavailableError(str(error)) from error
 
+    def lost(self) -> str | None:
+        return self._db.lost
+
     @asynccontextmanager
     async def transaction(self, *, urgent: bool = False) -> AsyncIterator[None]:
         """A transaction, rolled back on any exception. A database that is locked, read-only,

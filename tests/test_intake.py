@@ -308,3 +308,50 @@ async def test_a_client_that_never_finishes_its_headers_does_not_hold_the_server
             assert await asyncio.wait_for(reader.read(), 5) == b""
             writer.close()
     assert query(tmp_path, "SELECT update_id FROM inbox") == [(update["update_id"],)]
+
+
+async def test_the_webhook_sets_a_poison_update_aside_and_answers_200(
+    tmp_path: Path, seed_event: Event
+) -> None:
+    api = FakeBotApi(TOKEN)
+    async with running(tmp_path, api, seed_event, webhook=HOOK) as bot:
+        url = f"http://127.0.0.1:{bot.http_port}/tg-hook"
+        poison = '{"update_id": 900, "message": {"text": "Hemmelig \\ud800"}}'
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(
+                url, content=poison, headers={**SECRET, "Content-Type": "application/json"}
+            )
+        assert answer.status_code == 200  # Telegram moves on
+        assert query(tmp_path, "SELECT update_id, keys FROM quarantine") == [
+            (900, "message,update_id")
+        ]
+        assert query(tmp_path, "SELECT COUNT(*) FROM inbox") == [(0,)]
+
+
+async def test_a_poison_batch_logs_no_text_or_name_and_polling_goes_on(
+    tmp_path: Path, seed_event: Event, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = FakeBotApi(TOKEN)
+    caplog.set_level("INFO")  # the bot's level; aiosqlite's DEBUG lines carry parameters
+    async with running(tmp_path, api, seed_event):
+        sender = {"id": 31, "is_bot": False, "first_name": "Giftnavn"}
+        api.push_raw({"message": {}})
+        api.push_raw(
+            {
+                "message": {
+                    "message_id": 1,
+                    "date": 0,
+                    "chat": {"id": 31, "type": "private"},
+                    "from": sender,
+                    "text": "Gifttekst \ud800",
+                }
+            }
+        )
+        wendy = api.user(1401, "Wendy", language_code="en")
+        wendy.send("/start")
+        await eventually(lambda: api.sent_messages(1401), timeout=2)
+        await eventually(lambda: query(tmp_path, "SELECT COUNT(*) FROM quarantine") == [(2,)])
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Gifttekst" not in logged
+    assert "Giftnavn" not in logged
+    assert not [r for r in caplog.records if r.levelname == "CRITICAL"]

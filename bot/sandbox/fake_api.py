@@ -1030,6 +1030,7 @@ class FakeBotApi:
         self._bot_messages: list[tuple[int, int]] = []
         self._updates: list[JsonDict] = []
         self._last_update_id = 0
+        self._raw_entries: list[object] = []  # `push_raw`: handed out once, as they are
         self._allowed_updates: frozenset[str] | None = None
         self._update_arrived = asyncio.Event()
         self._poll_generation = 0
@@ -1243,6 +1244,16 @@ class FakeBotApi:
         self._updates.append(queued)
         self._wake_pollers()
         return copy.deepcopy(queued)
+
+    def push_raw(self, entry: object) -> None:
+        """Hand out `entry` exactly as given (not even an object, perhaps) with the next
+        `getUpdates` answer, once: an update this Bot API is not supposed to send."""
+        entry = copy.deepcopy(entry)
+        if isinstance(entry, dict) and "update_id" not in entry:
+            self._last_update_id += 1
+            entry = {"update_id": self._last_update_id, **entry}
+        self._raw_entries.append(entry)
+        self._wake_pollers()
 
     # -- faults ---------------------------------------------------------------------------
 
@@ -1680,7 +1691,7 @@ class FakeBotApi:
     async def _close(self, request: _Params) -> bool:
         return True
 
-    async def _get_updates(self, request: _Params) -> list[JsonDict]:
+    async def _get_updates(self, request: _Params) -> list[Any]:
         if self._webhook is not None:
             raise _ApiError(
                 409,
@@ -1701,7 +1712,10 @@ class FakeBotApi:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            batch = self._deliverable(limit)
+            batch: list[Any] = self._deliverable(limit)
+            if self._raw_entries:
+                batch += self._raw_entries
+                self._raw_entries = []
             remaining = deadline - loop.time()
             if batch or remaining <= 0:
                 return batch

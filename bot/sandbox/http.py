@@ -71,7 +71,10 @@ class _Response:
 
     @classmethod
     def json(cls, status: int, payload: Any) -> _Response:
-        return cls(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+        try:
+            return cls(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+        except UnicodeEncodeError:  # a lone surrogate: escaped, as Telegram would send it
+            return cls(status, json.dumps(payload).encode("ascii"))
 
     @classmethod
     def error(cls, status: int, description: str) -> _Response:

@@ -27,10 +27,25 @@ class InboxService:
         self._finished: list[tuple[int, asyncio.Future[None]]] = []
         self._writing = asyncio.Lock()
 
-    async def store(self, items: Sequence[tuple[int, str | None, str]]) -> list[int]:
-        """Persist fetched updates; returns the ids to handle (new, and not duplicates)."""
+    async def store(
+        self,
+        items: Sequence[tuple[int, str | None, str]],
+        poisoned: Sequence[tuple[int | None, str, str]] = (),
+    ) -> list[int]:
+        """Persist fetched updates, and set aside in the same transaction the `poisoned` ones
+        (update id, error class, top-level keys) that could not be parsed or stored; returns
+        the ids to handle (new, and not duplicates)."""
         async with self._uow.transaction():
-            return await self._uow.inbox.store(items, self._clock.now())
+            if poisoned:
+                await self._uow.inbox.quarantine(poisoned, self._clock.now())
+            fresh = await self._uow.inbox.store(items, self._clock.now())
+        for update_id, error, keys in poisoned:
+            log.warning("update %s set aside: %s (keys: %s)", update_id, error, keys)
+        return fresh
+
+    def lost(self) -> str | None:
+        """Why the database can no longer be trusted (its file deleted or replaced), if so."""
+        return self._uow.lost()
 
     async def next_offset(self) -> int:
         async with self._uow.transaction():
@@ -88,5 +103,8 @@ class InboxService:
         return False
 
     async def counts(self) -> dict[str, int]:
+        """Updates by state; `quarantined` counts those set aside unparsed."""
         async with self._uow.transaction():
-            return await self._uow.inbox.counts()
+            counts = await self._uow.inbox.counts()
+            counts["quarantined"] = await self._uow.inbox.quarantined()
+        return counts

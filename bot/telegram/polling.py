@@ -12,13 +12,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import Conflict, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
+from telegram.request._requestparameter import RequestParameter
 
+from bot.ports import StorageUnavailableError
 from bot.services.inbox import InboxService
 from bot.telegram.limits import retry_after_seconds
 
@@ -26,6 +30,65 @@ if TYPE_CHECKING:
     from telegram._utils.types import JSONDict, ODVInput
 
 log = logging.getLogger(__name__)
+
+# The update types the handlers use (`handlers/__init__.py`), asked for by polling and by
+# `setWebhook` alike: Telegram keeps the others to itself.
+ALLOWED_UPDATES: tuple[str, ...] = (
+    "message",
+    "edited_message",
+    "callback_query",
+    "my_chat_member",
+)
+
+_KEY = re.compile(r"^[a-z_]{1,40}$")
+
+Poisoned = tuple[int | None, str, str]  # update id, the error's class, the top-level keys
+
+
+def parse_entry(
+    entry: object, bot: Bot
+) -> tuple[tuple[Update, tuple[int, str | None, str]] | None, Poisoned | None]:
+    """One entry of a `getUpdates` answer (or a webhook body) as (update, inbox row), or as
+    what is kept of it in quarantine when it cannot be parsed or stored: never its text."""
+    update_id = entry.get("update_id") if isinstance(entry, dict) else None
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        update_id = None
+    keys = (
+        ",".join(sorted(k if _KEY.match(k) else "?" for k in entry if isinstance(k, str))[:20])
+        if isinstance(entry, dict)
+        else ""
+    )
+    try:
+        if not isinstance(entry, dict) or update_id is None:
+            raise TypeError("not an update")  # noqa: TRY301 - quarantined like the rest
+        update = Update.de_json(entry, bot)
+        if not any(getattr(update, kind, None) is not None for kind in ALLOWED_UPDATES):
+            return None, (update_id, "UnknownUpdateType", keys)
+        row = as_row(update, entry)
+        row[2].encode("utf-8")  # a lone surrogate cannot be stored: found here, not in SQLite
+    except Exception as exc:  # whatever PTB's parse of a shape it does not know raises
+        return None, (update_id, type(exc).__name__, keys)
+    return (update, row), None
+
+
+def parse_batch(
+    entries: object, bot: Bot
+) -> tuple[list[tuple[Update, tuple[int, str | None, str]]], list[Poisoned], int | None]:
+    """Every entry of a batch parsed on its own: (updates with their rows, the poisoned, the
+    highest update id seen, to move the offset past even a poisoned one)."""
+    parsed: list[tuple[Update, tuple[int, str | None, str]]] = []
+    poisoned: list[Poisoned] = []
+    highest: int | None = None
+    for entry in entries if isinstance(entries, list) else [entries]:
+        good, bad = parse_entry(entry, bot)
+        update_id = good[0].update_id if good else bad[0] if bad else None
+        if update_id is not None:
+            highest = update_id if highest is None else max(highest, update_id)
+        if good is not None:
+            parsed.append(good)
+        if bad is not None:
+            poisoned.append(bad)
+    return parsed, poisoned, highest
 
 
 def domain_key(update: Update) -> str | None:
@@ -100,12 +163,31 @@ class InboxPoller:
         inbox: InboxService,
         *,
         timeout: int = 30,
-        raw: RawUpdatesRequest | None = None,
+        raw: BaseRequest,
+        allowed_updates: Sequence[str] = ALLOWED_UPDATES,
     ) -> None:
         self._app = app
         self._inbox = inbox
         self._timeout = timeout
-        self._raw = raw  # the getUpdates transport, if it keeps the answers' JSON
+        self._raw = raw  # the getUpdates transport
+        self._allowed = list(allowed_updates)
+
+    async def _get_updates(self, offset: int) -> object:
+        """`getUpdates` at the request level: PTB's `Bot.get_updates` parses the batch as a
+        whole, so one update it cannot parse fails them all (and PTB logs the whole batch,
+        texts and names, at CRITICAL); here each update is parsed on its own."""
+        data = RequestData(
+            parameters=[
+                RequestParameter.from_input("offset", offset),
+                RequestParameter.from_input("timeout", self._timeout),
+                RequestParameter.from_input("allowed_updates", self._allowed),
+            ]
+        )
+        return await self._raw.post(
+            url=f"{self._app.bot.base_url}/getUpdates",
+            request_data=data,
+            read_timeout=(self._raw.read_timeout or 0) + self._timeout,
+        )
 
     async def resume(self) -> int:
         """Hand on the updates a crash left unhandled; returns how many."""
@@ -120,18 +202,13 @@ class InboxPoller:
         offset = await self._inbox.next_offset()
         backoff = 1.0
         while not stop.is_set():
+            parsed: list[tuple[Update, tuple[int, str | None, str]]] = []
+            highest: int | None = None
             try:
-                updates = await self._app.bot.get_updates(
-                    offset=offset, timeout=self._timeout, allowed_updates=Update.ALL_TYPES
+                parsed, poisoned, highest = parse_batch(
+                    await self._get_updates(offset), self._app.bot
                 )
-                sent = self._raw.last_result if self._raw is not None else None
-                if not isinstance(sent, list) or len(sent) != len(updates):
-                    sent = [None] * len(updates)
-                fresh = set(
-                    await self._inbox.store(
-                        [as_row(u, d) for u, d in zip(updates, sent, strict=True)]
-                    )
-                )
+                fresh = set(await self._inbox.store([row for _, row in parsed], poisoned))
             except RetryAfter as exc:
                 await asyncio.sleep(retry_after_seconds(exc))
                 continue
@@ -142,6 +219,19 @@ class InboxPoller:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
+            except StorageUnavailableError as exc:
+                if self._inbox.lost() is None:
+                    raise
+                # The database file is gone: nothing can be stored, so nothing is
+                # acknowledged; each update is handed on unstored, so that its handler
+                # fails and the person gets the storage apology, instead of silence.
+                log.error("not storing updates: %s", exc)  # noqa: TRY400 - the cause, once
+                if highest is not None:
+                    offset = max(offset, highest + 1)
+                for update, _ in parsed:
+                    await self._app.update_queue.put(update)
+                await asyncio.sleep(backoff)
+                continue
             except Exception:
                 # Most likely the database: the updates stay unconfirmed at Telegram and come
                 # again with the next call.
@@ -150,8 +240,8 @@ class InboxPoller:
                 backoff = min(backoff * 2, 30.0)
                 continue
             backoff = 1.0
-            if updates:
-                offset = max(u.update_id for u in updates) + 1
-            for update in updates:
+            if highest is not None:
+                offset = max(offset, highest + 1)
+            for update, _ in parsed:
                 if update.update_id in fresh:
                     await self._app.update_queue.put(update)

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from telegram import Bot, Update
 
 from bot.services.inbox import InboxService
-from bot.telegram.polling import as_row
+from bot.telegram.polling import parse_entry
 
 log = logging.getLogger(__name__)
 
@@ -63,18 +63,21 @@ class TelegramWebhook:
             return Response(status_code=413)
         try:
             raw = json.loads(body)
-            update = Update.de_json(raw, self._bot)
-            if update is None:
-                raise TypeError("not an update")  # noqa: TRY301 - the same answer as below
-            fresh = await self._inbox.store([as_row(update, raw)])
-        except (ValueError, TypeError, KeyError, AttributeError):
+        except ValueError:
             return Response(status_code=400)
+        # An update that cannot be parsed or stored is set aside and answered 200, so that
+        # Telegram moves on instead of delivering it again and again.
+        good, poisoned = parse_entry(raw, self._bot)
+        try:
+            fresh = await self._inbox.store(
+                [good[1]] if good else [], [poisoned] if poisoned else []
+            )
         except Exception:
             # Not stored: a 5xx makes Telegram deliver the update again later.
             log.exception("could not store a webhook update")
             return Response(status_code=500)
-        if update.update_id in fresh:
-            await self._hand_on(update)
+        if good is not None and good[0].update_id in fresh:
+            await self._hand_on(good[0])
         return Response(status_code=200)
 
     def _secret_matches(self, request: Request) -> bool:
