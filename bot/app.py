@@ -85,7 +85,8 @@ def build_services(
     """The services over one database. `wake` is told whenever something changed what the
     agenda has due (the scheduler that drives the engine)."""
     uow = SqliteUnitOfWork(db)
-    delivery = DeliveryWorker(uow, sender, clock, limiter)
+    # A missed push is reported by the agenda engine, at the tick the scheduler runs on `wake`.
+    delivery = DeliveryWorker(uow, sender, clock, limiter, on_missed=wake)
     queued = delivery.notify
     relay = RelayService(event, uow, clock, texts, on_queued=queued)
     agenda = AgendaEngine(event, uow, clock, texts, relay=relay, on_queued=queued, wake=wake)

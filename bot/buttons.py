@@ -260,6 +260,24 @@ class BroadcastChoice(ButtonData):
         return cls(choice == "send", int(raw_id))
 
 
+# -- organisers ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResendUnknown(ButtonData):
+    """Send again every copy whose outcome is unknown (it may arrive twice), under /health."""
+
+    ACTION: ClassVar[str] = "resend"
+    ARGUMENT: ClassVar[re.Pattern[str]] = re.compile("unknown")
+
+    def argument(self) -> str:
+        return "unknown"
+
+    @classmethod
+    def from_valid(cls, argument: str) -> Self:
+        return cls()
+
+
 ACTIONS: tuple[type[ButtonData], ...] = (
     Consent,
     Table,
@@ -274,6 +292,7 @@ ACTIONS: tuple[type[ButtonData], ...] = (
     Vote,
     RelayReaction,
     Moderate,
+    ResendUnknown,
 )
 _BY_ACTION: dict[str, type[ButtonData]] = {action.ACTION: action for action in ACTIONS}
 

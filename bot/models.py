@@ -103,6 +103,7 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"  # Telegram refused it for good, or retries ran out
     UNREACHABLE = "unreachable"  # the person blocked the bot, or the chat is gone
     UNKNOWN = "unknown"  # Telegram may or may not have it; reported, never sent again
+    MISSED = "missed"  # Telegram could not be reached until the message was no longer relevant
 
 
 # "erasure": an edit or deletion of a message sent earlier, queued by /forget (see privacy).
@@ -191,6 +192,9 @@ class NewDelivery:
     kind: str
     message: OutboxMessage
     priority: int = 0  # lower is sooner
+    # Until when the message is worth sending: transient failures are retried until then,
+    # after which the row is `missed`. None: the worker's default relevance.
+    expires_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -216,6 +220,7 @@ class OutboxRow:
     telegram_message_id: int | None
     error: str | None
     priority: int
+    expires_at: datetime | None = None
 
 
 # -- the agenda's state ---------------------------------------------------------------------

@@ -157,6 +157,18 @@ class OutboxRepo(Protocol):
 
     async def mark_unknown(self, row_id: int, error: str) -> None: ...
 
+    async def mark_missed(self, row_id: int, error: str) -> None:
+        """Never sent: Telegram could not be reached before the row expired."""
+        ...
+
+    async def unknown_rows(self, limit: int) -> list[OutboxRow]:
+        """Rows whose outcome is unknown and that have not been sent again yet, oldest first."""
+        ...
+
+    async def mark_resent(self, row_ids: Sequence[int]) -> None:
+        """These unknown rows were queued again (as `resend:<id>`): their text goes."""
+        ...
+
     async def recover_after_restart(self, now: datetime) -> int:
         """Rows a crash left in 'sending' become 'unknown'; return how many."""
         ...
@@ -290,6 +302,10 @@ class AgendaRepo(Protocol):
     async def site_counts(self, event_key: str, site_key: str) -> SiteCounts: ...
 
     async def delivery_counts(self, key_prefix: str) -> dict[str, int]: ...
+
+    async def missed_pushes(self, event_key: str, site_key: str) -> dict[str, int]:
+        """Item key → copies of its push at the site that were `missed`."""
+        ...
 
     async def facilitator_chats(self, event_key: str, site_key: str) -> list[int]: ...
 

@@ -101,6 +101,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             privacy.forget_button.handler(),
             privacy.withdraw_button.handler(),
             facilitator.broadcast_button.handler(),
+            participant.resend_unknown_button.handler(),
             inputs.withdraw_button.handler(),
             inputs.vote_button.handler(),
             inputs.relay_reaction_button.handler(),

@@ -16,6 +16,7 @@ from bot.buttons import (
     Forget,
     Language,
     Move,
+    ResendUnknown,
     Table,
     WithdrawConsent,
     YesNo,
@@ -89,6 +90,10 @@ def broadcast(texts: Catalogue, lang: str, broadcast_id: int) -> InlineKeyboardM
             ),
         )
     )
+
+
+def resend_unknown(texts: Catalogue, lang: str) -> InlineKeyboardMarkup:
+    return markup(((((texts.plain(lang, "delivery.resend_button"), ResendUnknown())),),))
 
 
 def categories(event: Event, lang: str) -> InlineKeyboardMarkup:

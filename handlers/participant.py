@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.buttons import Anonymity, Category, Consent, Language, Move, Table
+from bot.buttons import Anonymity, Category, Consent, Language, Move, ResendUnknown, Table
 from bot.commands import commands_for
 from bot.event import Event
 from bot.health import snapshot
@@ -343,6 +343,30 @@ async def health_command(update: Update, context: Context) -> None:
             stall_ever=figures.stall_ms_ever,
         ),
     )
+    # Copies whose outcome is unknown are never sent again on their own (they may have
+    # arrived); the organiser may, knowing that some may then arrive twice.
+    unknown = await services.delivery.unknown_to_resend()
+    if unknown:
+        await reply(
+            update,
+            services.texts(lang, "delivery.unknown_offer", count=unknown),
+            keyboards.resend_unknown(services.texts, lang),
+        )
+
+
+@button(ResendUnknown)
+async def resend_unknown_button(
+    update: Update, context: Context, user: UserRef, pressed: ResendUnknown
+) -> None:
+    services = context.services
+    lang = await context.lang()
+    # Rights are looked up again now: the button only says what was pressed.
+    if not (await services.access.rights(user)).organiser:
+        await answer_button(update, services.texts(lang, "health.only_organisers"))
+        return
+    count = await services.delivery.resend_unknown()
+    key = "delivery.resent" if count else "delivery.nothing_to_resend"
+    await answer_button(update, services.texts(lang, key, count=count))
 
 
 async def unknown_command(update: Update, context: Context) -> None:

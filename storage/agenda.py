@@ -290,6 +290,25 @@ class SqliteAgendaRepo:
         )
         return {row["status"]: row["n"] for row in rows}
 
+    async def missed_pushes(self, event_key: str, site_key: str) -> dict[str, int]:
+        """Items of the site whose push was missed by some (Telegram unreachable until the
+        next item), with how many copies; read through outbox_by_kind."""
+        prefix = f"push:{event_key}:{site_key}:"
+        rows = await fetch_all(
+            self._conn,
+            """
+            SELECT key FROM outbox
+             WHERE event_key = ? AND kind = 'push' AND status = 'missed'
+               AND substr(key, 1, ?) = ?
+            """,
+            (event_key, len(prefix), prefix),
+        )
+        found: dict[str, int] = {}
+        for row in rows:
+            item_key = row["key"][len(prefix) :].rpartition(":")[0]
+            found[item_key] = found.get(item_key, 0) + 1
+        return found
+
     async def facilitator_chats(self, event_key: str, site_key: str) -> list[int]:
         """Private chats of the people with facilitator rights at the site."""
         rows = await fetch_all(

@@ -32,6 +32,7 @@ def _row(row: aiosqlite.Row) -> OutboxRow:
         telegram_message_id=row["telegram_message_id"],
         error=row["error"],
         priority=row["priority"],
+        expires_at=maybe_from_db(row["expires_at"]),
     )
 
 
@@ -64,6 +65,7 @@ class SqliteOutboxRepo:
                     payload,
                     created,
                     item.priority,
+                    None if item.expires_at is None else to_db(item.expires_at),
                 )
             )
         # DO NOTHING on the key: a decision taken again (after a restart, by a retried job)
@@ -73,8 +75,9 @@ class SqliteOutboxRepo:
         cur = await self._conn.executemany(
             """
             INSERT INTO outbox
-                (key, event_key, chat_id, user_id, kind, payload, status, created_at, priority)
-            VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+                (key, event_key, chat_id, user_id, kind, payload, status, created_at, priority,
+                 expires_at)
+            VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
             ON CONFLICT (key) DO NOTHING
             """,
             rows,
@@ -231,6 +234,36 @@ class SqliteOutboxRepo:
 
     async def mark_unknown(self, row_id: int, error: str) -> None:
         await self._finish(row_id, DeliveryStatus.UNKNOWN, error)
+
+    async def mark_missed(self, row_id: int, error: str) -> None:
+        # Never sent: the text goes, as for a sent row, since nothing will send it now.
+        await self._conn.execute(
+            """
+            UPDATE outbox SET status = 'missed', error = ?, payload = '{"text":""}'
+             WHERE id = ?
+            """,
+            (_short(error), row_id),
+        )
+
+    async def unknown_rows(self, limit: int) -> list[OutboxRow]:
+        rows = await fetch_all(
+            self._conn,
+            """
+            SELECT * FROM outbox AS o
+             WHERE o.status = 'unknown'
+               AND NOT EXISTS (SELECT 1 FROM outbox AS r WHERE r.key = 'resend:' || o.id)
+             ORDER BY o.id
+             LIMIT ?
+            """,
+            (limit,),
+        )
+        return [_row(row) for row in rows]
+
+    async def mark_resent(self, row_ids: Sequence[int]) -> None:
+        await self._conn.executemany(
+            """UPDATE outbox SET payload = '{"text":""}', error = 'sent again' WHERE id = ?""",
+            [(row_id,) for row_id in row_ids],
+        )
 
     async def recover_after_restart(self, now: datetime) -> int:
         cur = await self._conn.execute(

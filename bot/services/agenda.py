@@ -199,6 +199,7 @@ class AgendaEngine:
                 report.started.append((site.key, item_key))
                 handled_now.add(item_key)
             await self._catch_up_site(plan, now, report)
+            report.queued += await self._report_undelivered(site, plan, now)
             if self._relay is not None:
                 report.queued += await self._relay.tick_site(plan, now)
             if plan.paused:
@@ -443,6 +444,7 @@ class AgendaEngine:
         kind: str,
         render: Callable[[str, str | None], str],
         now: datetime,
+        expires_at: datetime | None = None,
     ) -> int:
         """Queue one message per recipient, keyed for exactly-once by `key`; `render` makes
         the text for a language and table, once each: a site's hundreds of recipients share
@@ -462,6 +464,7 @@ class AgendaEngine:
                     user_id=r.user_id,
                     kind=kind,
                     message=message,
+                    expires_at=expires_at,
                 )
             )
         return await self._uow.outbox.enqueue(deliveries, now)
@@ -476,6 +479,8 @@ class AgendaEngine:
             "push",
             lambda lang, group: self.render_item(plan, slot, lang, group),
             now,
+            # Worth retrying through an outage until the next item starts (as planned now).
+            expires_at=slot.end,
         )
 
     async def _remind(
@@ -493,6 +498,7 @@ class AgendaEngine:
                 title=slot.item.title.get(lang, self._event.default_language),
             ),
             now,
+            expires_at=slot.end,
         )
 
     async def _enqueue_adhoc(
@@ -559,4 +565,40 @@ class AgendaEngine:
             )
             for chat in chats
         ]
+        return await self._uow.outbox.enqueue(deliveries, now)
+
+    async def _report_undelivered(self, site: Site, plan: Plan, now: datetime) -> int:
+        """Tell the site's facilitators, once per item, that its push could not be delivered
+        to some participants before the next item started (Telegram was unreachable)."""
+        missed = await self._uow.agenda.missed_pushes(self._event.key, site.key)
+        if not missed:
+            return 0
+        chats = await self._uow.agenda.facilitator_chats(self._event.key, site.key)
+        if site.facilitator_chat is not None:
+            chats = [*chats, site.facilitator_chat]
+        lang = self._event.default_language
+        deliveries = []
+        for item_key, count in missed.items():
+            slot = plan.slot(item_key)
+            if slot is None:
+                continue
+            text = self._texts(
+                lang,
+                "delivery.missed",
+                title=slot.item.title.get(lang, lang),
+                time=f"{slot.start.astimezone(self._event.tz):%H:%M}",
+                count=count,
+            )
+            deliveries += [
+                NewDelivery(
+                    key=f"undelivered:{self._event.key}:{site.key}:{item_key}:{chat}",
+                    event_key=self._event.key,
+                    chat_id=chat,
+                    user_id=None,
+                    kind="notice",
+                    message=OutboxMessage(text),
+                    priority=-1,
+                )
+                for chat in chats
+            ]
         return await self._uow.outbox.enqueue(deliveries, now)

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.models import DeliveryStatus, OutboxRow
+from bot.models import DeliveryStatus, NewDelivery, OutboxRow
 from bot.ports import (
     Clock,
     OutcomeUnknown,
@@ -34,6 +34,7 @@ from bot.ports import (
 log = logging.getLogger(__name__)
 
 _WRITE_TRIES = 3  # a batch of answers that cannot be written, before each is tried alone
+_RESEND_LIMIT = 10_000  # unknown copies sent again by one press
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,6 +215,7 @@ class DeliveryStats:
     failed: int = 0
     unreachable: int = 0
     unknown: int = 0
+    missed: int = 0
     rate_limited_429: int = 0
     last_sent_at: datetime | None = None
 
@@ -239,9 +241,13 @@ class DeliveryWorker:
 
     Sends to different chats overlap (up to `max_in_flight`, by default enough for the
     limiter's rate), so that the round trip to Telegram does not cap the rate; a chat has at
-    most one send in flight, so its messages arrive in row order. Transient failures are
-    retried after `backoff_base`, 2×, 4×… seconds (capped at `max_backoff`) until
-    `max_attempts` tries; then the row is `failed`. A 429 pauses every send for its
+    most one send in flight, so its messages arrive in row order. Transient failures
+    (Telegram could not be reached: an outage of the venue's uplink, a 5xx) are retried after
+    `backoff_base`, 2×, 4×… seconds (capped at `max_backoff`) for as long as the row is
+    relevant: until its `expires_at` (a push: the site's next item), or `default_relevance`
+    after it was queued. The last try is made at that moment; if it fails too the row is
+    `missed` and `on_missed` is called (the agenda engine tells the site's facilitators).
+    `max_attempts`, if given, gives up sooner (`failed`). A 429 pauses every send for its
     retry_after, and the row is tried again after it.
 
     The database is asked in batches, not once per send: the worker keeps the first rows of
@@ -264,9 +270,11 @@ class DeliveryWorker:
         limiter: RateLimiter | None = None,
         *,
         max_in_flight: int | None = None,
-        max_attempts: int = 5,
+        max_attempts: int | None = None,
         backoff_base: float = 1.0,
-        max_backoff: float = 300.0,
+        max_backoff: float = 30.0,
+        default_relevance: timedelta = timedelta(hours=1),
+        on_missed: Callable[[], None] = lambda: None,
         batch_size: int = 256,
         idle_poll: float = 5.0,
         history: int = 10_000,
@@ -276,7 +284,7 @@ class DeliveryWorker:
         self.limiter = limiter if limiter is not None else RateLimiter()
         if max_in_flight is None:
             max_in_flight = in_flight_for(self.limiter.per_second)
-        if max_in_flight < 1 or max_attempts < 1 or batch_size < 1:
+        if max_in_flight < 1 or (max_attempts is not None and max_attempts < 1) or batch_size < 1:
             raise ValueError("max_in_flight, max_attempts and batch_size must be at least 1")
         self._uow = uow
         self._sender = sender
@@ -285,6 +293,8 @@ class DeliveryWorker:
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base
         self._max_backoff = max_backoff
+        self._default_relevance = default_relevance
+        self._on_missed = on_missed
         self._batch_size = batch_size
         # Even without notify() the worker looks again this often: a row enqueued by code that
         # forgot to notify, or a clock that jumped, is picked up all the same.
@@ -326,6 +336,39 @@ class DeliveryWorker:
         async with self._uow.transaction():
             found = await self._uow.outbox.counts()
         return {str(status): n for status, n in found.items()}
+
+    async def unknown_to_resend(self) -> int:
+        """Copies whose outcome is unknown and that nobody has sent again yet."""
+        async with self._uow.transaction():
+            return len(await self._uow.outbox.unknown_rows(_RESEND_LIMIT))
+
+    async def resend_unknown(self) -> int:
+        """Queue every unknown copy again, as a new row keyed `resend:<id>` (so a second
+        press queues nothing more); return how many. Such a copy may arrive twice: Telegram
+        may have shown the first."""
+        now = self._clock.now()
+        async with self._uow.transaction():
+            rows = await self._uow.outbox.unknown_rows(_RESEND_LIMIT)
+            queued = await self._uow.outbox.enqueue(
+                [
+                    NewDelivery(
+                        key=f"resend:{row.id}",
+                        event_key=row.event_key,
+                        chat_id=row.chat_id,
+                        user_id=row.user_id,
+                        kind=row.kind,
+                        message=row.message,
+                        priority=row.priority,
+                    )
+                    for row in rows
+                ],
+                now,
+            )
+            await self._uow.outbox.mark_resent([row.id for row in rows])
+        if queued:
+            log.info("%d outbox rows of unknown outcome queued again", queued)
+            self.notify()
+        return queued
 
     async def recover(self) -> int:
         """Rows a crash left in `sending` become `unknown`; return how many."""
@@ -568,7 +611,15 @@ class DeliveryWorker:
                 self.stats.rate_limited_429 += 1
                 self.stats.retried += 1
                 log.warning("Telegram asked to slow down for %gs (row %d)", seconds, row.id)
-            case TransientFailure() if row.attempts + 1 >= self._max_attempts:
+            case TransientFailure() if self._given_up(row, now) is DeliveryStatus.MISSED:
+                self.stats.missed += 1
+                log.warning(
+                    "outbox row %d missed: Telegram unreachable until it expired (%d tries): %s",
+                    row.id,
+                    row.attempts + 1,
+                    outcome,
+                )
+            case TransientFailure() if self._given_up(row, now) is DeliveryStatus.FAILED:
                 self.stats.failed += 1
                 log.warning(
                     "outbox row %d failed after %d tries: %s", row.id, row.attempts + 1, outcome
@@ -613,8 +664,8 @@ class DeliveryWorker:
         for attempt in range(_WRITE_TRIES):
             try:
                 async with self._uow.transaction(urgent=True):
-                    await self._record(answers)
-                    return await self._uow.outbox.pending_chats(chats)
+                    missed = await self._record(answers)
+                    pending = await self._uow.outbox.pending_chats(chats)
             except Exception:
                 log.exception(
                     "could not record the outcomes of %d outbox rows (try %d of %d)",
@@ -625,11 +676,17 @@ class DeliveryWorker:
                 if self._stopping:
                     break
                 await asyncio.sleep(min(0.5 * 2**attempt, 5.0))
+            else:
+                if missed:
+                    self._on_missed()
+                return pending
         if len(answers) > 1 and not self._stopping:
             for answer in answers:
                 try:
                     async with self._uow.transaction(urgent=True):
-                        await self._record([answer])
+                        missed = await self._record([answer])
+                    if missed:
+                        self._on_missed()
                 except Exception:
                     log.exception(
                         "outbox row %d stays in 'sending': its chat waits for the next start",
@@ -637,9 +694,11 @@ class DeliveryWorker:
                     )
         return set(chats)  # whatever they hold is read again
 
-    async def _record(self, answers: list[_Answer]) -> None:
+    async def _record(self, answers: list[_Answer]) -> bool:
+        """Write the answers; True if any row was missed."""
         outbox = self._uow.outbox
         sent: list[tuple[int, int, datetime]] = []
+        missed = False
         for answer in answers:
             row, outcome, now = answer.row, answer.outcome, answer.at
             match outcome:
@@ -649,13 +708,17 @@ class DeliveryWorker:
                     await outbox.mark_pending_retry(
                         row.id, now + timedelta(seconds=seconds), outcome.reason
                     )
-                case TransientFailure() if row.attempts + 1 >= self._max_attempts:
+                case TransientFailure() if self._given_up(row, now) is DeliveryStatus.MISSED:
+                    await outbox.mark_missed(row.id, outcome.reason)
+                    missed = True
+                case TransientFailure() if self._given_up(row, now) is DeliveryStatus.FAILED:
                     await outbox.mark_failed(row.id, outcome.reason)
                 case TransientFailure():
                     backoff = min(self._max_backoff, self._backoff_base * 2**row.attempts)
-                    await outbox.mark_pending_retry(
-                        row.id, now + timedelta(seconds=backoff), outcome.reason
-                    )
+                    # The last try falls on the expiry itself: an outage that ends just
+                    # before it still delivers.
+                    retry_at = min(now + timedelta(seconds=backoff), self._expiry(row))
+                    await outbox.mark_pending_retry(row.id, retry_at, outcome.reason)
                 case Rejected():
                     await outbox.mark_failed(row.id, outcome.reason)
                 case Unreachable():
@@ -670,3 +733,19 @@ class DeliveryWorker:
                     await outbox.mark_unknown(row.id, type(outcome).__name__)
         if sent:
             await outbox.mark_sent_many(sent)
+        return missed
+
+    def _expiry(self, row: OutboxRow) -> datetime:
+        """Until when a transient failure is worth another try."""
+        if row.expires_at is not None:
+            return row.expires_at
+        return row.created_at + self._default_relevance
+
+    def _given_up(self, row: OutboxRow, now: datetime) -> DeliveryStatus | None:
+        """After a transient failure at `now`: MISSED when the row is no longer relevant,
+        FAILED when `max_attempts` ran out first, None while it is to be tried again."""
+        if now >= self._expiry(row):
+            return DeliveryStatus.MISSED
+        if self._max_attempts is not None and row.attempts + 1 >= self._max_attempts:
+            return DeliveryStatus.FAILED
+        return None

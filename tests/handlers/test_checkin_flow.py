@@ -285,3 +285,39 @@ async def test_health_shows_organisers_the_queues_and_refuses_others(
     nosy.send("/health")
     await harness.deliver()
     assert "for organisers" in nosy.last()["text"]
+
+
+async def test_health_offers_to_send_copies_of_unknown_outcome_again_saying_they_may_double(
+    harness: BotHarness,
+) -> None:
+    from tests.handlers.conftest import ORGANISER_ID
+
+    bo = harness.api.user(150, "Bo", language_code="en")
+    bo.send("/start")
+    await harness.deliver()
+    before = len(bo.inbox())
+    # A copy whose send was cut off by a read timeout: it may or may not have arrived.
+    harness.query(
+        """
+        INSERT INTO outbox (key, event_key, chat_id, kind, payload, status, created_at, error)
+        VALUES ('push:x:y:z:150', NULL, 150, 'push', '{"text":"The next item"}', 'unknown',
+                '2026-01-01T10:00:00+00:00', 'Timed out')
+        """
+    )
+    boss = harness.api.user(ORGANISER_ID, "Org", language_code="en")
+    boss.send("/health")
+    await harness.deliver()
+    offer = boss.last()
+    assert "1 copies may not have arrived" in offer["text"]
+    assert "twice" in offer["text"]
+    assert buttons(offer) == ["Send again (may arrive twice)"]
+
+    boss.press_button(offer, "Send again (may arrive twice)")
+    await harness.settle()
+    assert "Queued again: 1 copies. Some may arrive twice." in boss.last()["text"]
+    assert [m["text"] for m in bo.inbox()[before:]] == ["The next item"]
+    assert harness.query("SELECT status FROM outbox WHERE key LIKE 'resend:%'") == [("sent",)]
+
+    boss.send("/health")  # sent again once: no second offer
+    await harness.deliver()
+    assert "How the bot is doing" in boss.last()["text"]

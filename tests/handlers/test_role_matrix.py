@@ -428,6 +428,17 @@ ROWS: tuple[Row, ...] = (
         },
     ),
     Row(
+        "resend unknown copies",
+        button="resend",
+        argument=lambda w: "unknown",
+        # Rights are checked at the press: a forged press by anyone else is refused.
+        expect=only(
+            Who.ORGANISER,
+            Ok("delivery.nothing_to_resend", changes=False),
+            No("health.only_organisers"),
+        ),
+    ),
+    Row(
         "wd participant's input",
         button="wd",
         argument=lambda w: str(w.ids["pia"]),

@@ -226,6 +226,7 @@ async def test_claiming_a_row_twice_fails_and_outcomes_are_recorded(
         DeliveryStatus.FAILED: 1,
         DeliveryStatus.UNREACHABLE: 1,
         DeliveryStatus.UNKNOWN: 1,
+        DeliveryStatus.MISSED: 0,
     }
 
 
@@ -306,3 +307,33 @@ def test_a_payload_stored_before_typed_buttons_reads_the_same() -> None:
     assert message.to_json() == stored
     with pytest.raises(ValueError, match="unknown delivery kind"):
         NewDelivery("k", None, 1, None, "spam", message)
+
+
+async def test_missed_pushes_are_counted_per_item_of_the_site_with_their_expiry_kept(
+    uow: SqliteUnitOfWork,
+) -> None:
+    until = NOW + timedelta(minutes=10)
+    keys = ["push:ev:north:talk:1", "push:ev:north:talk:2", "push:ev:north_x:talk:3"]
+    async with uow.transaction():
+        await uow.outbox.enqueue(
+            [
+                NewDelivery(
+                    key=key,
+                    event_key="ev",
+                    chat_id=n,
+                    user_id=None,
+                    kind="push",
+                    message=OutboxMessage("x"),
+                    expires_at=until,
+                )
+                for n, key in enumerate(keys, start=1)
+            ],
+            NOW,
+        )
+        rows = {key: await uow.outbox.by_key(key) for key in keys}
+        for row in rows.values():
+            assert row is not None
+            assert row.expires_at == until
+            await uow.outbox.mark_missed(row.id, "Bad Gateway")
+        found = await uow.agenda.missed_pushes("ev", "north")
+    assert found == {"talk": 2}  # the other site's row, sharing a prefix, is not counted

@@ -24,6 +24,7 @@ from bot.buttons import (
     Moderation,
     Move,
     RelayReaction,
+    ResendUnknown,
     Table,
     Vote,
     WithdrawConsent,
@@ -53,6 +54,7 @@ WIRE: dict[str, ButtonData] = {
     "v1:mod:star-6": Moderate(Moderation.STAR, 6),
     "v1:mod:hide-6": Moderate(Moderation.HIDE, 6),
     "v1:mod:show-6": Moderate(Moderation.SHOW, 6),
+    "v1:resend:unknown": ResendUnknown(),
 }
 
 # The longest value of every action.
@@ -70,6 +72,7 @@ LONGEST: tuple[ButtonData, ...] = (
     Vote(BIGGEST_ID),
     RelayReaction(BIGGEST_ID),
     Moderate(Moderation.STAR, BIGGEST_ID),
+    ResendUnknown(),
 )
 
 

@@ -8,7 +8,7 @@ import bisect
 import dataclasses
 import warnings
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -711,3 +711,80 @@ def test_a_bot_that_retries_by_itself_is_refused(api: FakeBotApi) -> None:
     limited = ExtBot(api.token, request=FakeRequest(api), rate_limiter=_RetryingLimiter())
     with pytest.raises(ValueError, match="rate limiter"):
         TelegramSender(limited)
+
+
+# -- outages of the Bot API at a push's moment (time scaled 1:100: a backoff capped at 0.3 s
+# stands for 30 s, outages of 0.3 s and 1.8 s for 30 s and 3 minutes, 6 s for a ten-minute
+# item). Telegram is unreachable the way an uplink fails: every sendMessage answers 502.
+
+SCALE = 0.01  # test seconds per production second
+
+
+@pytest.mark.parametrize("outage", [30, 180], ids=["30s", "3min"])
+async def test_an_outage_at_a_push_ends_with_everyone_receiving_it_once(
+    api: FakeBotApi, bot: Bot, store: SqliteUnitOfWork, outage: int
+) -> None:
+    persons = await people(store, api, 8)
+    relevant_until = CLOCK.now() + timedelta(seconds=600 * SCALE)
+    await enqueue(
+        store,
+        [dataclasses.replace(push(p), expires_at=relevant_until) for p in persons],
+    )
+    api.fail_next("sendMessage", error_code=502, times=1_000_000)
+    work = worker(
+        store,
+        bot,
+        RateLimiter(per_chat_interval=0.0),
+        max_backoff=30 * SCALE,
+    )
+    await work.start()
+    try:
+        await asyncio.sleep(outage * SCALE)  # the outage itself, not a wait for the bot
+        api.clear_faults()
+        assert await work.drain(10.0)
+    finally:
+        await work.stop()
+
+    assert work.stats.retried > len(persons)  # the outage was met, and outlived
+    for person in persons:
+        assert len(person.inbox()) == 1
+        sent = await row(store, push(person).key)
+        assert sent.status is DeliveryStatus.SENT
+    assert work.stats.missed == 0
+
+
+async def test_an_outage_lasting_past_the_next_item_marks_the_push_missed(
+    api: FakeBotApi, bot: Bot, store: SqliteUnitOfWork
+) -> None:
+    persons = await people(store, api, 3)
+    relevant_until = CLOCK.now() + timedelta(seconds=0.5)
+    await enqueue(
+        store,
+        [dataclasses.replace(push(p), expires_at=relevant_until) for p in persons],
+    )
+    api.fail_next("sendMessage", error_code=502, times=1_000_000)
+    told: list[None] = []
+    work = worker(
+        store,
+        bot,
+        RateLimiter(per_chat_interval=0.0),
+        max_backoff=0.3,
+        on_missed=lambda: told.append(None),
+    )
+    await work.start()
+    try:
+        assert await work.drain(5.0)
+    finally:
+        await work.stop()
+
+    for person in persons:
+        assert person.inbox() == []
+        missed = await row(store, push(person).key)
+        assert missed.status is DeliveryStatus.MISSED
+        assert missed.message.text == ""  # never to be sent: its words are not kept
+    assert work.stats.missed == len(persons)
+    assert told  # the agenda engine is woken to tell the facilitators
+    # Tried until the end: the last try fell on the expiry, not before.
+    last_try = max(call.at for call in api.calls_to("sendMessage"))
+    first_try = min(call.at for call in api.calls_to("sendMessage"))
+    assert last_try - first_try >= 0.4
