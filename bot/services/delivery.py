@@ -70,6 +70,12 @@ class RateLimiter:
     more strictly than documented. Limits are checked per chat, so a chat waiting for its slot
     never holds up sends to other chats.
 
+    Answers to people (`acquire_reply`) and the delivery worker share the overall window, but
+    while the worker has work (it asked for a slot within the last second) answers may take
+    at most `per_second - worker_share` places of any one-second window: however many people
+    write, a third of each second (by default) stays the worker's, so a broadcast keeps going.
+    The worker is not capped in turn: an idle second's places go to whoever asks.
+
     Every slot taken must be released (`release`) when the answer arrives, or the limiter
     keeps counting it as on its way.
     """
@@ -81,6 +87,7 @@ class RateLimiter:
         per_group_per_minute: int = 20,
         *,
         margin: float = 0.0,
+        worker_share: int | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -90,6 +97,10 @@ class RateLimiter:
         self.per_chat_interval = per_chat_interval
         self.per_group_per_minute = per_group_per_minute
         self.margin = margin
+        share = per_second // 3 if worker_share is None else worker_share
+        if not 0 <= share < per_second:
+            raise ValueError("the worker's share must leave answers at least one place")
+        self.worker_share = share
         self._monotonic = monotonic
         self._sleep = sleep
         # The last `per_second` sends: the oldest decides when the next may start. A slot
@@ -98,6 +109,10 @@ class RateLimiter:
         self._last_in_chat: dict[int, Slot] = {}
         self._in_group: dict[int, deque[Slot]] = {}
         self._paused_until = float("-inf")
+        # The answers among the recent sends, and when the worker last asked for a slot.
+        self._reply_places = per_second - share
+        self._recent_replies: deque[Slot] = deque(maxlen=self._reply_places)
+        self._worker_asked = float("-inf")
 
     def now(self) -> float:
         return self._monotonic()
@@ -116,8 +131,10 @@ class RateLimiter:
 
     def delay(self, chat_id: int) -> float:
         """Seconds until a send to `chat_id` may start; 0.0 when it may start now. A send
-        still on its way keeps its chat waiting until it is answered."""
+        still on its way keeps its chat waiting until it is answered. Asked by the worker:
+        it has work, so the answers leave it its share (see the class)."""
         now = self._monotonic()
+        self._worker_asked = now
         wait = self.global_delay()
         last = self._last_in_chat.get(chat_id)
         if last is not None:
@@ -149,11 +166,20 @@ class RateLimiter:
             return None
         return self._take(chat_id)
 
+    def _replies_delay(self, now: float) -> float:
+        """Seconds until the answers may take another place without eating into the worker's
+        share: 0.0 while the worker has nothing to send."""
+        replies = self._recent_replies
+        if now - self._worker_asked > 1.0 + self.margin or len(replies) < self._reply_places:
+            return 0.0
+        return max(0.0, replies[0].reference(now) + 1.0 + self.margin - now)
+
     def reply_delay(self, chat_id: int) -> float:
         """Seconds until an answer to `chat_id` may start: the pause and the overall window,
-        and a group's minute, but not a private chat's own second (see `acquire_reply`)."""
+        and a group's minute, and the worker's share, but not a private chat's own second
+        (see `acquire_reply`)."""
         now = self._monotonic()
-        wait = self.global_delay()
+        wait = max(self.global_delay(), self._replies_delay(now))
         group = self._in_group.get(chat_id)
         if group is not None and len(group) == self.per_group_per_minute:
             wait = max(wait, group[0].reference(now) + 60.0 + self.margin - now)
@@ -166,7 +192,9 @@ class RateLimiter:
         once, and Telegram allows short bursts within one chat."""
         while (wait := self.reply_delay(chat_id)) > 0:
             await self._sleep(wait)
-        return self._take(chat_id)
+        slot = self._take(chat_id)
+        self._recent_replies.append(slot)
+        return slot
 
     def _take(self, chat_id: int) -> Slot:
         now = self._monotonic()

@@ -13,8 +13,6 @@ and button data limits are in `bot.i18n` and `bot.buttons`, where the core needs
 
 from __future__ import annotations
 
-import asyncio
-import math
 import warnings
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
@@ -62,7 +60,7 @@ SENDS = frozenset(
     }
 )
 WORKER = {"worker": True}  # rate_limit_args of the delivery worker's own sends
-MAX_REPLY_WAIT = 10.0  # seconds an answer waits for its place before it is given up
+MAX_REPLY_429S = 5  # 429s on one answer before it is given up (each waited out first)
 
 # httpx errors (PTB names them in the NetworkError message) that happen before a byte of the
 # request left, so Telegram cannot have the message and sending again is safe.
@@ -121,9 +119,12 @@ def delivery_error(error: TelegramError) -> DeliveryError:
 class ReplyLimits(BaseRateLimiter[dict[str, bool]]):
     """The handlers' answers share the delivery worker's `RateLimiter`, so that a reply in
     the middle of a broadcast does not take Telegram past 30 messages a second (a 429 would
-    hold up every send). An answer waits only for the overall window (see
-    `RateLimiter.acquire_reply`) and is never retried here: a retry after an unclear outcome
-    could answer twice. The worker's own sends, which take their slots themselves, pass
+    hold up every send), and leave the worker its share of each second. An answer waits only
+    for the overall window (see `RateLimiter.acquire_reply`), for as long as that takes: a
+    late answer is better than none, which would leave the person stuck half-way through a
+    check-in. A 429 on an answer (Telegram took nothing) is waited out and the answer sent
+    again; any other failure is not retried here, as a retry after an unclear outcome could
+    answer twice. The worker's own sends, which take their slots themselves, pass
     `rate_limit_args=WORKER` and go straight through."""
 
     def __init__(self, limiter: RateLimiter) -> None:
@@ -147,17 +148,15 @@ class ReplyLimits(BaseRateLimiter[dict[str, bool]]):
         chat_id = data.get("chat_id")
         if rate_limit_args == WORKER or endpoint not in SENDS or not isinstance(chat_id, int):
             return await callback(*args, **kwargs)
-        try:
-            async with asyncio.timeout(MAX_REPLY_WAIT):
-                slot = await self.limiter.acquire_reply(chat_id)
-        except TimeoutError:
-            # A long 429 pause: rather than hold the person's chat (and one of the handlers'
-            # places) for minutes, this answer is given up, as Telegram would refuse it.
-            raise RetryAfter(math.ceil(self.limiter.reply_delay(chat_id))) from None
-        try:
-            return await callback(*args, **kwargs)
-        except RetryAfter as error:
-            self.limiter.pause(retry_after_seconds(error))  # the worker waits too
-            raise
-        finally:
-            self.limiter.release(slot)
+        refused = 0
+        while True:
+            slot = await self.limiter.acquire_reply(chat_id)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as error:
+                self.limiter.pause(retry_after_seconds(error))  # the worker waits too
+                refused += 1
+                if refused >= MAX_REPLY_429S:
+                    raise
+            finally:
+                self.limiter.release(slot)

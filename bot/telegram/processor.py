@@ -4,6 +4,12 @@
 chats run concurrently, updates of one chat one after another, and each is marked done in the
 inbox when its handlers have finished, or handled again a little later when the database
 failed to take it (the error handler says which, through `failed()`).
+
+PTB's `process_update` (final) takes a place of its own semaphore before it calls
+`do_process_update`, so a limit given to PTB would be held by an update still waiting behind
+its own chat: one chat's backlog of 64 would stop every other chat. PTB's semaphore is
+therefore made too wide to bind, and the limit that counts is taken here, after the chat's
+lock: an update waiting for its chat holds nothing the other chats need.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from bot.services.inbox import InboxService
 log = logging.getLogger(__name__)
 
 RETRY_DELAY = 5.0  # seconds before an update whose storage failed is handled again
+# PTB's own semaphore, never the bound (see the module's docstring); PTB only asks it be > 1.
+_UNBOUNDED = 1 << 30
 
 
 class ChatOrderedProcessor(BaseUpdateProcessor):
@@ -33,7 +41,11 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         max_concurrent_updates: int = 64,
         retry_delay: float = RETRY_DELAY,
     ) -> None:
-        super().__init__(max_concurrent_updates)
+        if max_concurrent_updates < 1:
+            raise ValueError("max_concurrent_updates must be at least 1")
+        super().__init__(_UNBOUNDED)
+        self.limit = max_concurrent_updates
+        self._places = asyncio.Semaphore(max_concurrent_updates)
         self.inbox = inbox
         self.requeue = requeue  # puts an update back on the application's queue
         self.retry_delay = retry_delay
@@ -55,25 +67,30 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         self._failures[update_id] = retry
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        self.running += 1
-        self.peak = max(self.peak, self.running)
-        try:
-            await self._in_chat_order(update, coroutine)
-        finally:
-            self.running -= 1
+        await self._in_chat_order(update, coroutine)
         if isinstance(update, Update):
             await self._finish(update)
+
+    async def _handle(self, coroutine: Awaitable[Any]) -> None:
+        """One of the `limit` places, taken only when it is this update's turn in its chat."""
+        async with self._places:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            try:
+                await coroutine
+            finally:
+                self.running -= 1
 
     async def _in_chat_order(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = self._key(update)
         if key is None:
-            await coroutine
+            await self._handle(coroutine)
         else:
             self._users[key] += 1
             lock = self._locks.setdefault(key, asyncio.Lock())
             try:
                 async with lock:
-                    await coroutine
+                    await self._handle(coroutine)
             finally:
                 self._users[key] -= 1
                 if self._users[key] <= 0:

@@ -256,3 +256,46 @@ async def test_an_answer_waits_for_a_pause_after_a_429() -> None:
     answer = asyncio.create_task(limiter.acquire_reply(7))
     await time.run_until_idle()
     assert (await answer).started == pytest.approx(5.0)
+
+
+async def test_answers_leave_the_worker_a_third_of_each_second_while_it_has_work(
+    vtime: VirtualTime,
+) -> None:
+    limits = limiter(vtime)
+    pushes: list[float] = []
+    answers: list[float] = []
+
+    async def answer(chat_id: int) -> None:
+        slot = await limits.acquire_reply(chat_id)
+        answers.append(slot.started)
+        limits.release(slot)
+
+    # 300 people wait for an answer, then 90 pushes are queued: answers alone would fill 10 s.
+    tasks = [asyncio.create_task(answer(chat)) for chat in range(1001, 1301)]
+    await _settle()
+    tasks += [asyncio.create_task(send_now(limits, chat, pushes)) for chat in range(1, 91)]
+    await vtime.run_until_idle()
+    await asyncio.gather(*tasks)
+    assert max_in_window(pushes + answers, 1.0) <= 30
+    # The worker gets at least its 10 a second: the 90 pushes are out within 10 s …
+    assert max(pushes) < 10.0
+    # … and the answers never took more than their 20 of a second while it had work …
+    busy = [at for at in answers if 0 < at < max(pushes)]
+    assert max_in_window(busy, 1.0) <= 20
+    # … while the worker is not capped in turn: an idle second goes to whoever asks.
+    assert max_in_window(answers, 1.0) == 30
+
+
+async def test_without_pushes_answers_may_take_every_place(vtime: VirtualTime) -> None:
+    limits = limiter(vtime)
+    starts: list[float] = []
+
+    async def answer(chat_id: int) -> None:
+        slot = await limits.acquire_reply(chat_id)
+        starts.append(slot.started)
+        limits.release(slot)
+
+    tasks = [asyncio.create_task(answer(chat)) for chat in range(1, 61)]
+    await vtime.run_until_idle()
+    await asyncio.gather(*tasks)
+    assert sorted(starts)[29] == 0.0  # the first 30 at once

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,8 @@ from telegram.error import RetryAfter
 
 from bot.services.delivery import RateLimiter
 from bot.telegram.limits import WORKER, ReplyLimits
+from tests.unit.test_rate_limiter import VirtualTime
+from tests.waiting import eventually
 
 
 class Recorder:
@@ -49,27 +52,37 @@ async def test_answers_take_a_slot_and_the_workers_sends_do_not() -> None:
     ]
 
 
-async def test_a_429_on_an_answer_holds_every_send_and_is_not_retried() -> None:
+async def test_a_429_on_an_answer_holds_every_send_and_the_answer_goes_after_it() -> None:
     limiter = RateLimiter()
-    call = Recorder(RetryAfter(12))
-    with pytest.raises(RetryAfter):
-        await through(ReplyLimits(limiter), call, "sendMessage", {"chat_id": 7, "text": "Hej"})
-    assert len(call.calls) == 1
-    assert limiter.global_delay() > 11
+    call = Recorder(RetryAfter(timedelta(seconds=0.2)))
+    answered = asyncio.create_task(
+        through(ReplyLimits(limiter), call, "sendMessage", {"chat_id": 7, "text": "Hej"})
+    )
+    await eventually(lambda: call.calls)
+    assert limiter.global_delay() > 0.1  # every send waits for Telegram's pause
+    call.error = None
+    assert await answered == {"message_id": 1}  # then the answer goes, once
+    assert len(call.calls) == 2
 
 
-async def test_an_answer_is_given_up_rather_than_held_through_a_long_pause(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import bot.telegram.limits
-
-    monkeypatch.setattr(bot.telegram.limits, "MAX_REPLY_WAIT", 0.05)
-    limiter = RateLimiter()
+async def test_an_answer_waits_through_a_long_pause_rather_than_being_given_up() -> None:
+    time = VirtualTime()
+    limiter = RateLimiter(monotonic=time, sleep=time.sleep)
     limiter.pause(120)  # Telegram's retry_after after a flood
     call = Recorder()
-    with pytest.raises(RetryAfter) as raised:
+    answered = asyncio.create_task(
+        through(ReplyLimits(limiter), call, "sendMessage", {"chat_id": 7, "text": "Hej"})
+    )
+    await time.advance(119)
+    assert call.calls == []  # never sent into the pause …
+    await time.run_until_idle()
+    assert await answered == {"message_id": 1}  # … and sent when it ends
+    assert len(call.calls) == 1
+
+
+async def test_an_answer_refused_again_and_again_is_given_up_in_the_end() -> None:
+    limiter = RateLimiter()
+    call = Recorder(RetryAfter(timedelta(seconds=0.01)))
+    with pytest.raises(RetryAfter):
         await through(ReplyLimits(limiter), call, "sendMessage", {"chat_id": 7, "text": "Hej"})
-    assert call.calls == []  # never sent into the pause
-    retry_after = raised.value.retry_after
-    assert isinstance(retry_after, timedelta)  # PTB_TIMEDELTA is set, see tests/conftest.py
-    assert 110 < retry_after.total_seconds() <= 120
+    assert len(call.calls) == 5
