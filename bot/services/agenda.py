@@ -553,9 +553,16 @@ class AgendaEngine:
             title=slot.item.title.get(lang, lang),
             time=f"{slot.start.astimezone(self._event.tz):%H:%M}",
         )
-        deliveries = [
+        deliveries = self._notices(
+            f"missed:{self._event.key}:{site.key}:{slot.item.key}", chats, text
+        )
+        return await self._uow.outbox.enqueue(deliveries, now)
+
+    def _notices(self, key: str, chats: list[int], text: str) -> list[NewDelivery]:
+        """One notice to each facilitators' chat, keyed so that it is queued once."""
+        return [
             NewDelivery(
-                key=f"missed:{self._event.key}:{site.key}:{slot.item.key}:{chat}",
+                key=f"{key}:{chat}",
                 event_key=self._event.key,
                 chat_id=chat,
                 user_id=None,
@@ -565,7 +572,6 @@ class AgendaEngine:
             )
             for chat in chats
         ]
-        return await self._uow.outbox.enqueue(deliveries, now)
 
     async def _report_undelivered(self, site: Site, plan: Plan, now: datetime) -> int:
         """Tell the site's facilitators, once per item, that its push could not be delivered
@@ -589,16 +595,7 @@ class AgendaEngine:
                 time=f"{slot.start.astimezone(self._event.tz):%H:%M}",
                 count=count,
             )
-            deliveries += [
-                NewDelivery(
-                    key=f"undelivered:{self._event.key}:{site.key}:{item_key}:{chat}",
-                    event_key=self._event.key,
-                    chat_id=chat,
-                    user_id=None,
-                    kind="notice",
-                    message=OutboxMessage(text),
-                    priority=-1,
-                )
-                for chat in chats
-            ]
+            deliveries += self._notices(
+                f"undelivered:{self._event.key}:{site.key}:{item_key}", chats, text
+            )
         return await self._uow.outbox.enqueue(deliveries, now)
