@@ -19,7 +19,7 @@ from bot.buttons import BroadcastChoice
 from bot.i18n import telegram_length
 from bot.models import UserRef
 from bot.services.access import OnSite, OnSites, Purpose, Rights
-from bot.services.agenda import Advanced, NothingAhead, PausedNow, Shifted
+from bot.services.agenda import Advanced, NothingAhead, PausedNow, Resumed, Shifted
 from bot.services.broadcast import AlreadyDone, Cancelled, Drafted, NotAllowed, Queued, TooLong
 from handlers import jobs, keyboards, views
 from handlers.common import answer_button, answer_query, button, refuse, reply
@@ -164,12 +164,27 @@ async def pause_command(update: Update, context: Context, call: Call) -> None:
 
 @_guarded()
 async def resume_command(update: Update, context: Context, call: Call) -> None:
-    texts = context.services.texts
-    outcome = await context.services.agenda.resume(call.site, call.user.user_id)
-    if outcome.changed:
-        text = texts(call.lang, "facilitator.resumed", minutes=round(outcome.seconds / 60))
-    else:
+    services = context.services
+    texts, default = services.texts, services.event.default_language
+    outcome = await services.agenda.resume(call.site, call.user.user_id)
+    if not isinstance(outcome, Resumed):
         text = texts(call.lang, "facilitator.not_paused")
+    elif outcome.started is not None:
+        text = texts(
+            call.lang,
+            "facilitator.resumed_started",
+            title=outcome.started.title.get(call.lang, default),
+            count=outcome.notified,
+        )
+    elif outcome.next_item is not None and outcome.next_start is not None:
+        text = texts(
+            call.lang,
+            "facilitator.resumed_next",
+            title=outcome.next_item.title.get(call.lang, default),
+            time=views.hhmm(outcome.next_start, services),
+        )
+    else:
+        text = texts(call.lang, "facilitator.resumed")
     await reply(update, text)
 
 

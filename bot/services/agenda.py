@@ -33,7 +33,9 @@ class TickReport:
     started: list[tuple[str, str]] = field(default_factory=list)  # (site, item)
     reminded: list[tuple[str, str]] = field(default_factory=list)
     missed: list[tuple[str, str]] = field(default_factory=list)
-    queued: int = 0
+    queued: int = 0  # every message queued: pushes, relay cards, notices
+    # (site, item) → the people its push was queued for, which is what a facilitator is told.
+    pushed: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,19 @@ class PauseChanged:
     site_key: str
     paused: bool
     changed: bool  # False: it already was
-    seconds: int = 0  # on resume: how long the pause lasted
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """A pause ended. If an item fell due during it, that item started now and the rest of the
+    programme moved by as much as it was late; if none did, every time stayed as planned."""
+
+    site_key: str
+    lasted: int  # seconds the pause lasted
+    started: AgendaItem | None  # the item that fell due during the pause and started now
+    notified: int  # the people its push was queued for
+    next_item: AgendaItem | None  # what comes next, after `started` if one started
+    next_start: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +205,9 @@ class AgendaEngine:
                     handled_now.add(item_key)
                     continue
                 recipients = await self._uow.agenda.recipients(key, site.key)
-                report.queued += await self._push(plan, slot, recipients, now)
+                pushed = await self._push(plan, slot, recipients, now)
+                report.queued += pushed
+                report.pushed[(site.key, item_key)] = pushed
                 if slot.item.kind is AgendaKind.CROSSCHECK and self._relay is not None:
                     report.queued += await self._relay.crosscheck_started(plan, slot, now)
                 await self._uow.agenda.mark_fired(key, site.key, item_key, START, SENT, now)
@@ -345,7 +361,7 @@ class AgendaEngine:
                 )
         report = await self._tick_one(site_key)
         self.wake()
-        return Advanced(site_key, target.item, report.queued)
+        return Advanced(site_key, target.item, report.pushed.get((site_key, target.item.key), 0))
 
     async def pause(self, site_key: str, by: int | None) -> PauseChanged:
         async with self._uow.transaction():
@@ -356,29 +372,48 @@ class AgendaEngine:
             self.wake()
         return PauseChanged(site_key, paused=True, changed=changed)
 
-    async def resume(self, site_key: str, by: int | None) -> PauseChanged:
-        """End a pause: every item not yet pushed moves later by the time the pause lasted,
-        so the programme continues where it stopped."""
+    async def resume(self, site_key: str, by: int | None) -> Resumed | PauseChanged:
+        """End a pause. An item whose start fell inside the pause starts now, and the rest of
+        the programme moves by as much as it was late; if nothing fell due (the current item
+        simply went on), every time stays as it was before the pause."""
         async with self._uow.transaction():
             now = self._clock.now()
             lasted = await self._end_pause(site_key, by, now)
         if lasted is None:
             return PauseChanged(site_key, paused=False, changed=False)
-        await self._tick_one(site_key)
+        report = await self._tick_one(site_key)
         self.wake()
-        return PauseChanged(site_key, paused=False, changed=True, seconds=lasted)
+        started = next((item for site, item in report.started if site == site_key), None)
+        plan = await self.plan(site_key)
+        slot = plan.slot(started) if started is not None else None
+        upcoming = plan.after(slot) if slot is not None else plan.upcoming(self._clock.now())
+        return Resumed(
+            site_key,
+            lasted,
+            started=slot.item if slot is not None else None,
+            notified=report.pushed.get((site_key, started), 0) if started else 0,
+            next_item=upcoming.item if upcoming is not None else None,
+            next_start=upcoming.start if upcoming is not None else None,
+        )
 
     async def _end_pause(self, site_key: str, by: int | None, now: datetime) -> int | None:
-        """Inside a transaction: make the pause's move permanent and lift it; returns how long
-        it lasted in seconds, or None when the site was not paused."""
+        """Inside a transaction: lift the pause; returns how long it lasted in seconds, or
+        None when the site was not paused.
+
+        The pause's hold is dropped, not kept: the first item not yet pushed either still lies
+        ahead at its time as it was before the pause (nothing changes), or its start fell
+        inside the pause, and then it is moved to now, with every later item, by as much as it
+        is late. The move is a shift in the database, so a restart sees the same plan."""
         state = await self._uow.agenda.state(self._event.key, site_key)
         if state.paused_at is None:
             return None
         lasted = max(0, math.floor((now - state.paused_at).total_seconds()))
         first = Plan(self._event, replace(state, paused_at=None), now).first_unpushed()
-        if first is not None and lasted:
+        # Rounded down, so that the item's new start is never after now: it is due at once.
+        late = math.floor((now - first.start).total_seconds()) if first is not None else 0
+        if first is not None and late > 0:
             await self._uow.agenda.add_shift(
-                self._event.key, site_key, first.item.key, lasted, ShiftReason.RESUME, by, now
+                self._event.key, site_key, first.item.key, late, ShiftReason.RESUME, by, now
             )
         await self._uow.agenda.unpause(self._event.key, site_key)
         return lasted

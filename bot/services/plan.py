@@ -48,7 +48,9 @@ class Plan:
 
     A pause stops the clock: while it lasts, every item not yet pushed moves later by the time
     the pause has lasted so far, so nothing new becomes current or due, an open prompt stays
-    open, and its reminder waits; `/resume` makes that move permanent.
+    open, and its reminder waits. `/resume` drops that move: an item whose start fell inside
+    the pause starts then, later than planned, and the rest follows (a shift in the database);
+    if none did, the times are as before the pause.
     """
 
     def __init__(self, event: Event, state: SiteAgendaState, now: datetime) -> None:

@@ -274,7 +274,7 @@ ROWS: tuple[Row, ...] = (
         send="/resume kobenhavn",
         setup=paused,
         expect=facilitators(
-            Ok("facilitator.resumed", changes=True),
+            Ok("facilitator.resumed_next", changes=True),
             organiser=Ok("facilitator.not_paused", changes=False),
         ),
     ),
