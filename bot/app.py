@@ -235,7 +235,9 @@ async def running(
             .concurrent_updates(ChatOrderedProcessor(services.inbox, updates.put))
             .build()
         )
-        handlers.register(app)
+        handlers.register(
+            app, [s.facilitator_chat for s in event.sites if s.facilitator_chat is not None]
+        )
         async with app:  # initialize (getMe) … shutdown
             services.monitor.start()
             try:

@@ -500,12 +500,15 @@ class Event(_Frozen):
         return datetime.combine(self.event.date, item.at, tzinfo=self.tz)
 
     def resolve_code(self, code: str) -> CodeTarget | None:
+        """What a code grants. A site's or table's code matches in any case (`Odense` as
+        printed on a card, `odense` in the file); the secret codes of roles match exactly."""
         found: CodeTarget | None = None
+        folded = code.casefold()
         for site in self.sites:
-            if code == site.code:
+            if folded == site.code.casefold():
                 found = CodeTarget("participant", site.key)
             for group in site.groups:
-                if code == group.code:
+                if folded == group.code.casefold():
                     found = CodeTarget("participant", site.key, group.key)
         # Secret codes are compared in constant time and all of them every time, so the time
         # taken does not tell a guesser how close a guess came or which code it matched.
@@ -921,7 +924,8 @@ def _code_issues(info: EventInfo, sites: Mapping[int, Site]) -> list[Issue]:
     for use in _code_uses(info, sites):
         if not use.code:
             continue
-        earlier = first.setdefault(use.code, use)
+        # Site and table codes match in any case, so no two codes may differ only by case.
+        earlier = first.setdefault(use.code.casefold(), use)
         if earlier is use:
             continue
         shown = "this code" if use.secret or earlier.secret else f"code {use.code!r}"
@@ -930,7 +934,7 @@ def _code_issues(info: EventInfo, sites: Mapping[int, Site]) -> list[Issue]:
             Issue(
                 use.loc,
                 f"{shown}{default} is already {earlier.what} ({_loc_text(earlier.loc)});"
-                " every code in an event must be different",
+                " every code in an event must be different (in any case)",
                 absent=use.derived,
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from telegram import Update
@@ -45,7 +46,13 @@ NOT_AN_INPUT = (
 )
 
 
-def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+def register(
+    app: Application[Any, Any, Any, Any, Any, Any], facilitator_chats: Iterable[int] = ()
+) -> None:
+    # The facilitators' group chats of the event file: the facilitators' commands are typed
+    # there too (`/now`, `/now@bot`), and act on that chat's site unless another is named.
+    # Rights are still checked per person; any other group the bot is added to gets silence.
+    team = PRIVATE | filters.Chat(chat_id=list(facilitator_chats))
     # Group -1 runs first for every update and never stops the others: it records the
     # facilitator roles that the event file gives, before any command checks rights.
     app.add_handler(TypeHandler(Update, note_contact), group=-1)
@@ -59,7 +66,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler("where", participant.where_command, filters=PRIVATE),
             CommandHandler("switch", participant.switch_command, filters=PRIVATE),
             CommandHandler("language", participant.language_command, filters=PRIVATE),
-            CommandHandler("agenda", participant.agenda_command, filters=PRIVATE),
+            CommandHandler("agenda", participant.agenda_command, filters=team),
             CommandHandler("anonymous", participant.anonymous_command, filters=PRIVATE),
             CommandHandler("privacy", privacy.privacy_command, filters=PRIVATE),
             CommandHandler("withdraw", privacy.withdraw_command, filters=PRIVATE),
@@ -67,24 +74,25 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             CommandHandler("forget", privacy.forget_command, filters=PRIVATE),
             CommandHandler("mine", inputs.mine_command, filters=PRIVATE),
             CommandHandler("undo", inputs.undo_command, filters=PRIVATE),
-            CommandHandler("inputs", inputs.inputs_command, filters=PRIVATE),
-            CommandHandler("quiet", inputs.quiet_command, filters=PRIVATE),
+            CommandHandler("inputs", inputs.inputs_command, filters=team),
+            CommandHandler("quiet", inputs.quiet_command, filters=team),
             CommandHandler("help", participant.help_command, filters=PRIVATE),
             # Facilitators' and organisers' commands: each checks the role itself, at the
-            # moment of use, and refuses politely.
-            CommandHandler("now", facilitator.now_command, filters=PRIVATE),
-            CommandHandler("next", facilitator.next_command, filters=PRIVATE),
-            CommandHandler("delay", facilitator.delay_command, filters=PRIVATE),
-            CommandHandler("pause", facilitator.pause_command, filters=PRIVATE),
-            CommandHandler("resume", facilitator.resume_command, filters=PRIVATE),
-            CommandHandler("prompt", facilitator.prompt_command, filters=PRIVATE),
-            CommandHandler("close", facilitator.close_command, filters=PRIVATE),
-            CommandHandler("broadcast", facilitator.broadcast_command, filters=PRIVATE),
-            CommandHandler("relay", facilitator.relay_command, filters=PRIVATE),
+            # moment of use, and refuses politely. In a facilitators' group too (`team`);
+            # not /export, whose files of people's inputs belong in a private chat.
+            CommandHandler("now", facilitator.now_command, filters=team),
+            CommandHandler("next", facilitator.next_command, filters=team),
+            CommandHandler("delay", facilitator.delay_command, filters=team),
+            CommandHandler("pause", facilitator.pause_command, filters=team),
+            CommandHandler("resume", facilitator.resume_command, filters=team),
+            CommandHandler("prompt", facilitator.prompt_command, filters=team),
+            CommandHandler("close", facilitator.close_command, filters=team),
+            CommandHandler("broadcast", facilitator.broadcast_command, filters=team),
+            CommandHandler("relay", facilitator.relay_command, filters=team),
             CommandHandler("health", participant.health_command, filters=PRIVATE),
             CommandHandler("roles", roles.roles_command, filters=PRIVATE),
             CommandHandler("revoke", roles.revoke_command, filters=PRIVATE),
-            CommandHandler("stats", exports.stats_command, filters=PRIVATE),
+            CommandHandler("stats", exports.stats_command, filters=team),
             # An export takes seconds: it runs as a task of its own (block=False), so the
             # updates after it are not held up.
             CommandHandler("export", exports.export_command, filters=PRIVATE, block=False),

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler
 
@@ -36,6 +37,16 @@ async def reply(update: Update, text: str, keyboard: InlineKeyboardMarkup | None
     chat = update.effective_chat
     if chat is not None:
         await chat.send_message(text, reply_markup=keyboard)
+
+
+def chat_site(update: Update, context: Context) -> str | None:
+    """The site whose facilitators' group chat (`facilitator_chat` in the event file) the
+    update came from; None in a private chat. Commands there act on that site by default."""
+    chat = update.effective_chat
+    if chat is None or chat.type == ChatType.PRIVATE:
+        return None
+    sites = context.services.event.sites
+    return next((site.key for site in sites if site.facilitator_chat == chat.id), None)
 
 
 async def refuse(

@@ -18,7 +18,7 @@ from bot.export.outline import prompts_of, site_keys
 from bot.export.records import Participation
 from bot.models import UserRef
 from bot.services.access import OnSites, Purpose
-from handlers.common import refuse, reply
+from handlers.common import chat_site, refuse, reply
 from handlers.context import Context
 
 # Telegram accepts documents of up to 50 MB from bots.
@@ -39,7 +39,9 @@ async def _request(update: Update, context: Context, refusal: str) -> Request | 
     if user is None:
         return None
     args = context.args or []
-    place = await context.services.access.site_for(user, args, Purpose.REPORT)
+    place = await context.services.access.site_for(
+        user, args, Purpose.REPORT, chat_site=chat_site(update, context)
+    )
     if not isinstance(place, OnSites):
         await refuse(update, context, place, not_facilitator=refusal)
         return None

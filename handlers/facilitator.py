@@ -22,7 +22,7 @@ from bot.services.access import OnSite, OnSites, Purpose, Rights
 from bot.services.agenda import Advanced, NothingAhead, PausedNow, Resumed, Shifted
 from bot.services.broadcast import AlreadyDone, Cancelled, Drafted, NotAllowed, Queued, TooLong
 from handlers import jobs, keyboards, views
-from handlers.common import answer_button, answer_query, button, refuse, reply
+from handlers.common import answer_button, answer_query, button, chat_site, refuse, reply
 from handlers.context import Context
 
 _DELAY = re.compile(r"^[+-]?\d{1,3}$")
@@ -54,14 +54,29 @@ Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 def _guarded(
     purpose: Literal[Purpose.FACILITATE, Purpose.BROADCAST] = Purpose.FACILITATE,
+    *,
+    site_last: bool = False,
 ) -> Callable[[Step], Handler]:
+    """`site_last`: the site may also be named after the arguments (`/delay 10 aalborg`, as
+    well as `/delay aalborg 10`)."""
+
     def wrap(step: Step) -> Handler:
         async def handler(update: Update, context: Context) -> None:
             user = context.user
             if user is None:
                 return
             args = context.args or []
-            place = await context.services.access.site_for(user, args, purpose)
+            event = context.services.event
+            if (
+                site_last
+                and len(args) > 1
+                and event.site(args[0].lower()) is None
+                and event.site(args[-1].lower()) is not None
+            ):
+                args = [args[-1], *args[:-1]]
+            place = await context.services.access.site_for(
+                user, args, purpose, chat_site=chat_site(update, context)
+            )
             if not isinstance(place, OnSite | OnSites):
                 await refuse(update, context, place)
                 return
@@ -120,7 +135,7 @@ async def next_command(update: Update, context: Context, call: Call) -> None:
         )
 
 
-@_guarded()
+@_guarded(site_last=True)
 async def delay_command(update: Update, context: Context, call: Call) -> None:
     services, words = context.services, call.words
     if (

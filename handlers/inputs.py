@@ -28,7 +28,7 @@ from bot.services.inputs import (
 )
 from bot.services.relay import Reacted
 from handlers import keyboards, views
-from handlers.common import answer_button, answer_query, button, refuse, reply
+from handlers.common import answer_button, answer_query, button, chat_site, refuse, reply
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
@@ -270,7 +270,9 @@ async def inputs_command(update: Update, context: Context) -> None:
     if user is None:
         return
     services = context.services
-    place = await services.access.site_for(user, context.args or [], Purpose.INPUTS)
+    place = await services.access.site_for(
+        user, context.args or [], Purpose.INPUTS, chat_site=chat_site(update, context)
+    )
     if not isinstance(place, OnSite):
         await refuse(update, context, place)
         return
@@ -305,7 +307,9 @@ async def quiet_command(update: Update, context: Context) -> None:
     if user is None:
         return
     services = context.services
-    place = await services.access.site_for(user, context.args or [], Purpose.FACILITATE)
+    place = await services.access.site_for(
+        user, context.args or [], Purpose.FACILITATE, chat_site=chat_site(update, context)
+    )
     if not isinstance(place, OnSite):
         await refuse(update, context, place)
         return

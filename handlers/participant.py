@@ -30,7 +30,7 @@ from bot.services.checkin import (
     UnknownCode,
 )
 from handlers import keyboards, views
-from handlers.common import answer_button, button, refuse, reply, stale_button
+from handlers.common import answer_button, button, chat_site, refuse, reply, stale_button
 from handlers.context import Context
 
 
@@ -255,7 +255,9 @@ async def agenda_command(update: Update, context: Context) -> None:
     if user is None:
         return
     services = context.services
-    place = await services.access.site_for(user, context.args or [], Purpose.PROGRAMME)
+    place = await services.access.site_for(
+        user, context.args or [], Purpose.PROGRAMME, chat_site=chat_site(update, context)
+    )
     if not isinstance(place, OnSite):
         await refuse(update, context, place)
         return

@@ -9,7 +9,7 @@ Which site a command acts on is decided in one place, `AccessService.site_for`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Literal, overload
 
@@ -196,12 +196,22 @@ class AccessService:
 
     @overload
     async def site_for(
-        self, user: UserRef, words: Sequence[str], purpose: Literal[Purpose.REPORT]
+        self,
+        user: UserRef,
+        words: Sequence[str],
+        purpose: Literal[Purpose.REPORT],
+        *,
+        chat_site: str | None = None,
     ) -> OnSites | Refusal: ...
 
     @overload
     async def site_for(
-        self, user: UserRef, words: Sequence[str], purpose: Literal[Purpose.BROADCAST]
+        self,
+        user: UserRef,
+        words: Sequence[str],
+        purpose: Literal[Purpose.BROADCAST],
+        *,
+        chat_site: str | None = None,
     ) -> OnSite | OnSites | Refusal: ...
 
     @overload
@@ -210,15 +220,27 @@ class AccessService:
         user: UserRef,
         words: Sequence[str],
         purpose: Literal[Purpose.PROGRAMME, Purpose.INPUTS, Purpose.FACILITATE],
+        *,
+        chat_site: str | None = None,
     ) -> OnSite | Refusal: ...
 
     @overload
     async def site_for(
-        self, user: UserRef, words: Sequence[str], purpose: Purpose
+        self,
+        user: UserRef,
+        words: Sequence[str],
+        purpose: Purpose,
+        *,
+        chat_site: str | None = None,
     ) -> OnSite | OnSites | Refusal: ...
 
     async def site_for(
-        self, user: UserRef, words: Sequence[str], purpose: Purpose
+        self,
+        user: UserRef,
+        words: Sequence[str],
+        purpose: Purpose,
+        *,
+        chat_site: str | None = None,
     ) -> OnSite | OnSites | Refusal:
         """The site a command acts on, after the person's rights at this moment. `words` are
         the command's arguments: the first may name a site (for a report, any of them).
@@ -244,6 +266,9 @@ class AccessService:
 
         A report (/stats, /export) without a site covers everything the person facilitates:
         every site for an organiser, all their sites for a facilitator.
+
+        In a site's facilitators' group chat (`chat_site`), a command that names no site acts
+        on that site, as if it had named it: with the rights of the person who wrote it.
         """
         event = self._event
         lowered = [word.lower() for word in words]
@@ -252,6 +277,8 @@ class AccessService:
             if purpose.needs_role and not rights.any:
                 return NotFacilitator()
             if purpose is Purpose.REPORT:
+                if chat_site is not None and not any(event.site(w) for w in lowered):
+                    return self._report(rights, [chat_site])
                 return self._report(rights, lowered)
             first = lowered[0] if lowered else ""
             if purpose is Purpose.BROADCAST and first == "all":
@@ -260,6 +287,9 @@ class AccessService:
                 return OnSites(None, (first,), rights)
             if event.site(first) is not None:
                 return await self._named(user, rights, first, purpose)
+            if chat_site is not None:
+                place = await self._named(user, rights, chat_site, purpose)
+                return replace(place, named=False) if isinstance(place, OnSite) else place
             facilitated = tuple(s.key for s in event.sites if s.key in rights.facilitator_sites)
             if len(facilitated) == 1:
                 return OnSite(facilitated[0], facilitator=True, named=False, rights=rights)

@@ -124,6 +124,9 @@ def test_the_seed_event_is_the_two_site_workshop_of_3_october_2018(seed: Event) 
         ("aalborg-t2", CodeTarget("participant", "aalborg", "t2")),
         ("kobenhavn", CodeTarget("participant", "kobenhavn", None)),
         ("kobenhavn-t3", CodeTarget("participant", "kobenhavn", "t3")),
+        # As printed on a card, or typed with the caps lock on: the same codes.
+        ("AALBORG", CodeTarget("participant", "aalborg", None)),
+        ("Kobenhavn-T3", CodeTarget("participant", "kobenhavn", "t3")),
         (AALBORG_HOST, CodeTarget("facilitator", "aalborg", None)),
         (KOBENHAVN_HOST, CodeTarget("facilitator", "kobenhavn", None)),
         (ORGANISER, CodeTarget("organiser", None, None)),
@@ -136,7 +139,16 @@ def test_seed_codes_resolve_to_their_role_site_and_group(
 
 
 @pytest.mark.parametrize(
-    "code", ["", "odense", "aalborg-t9", "AALBORG", AALBORG_HOST[:-1], ORGANISER + "x", "æøå"]
+    "code",
+    [
+        "",
+        "odense",
+        "aalborg-t9",
+        AALBORG_HOST[:-1],
+        AALBORG_HOST.upper(),  # secret codes match exactly
+        ORGANISER + "x",
+        "æøå",
+    ],
 )
 def test_unknown_and_near_miss_codes_resolve_to_nothing(seed: Event, code: str) -> None:
     assert seed.resolve_code(code) is None
@@ -746,6 +758,12 @@ def test_a_secret_code_is_not_repeated_in_the_error() -> None:
     text = changed(SOUTH_CODE, SOUTH_CODE + "    facilitator_code: same-secret-code\n", text)
     (problem,) = problems_of(text)
     assert "same-secret-code" not in problem.message
+
+
+def test_two_codes_that_differ_only_in_case_are_one_code_twice() -> None:
+    (problem,) = problems_of(changed(SOUTH_CODE, "    code: NORTH\n"))
+    assert problem.field == "sites[1](south).code"
+    assert "must be different (in any case)" in problem.message
 
 
 def test_all_problems_are_reported_together_in_file_order() -> None:
