@@ -293,6 +293,8 @@ class AgendaRepo(Protocol):
         site_key: str,
         group_key: str | None = None,
         missing_key: str | None = None,
+        *,
+        unreachable_too: bool = False,
     ) -> Sequence[Recipient]: ...
 
     async def unanswered(

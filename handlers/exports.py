@@ -147,6 +147,10 @@ def stats_text(presenter: Presenter, figures: Participation, site_key: str) -> s
         lines.append(texts(lang, "stats.no_prompts"))
     for entry in entries:
         tally = entry.figures.total
+        # A table's own ad-hoc question was put to that table only: its share is of the
+        # people checked in there, not of the whole site.
+        table = entry.adhoc.group_key if entry.adhoc is not None else None
+        asked = totals.by_table.get(table, 0) if table is not None else totals.checked_in
         lines.append(
             texts(
                 lang,
@@ -154,7 +158,7 @@ def stats_text(presenter: Presenter, figures: Participation, site_key: str) -> s
                 title=presenter.item_title(entry.ref, entry.adhoc),
                 inputs=tally.inputs,
                 answered=tally.answered,
-                share=share(tally.answered, totals.checked_in),
+                share=share(tally.answered, asked),
                 hidden=tally.hidden,
             )
         )

@@ -16,6 +16,7 @@ from telegram import Update
 from telegram.ext import JobQueue
 
 from bot.buttons import BroadcastChoice
+from bot.event import Event
 from bot.i18n import telegram_length
 from bot.models import UserRef
 from bot.services.access import OnSite, OnSites, Purpose, Rights
@@ -27,6 +28,7 @@ from handlers.context import Context
 
 _DELAY = re.compile(r"^[+-]?\d{1,3}$")
 _HEAD = re.compile(r"^(\S+)\s*(.*)$", re.DOTALL)
+_NUMBERED = re.compile(r"^(\D*?)[-_]?\d+$")  # a stem and a number: t9, bord-3, 12
 MAX_DELAY_MINUTES = 180
 MAX_PROMPT = 3500
 
@@ -215,6 +217,22 @@ async def prompt_command(update: Update, context: Context, call: Call) -> None:
     group = site.group(wanted) or next((g for g in site.groups if g.code.lower() == wanted), None)
     if group is not None:
         group_key, text = group.key, rest
+    elif looks_like_a_table(services.event, wanted):
+        # `/prompt t9 …` with no table t9 here: a typo, not the question's first word. Sent
+        # to the whole site it would misfire silently; said back, it costs one more line.
+        default = services.event.default_language
+        tables = ", ".join(f"{g.key} ({g.name.get(call.lang, default)})" for g in site.groups)
+        await reply(
+            update,
+            services.texts(
+                call.lang,
+                "facilitator.no_such_table",
+                table=first,
+                site=site.name.get(call.lang, default),
+                tables=tables or "–",
+            ),
+        )
+        return
     if not text:
         await reply(update, services.texts(call.lang, "facilitator.prompt_usage"))
         return
@@ -230,6 +248,24 @@ async def prompt_command(update: Update, context: Context, call: Call) -> None:
             call.lang, "facilitator.prompt_opened", where=where, count=outcome.notified
         ),
     )
+
+
+def looks_like_a_table(event: Event, word: str) -> bool:
+    """Whether a question's first word reads as a table's key: the key or code of a table at
+    any site of the event, or the event's pattern of table keys (`t9` where tables are `t1`,
+    `t2` …; `9` where they are numbered)."""
+    if not word:
+        return False
+    stems: set[str] = set()
+    for site in event.sites:
+        for group in site.groups:
+            if word in (group.key.lower(), group.code.lower()):
+                return True
+            numbered = _NUMBERED.match(group.key.lower())
+            if numbered:
+                stems.add(numbered.group(1))
+    numbered = _NUMBERED.match(word)
+    return numbered is not None and numbered.group(1) in stems
 
 
 @_guarded()

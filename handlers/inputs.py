@@ -314,20 +314,31 @@ async def quiet_command(update: Update, context: Context) -> None:
         await refuse(update, context, place)
         return
     lang = await context.lang()
-    view = await services.inputs.view(user, place.site_key)
-    if view.prompt is None:
+    questions = await services.inputs.quiet(place.site_key)
+    if not questions:
         await reply(update, services.texts(lang, "inputs.view_none"))
         return
     site = services.event.site(place.site_key)
     default = services.event.default_language
-    names = [
-        g.name.get(lang, default) for g in (site.groups if site else []) if g.key in view.quiet
-    ]
-    if names:
-        text = services.texts(lang, "inputs.quiet", title=view.title, tables=", ".join(names))
-    else:
-        text = services.texts(lang, "inputs.quiet_none", title=view.title)
-    await reply(update, text)
+    names = {g.key: g.name.get(lang, default) for g in (site.groups if site else [])}
+    lines = []
+    for question in questions:
+        if question.quiet:
+            tables = ", ".join(names[key] for key in question.quiet)
+            lines.append(
+                services.texts(lang, "inputs.quiet", title=_preview(question.title), tables=tables)
+            )
+        elif len(question.tables) < len(names):
+            # A table's own question: "every table" would overstate it.
+            tables = ", ".join(names[key] for key in question.tables)
+            lines.append(
+                services.texts(
+                    lang, "inputs.quiet_answered", title=_preview(question.title), tables=tables
+                )
+            )
+        else:
+            lines.append(services.texts(lang, "inputs.quiet_none", title=_preview(question.title)))
+    await reply(update, "\n".join(lines))
 
 
 @button(Moderate)

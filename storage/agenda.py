@@ -212,20 +212,24 @@ class SqliteAgendaRepo:
         site_key: str,
         group_key: str | None = None,
         missing_key: str | None = None,
+        *,
+        unreachable_too: bool = False,
     ) -> Sequence[Recipient]:
-        """Checked-in participants of a site (or one table) who consented and can be reached;
-        with `missing_key`, only those with no outbox row `missing_key + user id` yet."""
+        """Checked-in participants of a site (or one table) who consented and can be reached
+        (`unreachable_too`: and those who blocked the bot, whose rows the delivery worker
+        settles as unreachable without a try, so that a report counts them); with
+        `missing_key`, only those with no outbox row `missing_key + user id` yet."""
         sql = """
             SELECT p.user_id, p.chat_id, c.group_key, p.language, p.telegram_language
               FROM checkins c
               JOIN participants p ON p.user_id = c.user_id
              WHERE c.event_key = ? AND c.site_key = ?
-               AND p.unreachable_at IS NULL
+               AND (p.unreachable_at IS NULL OR ?)
                AND EXISTS (SELECT 1 FROM consents k
                             WHERE k.user_id = c.user_id AND k.event_key = c.event_key
                               AND k.withdrawn_at IS NULL)
         """
-        params: tuple[object, ...] = (event_key, site_key)
+        params: tuple[object, ...] = (event_key, site_key, unreachable_too)
         if group_key is not None:
             sql += " AND c.group_key = ?"
             params += (group_key,)

@@ -97,9 +97,13 @@ class BroadcastService:
             broadcast = await self._uow.broadcasts.draft(
                 self._event.key, site_key, text, user_id, self._clock.now(), kind
             )
+            # People, counted as /now counts them: everyone checked in who consented, those
+            # who blocked the bot included (the report says how many of them it could reach).
             count = 0
             for key in self._sites(site_key, kind):
-                count += len(await self._uow.agenda.recipients(self._event.key, key))
+                count += len(
+                    await self._uow.agenda.recipients(self._event.key, key, unreachable_too=True)
+                )
         return Drafted(broadcast, count)
 
     async def confirm(
@@ -122,7 +126,12 @@ class BroadcastService:
             for site_key in self._sites(broadcast.site_key, broadcast.kind):
                 site = sender if broadcast.kind == "greeting" else self._event.site(site_key)
                 assert site is not None  # noqa: S101 - sites come from the event
-                for r in await self._uow.agenda.recipients(self._event.key, site_key):
+                # Those who blocked the bot get a row too, settled as unreachable without a
+                # try: the report's "N cannot be reached" is the figure /now shows.
+                recipients = await self._uow.agenda.recipients(
+                    self._event.key, site_key, unreachable_too=True
+                )
+                for r in recipients:
                     lang = pick_language(
                         r.language,
                         r.telegram_language,

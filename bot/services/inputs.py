@@ -113,6 +113,15 @@ class PromptView:
     quiet: list[str] = field(default_factory=list)  # tables with no input yet
 
 
+@dataclass(frozen=True, slots=True)
+class QuietTables:
+    """One question open at a site now, and which of the tables it is put to have no input."""
+
+    title: str
+    tables: list[str]  # the tables the question is put to, in the event's order
+    quiet: list[str]  # of those, the tables with no input to it yet
+
+
 class FloodGate:
     """A sliding window per person, in memory: a burst is absorbed, a flood slowed."""
 
@@ -338,6 +347,36 @@ class InputService:
         site = self._event.site(site_key)
         quiet = [g.key for g in site.groups if not counts.get(g.key)] if site else []
         return PromptView(site_key, prompt, self._title(plan, prompt), items, counts, votes, quiet)
+
+    async def quiet(self, site_key: str) -> list[QuietTables]:
+        """Every question open at the site now, with the tables that have not answered it.
+
+        Each table answers one question at a time (its own ad-hoc question, else the site's
+        ad-hoc question, else the agenda's prompt), so the tables are grouped by the question
+        they answer: a table's ad-hoc question is counted for that table only."""
+        key = self._event.key
+        site = self._event.site(site_key)
+        tables = [g.key for g in site.groups] if site is not None and site.groups else [None]
+        found: list[QuietTables] = []
+        async with self._uow.transaction():
+            now = self._clock.now()
+            plan = Plan(self._event, await self._uow.agenda.state(key, site_key), now)
+            asked: dict[tuple[str | None, int | None], tuple[OpenPrompt, list[str | None]]] = {}
+            for table in tables:
+                prompt = plan.open_prompt(now, table)
+                if prompt is not None:
+                    entry = asked.setdefault((prompt.item_key, prompt.adhoc_id), (prompt, []))
+                    entry[1].append(table)
+            for (item_key, adhoc_id), (prompt, put_to) in asked.items():
+                counts = await self._uow.inputs.counts_by_group(key, site_key, item_key, adhoc_id)
+                found.append(
+                    QuietTables(
+                        self._title(plan, prompt),
+                        [t for t in put_to if t is not None],
+                        [t for t in put_to if t is not None and not counts.get(t)],
+                    )
+                )
+        return found
 
     def _title(self, plan: Plan, prompt: OpenPrompt) -> str:
         default = self._event.default_language
