@@ -74,7 +74,7 @@ async def test_quiet_sees_a_tables_own_question_and_who_has_answered_it(
     assert quiet == "Borde uden input til Hvad håber I på?: Bord 2"
     await say(world, world.people["bo"], "Gode samtaler")
     quiet = await say(world, host(world), "/quiet")
-    assert quiet == "Har skrevet noget til Hvad håber I på?: Bord 2"
+    assert quiet == "Borde, der har skrevet noget til Hvad håber I på?: Bord 2"
     # With group work 1 open as well, both questions are listed, each with its own tables.
     await run_until(world.harness, world.clock, at("13:11"))
     await say(world, host(world), "/prompt t2 Og nu?")
