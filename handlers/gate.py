@@ -6,13 +6,20 @@ from __future__ import annotations
 from telegram import ChatMember, Update
 from telegram.constants import ChatType
 
+from handlers.common import chat_site
 from handlers.context import Context
 
 
 async def note_contact(update: Update, context: Context) -> None:
     user = context.user
-    if user is not None and update.effective_chat and update.effective_chat.type == "private":
+    chat = update.effective_chat
+    if user is None or chat is None:
+        return
+    if chat.type == ChatType.PRIVATE:
         await context.services.access.note_contact(user)
+    elif chat_site(update, context) is not None:
+        # A facilitator listed in the event file may type their first command in the group.
+        await context.services.access.note_contact(user, in_group=True)
 
 
 async def blocked_or_back(update: Update, context: Context) -> None:

@@ -127,13 +127,21 @@ class AccessService:
         self._wake_agenda = wake_agenda
         # People whose listed roles are already recorded; saves a write on every update.
         self._noted: set[int] = set()
+        # The same, from a facilitators' group chat: their private chat still to be noted.
+        self._noted_in_group: set[int] = set()
 
-    async def note_contact(self, user: UserRef) -> list[Role]:
+    async def note_contact(self, user: UserRef, *, in_group: bool = False) -> list[Role]:
         """Record the roles the event file gives this person, the first time they write.
+
+        `in_group`: they wrote in a site's facilitators' group chat, perhaps before ever
+        writing to the bot: their roles count there too. A group message says nothing about
+        their private chat, so a person already known is left as they are, and one not yet
+        known is recorded with their private chat (whose id is their user id in Telegram);
+        their first private message records them as usual.
 
         Returns the roles that were new, so the caller can tell the person.
         """
-        if user.user_id in self._noted:
+        if user.user_id in self._noted or (in_group and user.user_id in self._noted_in_group):
             return []
         listed = [
             site.key
@@ -145,9 +153,14 @@ class AccessService:
         if listed:
             now = self._clock.now()
             async with self._uow.transaction():
-                await self._uow.participants.upsert(
-                    user.user_id, user.chat_id, user.display_name, now, user.telegram_language
-                )
+                if not in_group:
+                    await self._uow.participants.upsert(
+                        user.user_id, user.chat_id, user.display_name, now, user.telegram_language
+                    )
+                elif await self._uow.participants.get(user.user_id) is None:
+                    await self._uow.participants.upsert(
+                        user.user_id, user.user_id, user.display_name, now, user.telegram_language
+                    )
                 for site_key in listed:
                     if await self._uow.roles.grant(
                         self._event.key,
@@ -158,7 +171,10 @@ class AccessService:
                         now,
                     ):
                         new.append(Role.FACILITATOR)
-        self._noted.add(user.user_id)
+        if in_group:
+            self._noted_in_group.add(user.user_id)
+        else:
+            self._noted.add(user.user_id)
         return new
 
     @property
@@ -174,6 +190,7 @@ class AccessService:
     def forget_person(self, user_id: int) -> None:
         """After an erasure: a listed facilitator gets their role again when they next write."""
         self._noted.discard(user_id)
+        self._noted_in_group.discard(user_id)
 
     async def rights(self, user: UserRef) -> Rights:
         async with self._uow.transaction():

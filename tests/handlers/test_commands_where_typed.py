@@ -19,12 +19,14 @@ from tests.handlers.helpers import check_in, run_until
 from tests.handlers.test_relay import THREE_SITES, at
 
 NORD_TEAM = -1001500000001
+LISTED = 906  # a facilitator at Nord by id in the event file, who has never written to the bot
 
 
 def event_with_team_chat() -> Event:
     """The three sites, Nord's facilitators with a group chat of their own."""
     data = load_event(THREE_SITES).model_dump(mode="python")
     data["sites"][0]["facilitator_chat"] = NORD_TEAM
+    data["sites"][0]["facilitators"] = [LISTED]
     return Event.model_validate(data)
 
 
@@ -94,6 +96,22 @@ async def test_the_programme_commands_in_the_group_act_on_its_site_with_the_writ
     team.chat.send(organiser, "/pause midt")
     await team.harness.settle()
     assert team.harness.query("SELECT site_key FROM agenda_pauses") == [("midt",)]
+
+
+async def test_a_listed_facilitator_can_start_in_the_group_without_writing_to_the_bot_first(
+    team: Team,
+) -> None:
+    listed = team.harness.api.user(LISTED, "Liv", language_code="en")
+    team.chat.send(listed, "/pause")
+    await team.harness.settle()
+    assert "paused" in team.chat.last()["text"]
+    assert team.harness.query("SELECT site_key, paused_by FROM agenda_pauses") == [
+        ("nord", LISTED)
+    ]
+    # Recorded with their private chat, not the group's.
+    assert team.harness.query(
+        "SELECT chat_id, unreachable_at FROM participants WHERE user_id = ?", (LISTED,)
+    ) == [(LISTED, None)]
 
 
 async def test_a_group_that_is_not_a_sites_facilitator_chat_stays_silent(team: Team) -> None:
