@@ -129,6 +129,7 @@ async def test_a_broadcast_counts_the_people_who_blocked_the_bot_as_now_does(
     assert numbers(preview_message["text"].split("\n")[0]) == [3]
     host(world).press_button(preview_message, "📣 Send")
     await world.harness.settle()
+    assert numbers(host(world).last()["text"]) == [3]  # "going to 3", as the preview said
     watch = jobs.BroadcastWatch(1, host(world).id, preview_message["message_id"], "da")
     report = ""
     for _ in range(50):
