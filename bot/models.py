@@ -337,7 +337,9 @@ class Input:
     group_key: str | None
     role: str
     category_key: str | None
-    anonymous: bool
+    # The author's choice as it is now (it covers their earlier inputs too); None: never made,
+    # which with `participant_choice` shows no name.
+    anonymous: bool | None
     item_key: str | None
     adhoc_id: int | None
     kind: InputKind

@@ -15,12 +15,20 @@ from storage.db import fetch_all, fetch_one
 from storage.roles import GRANT_JSON, grant_from_row
 from storage.timestamps import from_db, maybe_from_db, to_db
 
-_SELECT = """
+# How an author is shown follows their choice as it is now, not as it was when they wrote:
+# `/anonymous` covers the inputs written before it too. The choice lives on the check-in
+# (NULL: never made); without a check-in any more (declined after withdrawing), anonymous.
+CHOSEN_ANONYMITY = "CASE WHEN c.user_id IS NULL THEN 1 ELSE c.anonymous END"
+CHOICE_JOIN = "LEFT JOIN checkins c ON c.event_key = i.event_key AND c.user_id = i.user_id"
+
+_SELECT = f"""
     SELECT i.*, p.display_name AS author_name,
+           {CHOSEN_ANONYMITY} AS chosen_anonymity,
            (SELECT COUNT(*) FROM input_stars s WHERE s.input_id = i.id) AS stars,
            (SELECT COUNT(*) FROM input_votes v WHERE v.input_id = i.id) AS votes
       FROM inputs i JOIN participants p ON p.user_id = i.user_id
-"""
+      {CHOICE_JOIN}
+"""  # noqa: S608 - constant fragments
 
 
 def input_from_row(row: aiosqlite.Row) -> Input:
@@ -33,7 +41,7 @@ def input_from_row(row: aiosqlite.Row) -> Input:
         group_key=row["group_key"],
         role=row["role"],
         category_key=row["category_key"],
-        anonymous=bool(row["anonymous"]),
+        anonymous=None if row["chosen_anonymity"] is None else bool(row["chosen_anonymity"]),
         item_key=row["item_key"],
         adhoc_id=row["adhoc_id"],
         kind=InputKind(row["kind"]),
@@ -83,6 +91,10 @@ class SqliteInputRepo:
             RETURNING *,
                 (SELECT display_name FROM participants p WHERE p.user_id = inputs.user_id)
                     AS author_name,
+                (SELECT CASE WHEN c.user_id IS NULL THEN 1 ELSE c.anonymous END
+                   FROM (SELECT 1) LEFT JOIN checkins c
+                     ON c.event_key = inputs.event_key AND c.user_id = inputs.user_id)
+                    AS chosen_anonymity,
                 0 AS stars, 0 AS votes
             """,
             (
