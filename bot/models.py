@@ -81,7 +81,20 @@ class Admission:
     checkin: CheckIn | None
     consented: bool
     grants: tuple[RoleGrant, ...] = ()  # the author's roles
-    facilitator_chats: tuple[int, ...] = ()  # of the check-in's site, for the feed
+    facilitators: tuple[FacilitatorChat, ...] = ()  # of the check-in's site, for the feed
+
+    @property
+    def facilitator_chats(self) -> tuple[int, ...]:
+        return tuple(f.chat_id for f in self.facilitators)
+
+
+@dataclass(frozen=True, slots=True)
+class FacilitatorChat:
+    """A facilitator's private chat, with what choosing their language needs."""
+
+    chat_id: int
+    language: str | None = None  # chosen with /language
+    telegram_language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

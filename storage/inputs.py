@@ -8,7 +8,14 @@ from datetime import datetime
 
 import aiosqlite
 
-from bot.models import Admission, IncomingMessage, Input, InputKind, InputState
+from bot.models import (
+    Admission,
+    FacilitatorChat,
+    IncomingMessage,
+    Input,
+    InputKind,
+    InputState,
+)
 from storage.agenda import facilitator_chats_sql
 from storage.checkins import checkin_from_row
 from storage.db import fetch_all, fetch_one
@@ -137,8 +144,8 @@ class SqliteInputRepo:
                         SELECT {GRANT_JSON} AS grant FROM roles
                          WHERE event_key = :event AND user_id = :user ORDER BY granted_at
                    )) AS grants,
-                   (SELECT json_group_array(chat_id) FROM ({facilitator_chats_sql("c.site_key")}))
-                       AS facilitator_chats,
+                   (SELECT json_group_array(json_array(chat_id, language, telegram_language))
+                      FROM ({facilitator_chats_sql("c.site_key")})) AS facilitators,
                    c.*
               FROM (SELECT 1) LEFT JOIN checkins c
                 ON c.event_key = :event AND c.user_id = :user
@@ -156,7 +163,7 @@ class SqliteInputRepo:
             checkin=checkin_from_row(row) if row["user_id"] is not None else None,
             consented=bool(row["consented"]),
             grants=tuple(grant_from_row(grant) for grant in json.loads(row["grants"])),
-            facilitator_chats=tuple(json.loads(row["facilitator_chats"])),
+            facilitators=tuple(FacilitatorChat(*f) for f in json.loads(row["facilitators"])),
         )
 
     async def get(self, input_id: int) -> Input | None:
