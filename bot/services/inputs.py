@@ -221,6 +221,8 @@ class InputService:
                 group_key=checkin.group_key,
                 role=role.value,
                 category_key=checkin.category_key,
+                # A record of the choice when written; how the input is shown follows the
+                # author's choice as it is now (see storage.inputs.CHOSEN_ANONYMITY).
                 anonymous=bool(checkin.anonymous),
                 item_key=prompt.item_key if prompt else None,
                 adhoc_id=prompt.adhoc_id if prompt else None,
