@@ -176,8 +176,8 @@ class RelayService:
             )
 
         parts: list[list[DigestSection]] = [[]]
-        for section in sections:
-            rest = section.highlights
+        for whole in sections:
+            section, rest = whole, whole.highlights
             while True:
                 current = parts[-1]
                 take = len(rest)  # the most of the remaining highlights that fit in `current`
@@ -197,6 +197,8 @@ class RelayService:
                 rest = rest[take:]
                 if not rest:
                     break
+                # What was shared live is said in the section's first message only.
+                section = replace(section, shared_live=())
                 parts.append([])
         return parts
 
