@@ -359,7 +359,7 @@ class CheckInService:
         return await self._update_complete(user, lambda c: replace(c, anonymous=anonymous))
 
     async def toggle_anonymity(self, user: UserRef) -> AnonymityToggled | NotCheckedIn | Stale:
-        """`/anonymous`: named becomes anonymous, anonymous (or no choice yet) becomes named.
+        """`/anonymous`: named (or no choice yet) becomes anonymous, anonymous becomes named.
 
         The choice covers all the person's inputs, earlier ones too: authorship is read at
         every rendering and export. What was already sent to others stays as it was sent; the
@@ -372,11 +372,14 @@ class CheckInService:
             consented = await self._uow.participants.active_consent(user.user_id, key)
             if current is None or consented is None:
                 return NotCheckedIn()
-            anonymous = current.anonymous is False  # no choice yet was shown anonymous too
+            # No choice yet becomes anonymous: what the command's name says, and how the
+            # inputs were shown already, so nothing already sent was shown otherwise.
+            anonymous = current.anonymous is not True
+            changed = anonymous != (current.anonymous is not False)
             await self._uow.checkins.save(
                 replace(current, anonymous=anonymous, updated_at=self._clock.now())
             )
-            sent = bool(await self._uow.privacy.copies_in_telegram(user.user_id))
+            sent = changed and bool(await self._uow.privacy.copies_in_telegram(user.user_id))
         return AnonymityToggled(anonymous, sent_as_before=sent)
 
     async def _update_complete(

@@ -152,6 +152,13 @@ async def test_a_participant_who_never_chose_is_shown_without_a_name_everywhere(
     ]
     assert json_authors(document) == {"Et svar uden valg": None}
     assert NAME not in document
+    # Choosing anonymity now changes nothing that was shown: no word of recalling anything.
+    nanna.send("/anonymous")
+    await world.harness.settle()
+    answer = nanna.last()["text"]
+    assert "Alle dine input vises nu uden dit navn" in answer
+    assert "kaldes tilbage" not in answer
+    assert world.harness.query("SELECT anonymous FROM checkins WHERE user_id = 701") == [(1,)]
 
 
 async def test_anonymous_covers_earlier_inputs_and_switching_back_names_them_all_again(
