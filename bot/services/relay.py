@@ -32,6 +32,7 @@ PER_MESSAGE = 5  # highlights in one relay message, and per site in a digest
 CARD_LEAD = timedelta(minutes=2)  # the check-in card reaches facilitators this early
 PREVIEW = 500  # characters of a highlight in a relay
 ANGLE_PREVIEW = 140
+SHARED_PREVIEW = 60  # characters of a highlight named in a digest as already shared live
 RECEPTION_MILESTONES = frozenset({1, 3, 5, 10, 20, 50, 100})
 
 
@@ -471,7 +472,11 @@ class RelayService:
             )
             if section.shared_live:
                 shared = ", ".join(
-                    self._texts(lang, "relay.digest_shared_item", text=_short(item.text, 60))
+                    self._texts(
+                        lang,
+                        "relay.digest_shared_item",
+                        text=_short(self._body(lang, item), SHARED_PREVIEW),
+                    )
                     for item in section.shared_live
                 )
                 blocks.append(
