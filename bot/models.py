@@ -81,7 +81,20 @@ class Admission:
     checkin: CheckIn | None
     consented: bool
     grants: tuple[RoleGrant, ...] = ()  # the author's roles
-    facilitator_chats: tuple[int, ...] = ()  # of the check-in's site, for the feed
+    facilitators: tuple[FacilitatorChat, ...] = ()  # of the check-in's site, for the feed
+
+    @property
+    def facilitator_chats(self) -> tuple[int, ...]:
+        return tuple(f.chat_id for f in self.facilitators)
+
+
+@dataclass(frozen=True, slots=True)
+class FacilitatorChat:
+    """A facilitator's private chat, with what choosing their language needs."""
+
+    chat_id: int
+    language: str | None = None  # chosen with /language
+    telegram_language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,7 +350,9 @@ class Input:
     group_key: str | None
     role: str
     category_key: str | None
-    anonymous: bool
+    # The author's choice as it is now (it covers their earlier inputs too); None: never made,
+    # which with `participant_choice` shows no name.
+    anonymous: bool | None
     item_key: str | None
     adhoc_id: int | None
     kind: InputKind

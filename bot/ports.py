@@ -14,6 +14,7 @@ from bot.models import (
     CheckIn,
     Consent,
     DeliveryStatus,
+    FacilitatorChat,
     IncomingMessage,
     Input,
     InputState,
@@ -311,6 +312,8 @@ class AgendaRepo(Protocol):
 
     async def facilitator_chats(self, event_key: str, site_key: str) -> list[int]: ...
 
+    async def facilitators(self, event_key: str, site_key: str) -> list[FacilitatorChat]: ...
+
 
 class BroadcastRepo(Protocol):
     async def draft(
@@ -413,6 +416,12 @@ class RelayRepo(Protocol):
     async def was_relayed_to(self, input_id: int, site_key: str) -> bool: ...
 
     async def last_live_relay(self, event_key: str, to_site: str) -> datetime | None: ...
+
+    async def sources_relayed_to(self, event_key: str, to_site: str) -> set[str]: ...
+
+    async def relayed_live(
+        self, event_key: str, from_site: str, to_site: str, since: datetime | None, limit: int
+    ) -> Sequence[Input]: ...
 
     async def toggle_reaction(
         self, input_id: int, user_id: int, site_key: str, now: datetime

@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 
 from bot.buttons import Moderate, RelayReaction, Vote, WithdrawInput
@@ -360,7 +361,11 @@ async def moderate_button(
     if not isinstance(outcome, Moderated):
         await answer_query(query, services.texts.plain(lang, "buttons.stale"), alert=True)
         return
-    card = services.inputs.feed_card(outcome.input, lang)
+    # The card is shared in a group chat: it stays in the event's language, not the presser's.
+    chat = update.effective_chat
+    private = chat is not None and chat.type == ChatType.PRIVATE
+    card_lang = lang if private else services.event.default_language
+    card = services.inputs.feed_card(outcome.input, card_lang)
     await answer_button(update, card.text, keyboards.markup(card.buttons))
 
 

@@ -13,6 +13,7 @@ from bot.models import Role, UserRef
 from bot.services import Services
 from bot.services.access import OnSite, Purpose
 from bot.services.checkin import (
+    AnonymityToggled,
     CheckedIn,
     ChooseAnonymity,
     ChooseCategory,
@@ -208,13 +209,19 @@ async def anonymous_command(update: Update, context: Context) -> None:
     if not where.complete or where.checkin is None:
         await reply(update, services.texts(lang, "checkin.not_checked_in"))
         return
-    anonymous = not bool(where.checkin.anonymous)
-    outcome = await services.checkin.choose_anonymity(user, anonymous=anonymous)
-    if isinstance(outcome, Stale):
-        await reply(update, services.texts(lang, "anonymity.fixed"))
-        return
-    key = "anonymity.now_anonymous" if anonymous else "anonymity.now_named"
-    await reply(update, services.texts(lang, key))
+    outcome = await services.checkin.toggle_anonymity(user)
+    match outcome:
+        case AnonymityToggled(anonymous=anonymous, sent_as_before=sent):
+            key = "anonymity.now_anonymous" if anonymous else "anonymity.now_named"
+            text = services.texts(lang, key)
+            if sent:
+                after = "anonymity.sent_named" if anonymous else "anonymity.sent_anonymous"
+                text = f"{text}\n\n{services.texts(lang, after)}"
+            await reply(update, text)
+        case NotCheckedIn():
+            await reply(update, services.texts(lang, "checkin.not_checked_in"))
+        case _:
+            await reply(update, services.texts(lang, "anonymity.fixed"))
 
 
 @button(Move)

@@ -7,7 +7,15 @@ from datetime import datetime
 
 import aiosqlite
 
-from bot.models import AdhocPrompt, Recipient, Shift, ShiftReason, SiteAgendaState, SiteCounts
+from bot.models import (
+    AdhocPrompt,
+    FacilitatorChat,
+    Recipient,
+    Shift,
+    ShiftReason,
+    SiteAgendaState,
+    SiteCounts,
+)
 from storage.db import fetch_all, fetch_one
 from storage.timestamps import from_db, maybe_from_db, to_db
 
@@ -17,7 +25,8 @@ def facilitator_chats_sql(site: str = ":site") -> str:
     the event `:event`; `site` is an SQL expression naming the site (a column of an outer
     query where it is a subquery)."""
     return f"""
-        SELECT DISTINCT p.chat_id FROM roles r JOIN participants p ON p.user_id = r.user_id
+        SELECT DISTINCT p.chat_id, p.language, p.telegram_language
+          FROM roles r JOIN participants p ON p.user_id = r.user_id
          WHERE r.event_key = :event AND r.role = 'facilitator' AND r.site_key = {site}
            AND p.unreachable_at IS NULL
          ORDER BY p.chat_id
@@ -319,3 +328,13 @@ class SqliteAgendaRepo:
             self._conn, facilitator_chats_sql(), {"event": event_key, "site": site_key}
         )
         return [row["chat_id"] for row in rows]
+
+    async def facilitators(self, event_key: str, site_key: str) -> list[FacilitatorChat]:
+        """The same chats, with their people's languages."""
+        rows = await fetch_all(
+            self._conn, facilitator_chats_sql(), {"event": event_key, "site": site_key}
+        )
+        return [
+            FacilitatorChat(row["chat_id"], row["language"], row["telegram_language"])
+            for row in rows
+        ]

@@ -36,6 +36,7 @@ from bot.export.records import (
     Tally,
 )
 from bot.models import InputKind
+from storage.inputs import CHOICE_JOIN, CHOSEN_ANONYMITY
 from storage.timestamps import from_db
 
 BATCH = 2000
@@ -44,16 +45,17 @@ NEEDS_SCHEMA = 5
 
 # Stars, votes, highlights and relays are few beside the inputs: they are read once per export
 # into `_Marks` and looked up per row, instead of four correlated subqueries on every row.
-_INPUTS = """
+_INPUTS = f"""
     SELECT i.id, i.event_key, i.user_id, i.site_key, i.group_key, i.role, i.category_key,
-           i.anonymous, i.item_key, i.adhoc_id, i.kind, i.text, i.file_id, i.file_name,
+           {CHOSEN_ANONYMITY}, i.item_key, i.adhoc_id, i.kind, i.text, i.file_id, i.file_name,
            i.mime_type, i.chat_id, i.message_id, i.state, i.created_at, i.edited_at,
            p.display_name, a.text
       FROM inputs i
       JOIN participants p ON p.user_id = i.user_id
       LEFT JOIN adhoc_prompts a ON a.id = i.adhoc_id
+      {CHOICE_JOIN}
      WHERE i.event_key = ? AND i.state = 'visible'
-"""
+"""  # noqa: S608 - constant fragments
 _STARS = """
     SELECT s.input_id, COUNT(*) FROM input_stars s JOIN inputs i ON i.id = s.input_id
      WHERE i.event_key = ? GROUP BY s.input_id
@@ -169,7 +171,7 @@ class SqliteExportSource:
                     r[4],
                     r[5],
                     r[6],
-                    bool(r[7]),
+                    None if r[7] is None else bool(r[7]),
                     r[8],
                     r[9],
                     kinds[r[10]],

@@ -8,19 +8,34 @@ from datetime import datetime
 
 import aiosqlite
 
-from bot.models import Admission, IncomingMessage, Input, InputKind, InputState
+from bot.models import (
+    Admission,
+    FacilitatorChat,
+    IncomingMessage,
+    Input,
+    InputKind,
+    InputState,
+)
 from storage.agenda import facilitator_chats_sql
 from storage.checkins import checkin_from_row
 from storage.db import fetch_all, fetch_one
 from storage.roles import GRANT_JSON, grant_from_row
 from storage.timestamps import from_db, maybe_from_db, to_db
 
-_SELECT = """
+# How an author is shown follows their choice as it is now, not as it was when they wrote:
+# `/anonymous` covers the inputs written before it too. The choice lives on the check-in
+# (NULL: never made); without a check-in any more (declined after withdrawing), anonymous.
+CHOSEN_ANONYMITY = "CASE WHEN c.user_id IS NULL THEN 1 ELSE c.anonymous END"
+CHOICE_JOIN = "LEFT JOIN checkins c ON c.event_key = i.event_key AND c.user_id = i.user_id"
+
+_SELECT = f"""
     SELECT i.*, p.display_name AS author_name,
+           {CHOSEN_ANONYMITY} AS chosen_anonymity,
            (SELECT COUNT(*) FROM input_stars s WHERE s.input_id = i.id) AS stars,
            (SELECT COUNT(*) FROM input_votes v WHERE v.input_id = i.id) AS votes
       FROM inputs i JOIN participants p ON p.user_id = i.user_id
-"""
+      {CHOICE_JOIN}
+"""  # noqa: S608 - constant fragments
 
 
 def input_from_row(row: aiosqlite.Row) -> Input:
@@ -33,7 +48,7 @@ def input_from_row(row: aiosqlite.Row) -> Input:
         group_key=row["group_key"],
         role=row["role"],
         category_key=row["category_key"],
-        anonymous=bool(row["anonymous"]),
+        anonymous=None if row["chosen_anonymity"] is None else bool(row["chosen_anonymity"]),
         item_key=row["item_key"],
         adhoc_id=row["adhoc_id"],
         kind=InputKind(row["kind"]),
@@ -83,6 +98,10 @@ class SqliteInputRepo:
             RETURNING *,
                 (SELECT display_name FROM participants p WHERE p.user_id = inputs.user_id)
                     AS author_name,
+                (SELECT CASE WHEN c.user_id IS NULL THEN 1 ELSE c.anonymous END
+                   FROM (SELECT 1) LEFT JOIN checkins c
+                     ON c.event_key = inputs.event_key AND c.user_id = inputs.user_id)
+                    AS chosen_anonymity,
                 0 AS stars, 0 AS votes
             """,
             (
@@ -125,8 +144,8 @@ class SqliteInputRepo:
                         SELECT {GRANT_JSON} AS grant FROM roles
                          WHERE event_key = :event AND user_id = :user ORDER BY granted_at
                    )) AS grants,
-                   (SELECT json_group_array(chat_id) FROM ({facilitator_chats_sql("c.site_key")}))
-                       AS facilitator_chats,
+                   (SELECT json_group_array(json_array(chat_id, language, telegram_language))
+                      FROM ({facilitator_chats_sql("c.site_key")})) AS facilitators,
                    c.*
               FROM (SELECT 1) LEFT JOIN checkins c
                 ON c.event_key = :event AND c.user_id = :user
@@ -144,7 +163,7 @@ class SqliteInputRepo:
             checkin=checkin_from_row(row) if row["user_id"] is not None else None,
             consented=bool(row["consented"]),
             grants=tuple(grant_from_row(grant) for grant in json.loads(row["grants"])),
-            facilitator_chats=tuple(json.loads(row["facilitator_chats"])),
+            facilitators=tuple(FacilitatorChat(*f) for f in json.loads(row["facilitators"])),
         )
 
     async def get(self, input_id: int) -> Input | None:

@@ -96,6 +96,32 @@ class SqliteRelayRepo:
             row = await cur.fetchone()
         return maybe_from_db(row[0]) if row else None
 
+    async def sources_relayed_to(self, event_key: str, to_site: str) -> set[str]:
+        """The sites that have had a highlight relayed to `to_site` (live or in a digest)."""
+        async with self._conn.execute(
+            "SELECT DISTINCT h.site_key FROM highlight_relays r JOIN highlights h"
+            " ON h.input_id = r.input_id WHERE h.event_key = ? AND r.to_site = ?",
+            (event_key, to_site),
+        ) as cur:
+            return {row[0] async for row in cur}
+
+    async def relayed_live(
+        self, event_key: str, from_site: str, to_site: str, since: datetime | None, limit: int
+    ) -> Sequence[Input]:
+        """Visible highlights of `from_site` relayed live to `to_site` since `since` (or ever),
+        the earliest first."""
+        async with self._conn.execute(
+            f"""{_SELECT}
+              JOIN highlights h ON h.input_id = i.id
+              JOIN highlight_relays r ON r.input_id = i.id
+             WHERE h.event_key = ? AND h.site_key = ? AND r.to_site = ? AND r.mode = 'live'
+               AND r.relayed_at >= ? AND i.state = 'visible'
+             ORDER BY r.relayed_at, i.id
+             LIMIT ?""",
+            (event_key, from_site, to_site, "" if since is None else to_db(since), limit),
+        ) as cur:
+            return [input_from_row(row) async for row in cur]
+
     async def toggle_reaction(
         self, input_id: int, user_id: int, site_key: str, now: datetime
     ) -> bool:

@@ -59,7 +59,7 @@ class ExportedInput(NamedTuple):
     group_key: str | None
     role: str
     category_key: str | None
-    anonymous: bool
+    anonymous: bool | None  # the author's choice as it is now; None: never made
     item_key: str | None
     adhoc_id: int | None
     kind: InputKind

@@ -19,6 +19,7 @@ from bot.event import AgendaItem, AgendaKind, Event, Site
 from bot.i18n import Catalogue, pick_language
 from bot.models import NewDelivery, OutboxMessage, Recipient, ShiftReason
 from bot.ports import Clock, UnitOfWork
+from bot.services.audience import facilitator_targets
 from bot.services.plan import Plan, Slot
 from bot.services.relay import RelayService
 
@@ -578,23 +579,29 @@ class AgendaEngine:
 
     async def _report_missed(self, site: Site, slot: Slot, now: datetime) -> int:
         """Tell the site's facilitators that an item passed while the bot was down."""
-        chats = await self._uow.agenda.facilitator_chats(self._event.key, site.key)
-        if site.facilitator_chat is not None:
-            chats = [*chats, site.facilitator_chat]
-        lang = self._event.default_language
-        text = self._texts(
-            lang,
-            "agenda.missed",
-            title=slot.item.title.get(lang, lang),
-            time=f"{slot.start.astimezone(self._event.tz):%H:%M}",
-        )
+        targets = await self._facilitators(site)
         deliveries = self._notices(
-            f"missed:{self._event.key}:{site.key}:{slot.item.key}", chats, text
+            f"missed:{self._event.key}:{site.key}:{slot.item.key}",
+            targets,
+            lambda lang: self._texts(
+                lang,
+                "agenda.missed",
+                title=slot.item.title.get(lang, self._event.default_language),
+                time=f"{slot.start.astimezone(self._event.tz):%H:%M}",
+            ),
         )
         return await self._uow.outbox.enqueue(deliveries, now)
 
-    def _notices(self, key: str, chats: list[int], text: str) -> list[NewDelivery]:
-        """One notice to each facilitators' chat, keyed so that it is queued once."""
+    async def _facilitators(self, site: Site) -> list[tuple[int, str]]:
+        """(chat, language) of who hears what is meant for the site's facilitators: once."""
+        chats = await self._uow.agenda.facilitators(self._event.key, site.key)
+        return facilitator_targets(self._event, site, chats, self._texts.languages)
+
+    def _notices(
+        self, key: str, targets: list[tuple[int, str]], render: Callable[[str], str]
+    ) -> list[NewDelivery]:
+        """One notice to each facilitators' chat in its language, keyed so that it is queued
+        once."""
         return [
             NewDelivery(
                 key=f"{key}:{chat}",
@@ -602,10 +609,10 @@ class AgendaEngine:
                 chat_id=chat,
                 user_id=None,
                 kind="notice",
-                message=OutboxMessage(text),
+                message=OutboxMessage(render(lang)),
                 priority=-1,
             )
-            for chat in chats
+            for chat, lang in targets
         ]
 
     async def _report_undelivered(self, site: Site, plan: Plan, now: datetime) -> int:
@@ -614,23 +621,23 @@ class AgendaEngine:
         missed = await self._uow.agenda.missed_pushes(self._event.key, site.key)
         if not missed:
             return 0
-        chats = await self._uow.agenda.facilitator_chats(self._event.key, site.key)
-        if site.facilitator_chat is not None:
-            chats = [*chats, site.facilitator_chat]
-        lang = self._event.default_language
+        targets = await self._facilitators(site)
         deliveries = []
         for item_key, count in missed.items():
             slot = plan.slot(item_key)
             if slot is None:
                 continue
-            text = self._texts(
-                lang,
-                "delivery.missed",
-                title=slot.item.title.get(lang, lang),
-                time=f"{slot.start.astimezone(self._event.tz):%H:%M}",
-                count=count,
-            )
+
+            def render(lang: str, slot: Slot = slot, count: int = count) -> str:
+                return self._texts(
+                    lang,
+                    "delivery.missed",
+                    title=slot.item.title.get(lang, self._event.default_language),
+                    time=f"{slot.start.astimezone(self._event.tz):%H:%M}",
+                    count=count,
+                )
+
             deliveries += self._notices(
-                f"undelivered:{self._event.key}:{site.key}:{item_key}", chats, text
+                f"undelivered:{self._event.key}:{site.key}:{item_key}", targets, render
             )
         return await self._uow.outbox.enqueue(deliveries, now)

@@ -12,6 +12,9 @@ def author_label(
 ) -> str:
     """A name, "politiker, Aalborg", or "anonym" — never more than the event allows.
 
+    With `participant_choice` a name is shown only to those who chose to be named: not
+    choosing publishes no name. The choice read is the author's current one (`item.anonymous`
+    is read at every rendering), so it covers the inputs they wrote before they made it.
     `with_site=False` leaves the site out where the caller names it already (relays).
     """
     default = event.default_language
@@ -24,6 +27,7 @@ def author_label(
         if not with_site:
             return role_name
         return texts.plain(lang, "authors.role_at", role=role_name, site=site_name)
-    if mode == Anonymity.ANONYMOUS or item.anonymous or not item.author_name.strip():
+    unchosen = item.anonymous is None and mode == Anonymity.PARTICIPANT_CHOICE
+    if mode == Anonymity.ANONYMOUS or item.anonymous or unchosen or not item.author_name.strip():
         return texts.plain(lang, "authors.anonymous")
     return item.author_name

@@ -70,6 +70,15 @@ class ChooseAnonymity:
 
 
 @dataclass(frozen=True, slots=True)
+class AnonymityToggled:
+    """The person's inputs, all of them, are now shown `anonymous` or named.
+    `sent_as_before`: messages already sent to others carry some of them as shown before."""
+
+    anonymous: bool
+    sent_as_before: bool
+
+
+@dataclass(frozen=True, slots=True)
 class CheckedIn:
     site_key: str
     group_key: str | None
@@ -348,6 +357,30 @@ class CheckInService:
         if self._event.event.anonymity != Anonymity.PARTICIPANT_CHOICE:
             return Stale()
         return await self._update_complete(user, lambda c: replace(c, anonymous=anonymous))
+
+    async def toggle_anonymity(self, user: UserRef) -> AnonymityToggled | NotCheckedIn | Stale:
+        """`/anonymous`: named (or no choice yet) becomes anonymous, anonymous becomes named.
+
+        The choice covers all the person's inputs, earlier ones too: authorship is read at
+        every rendering and export. What was already sent to others stays as it was sent; the
+        result says whether there is any such message, so the reply can say so."""
+        if self._event.event.anonymity != Anonymity.PARTICIPANT_CHOICE:
+            return Stale()
+        key = self._event.key
+        async with self._uow.transaction():
+            current = await self._uow.checkins.get(key, user.user_id)
+            consented = await self._uow.participants.active_consent(user.user_id, key)
+            if current is None or consented is None:
+                return NotCheckedIn()
+            # No choice yet becomes anonymous: what the command's name says, and how the
+            # inputs were shown already, so nothing already sent was shown otherwise.
+            anonymous = current.anonymous is not True
+            changed = anonymous != (current.anonymous is not False)
+            await self._uow.checkins.save(
+                replace(current, anonymous=anonymous, updated_at=self._clock.now())
+            )
+            sent = changed and bool(await self._uow.privacy.copies_in_telegram(user.user_id))
+        return AnonymityToggled(anonymous, sent_as_before=sent)
 
     async def _update_complete(
         self, user: UserRef, change: Callable[[CheckIn], CheckIn]

@@ -19,6 +19,7 @@ from bot.buttons import Moderate, Moderation
 from bot.event import AgendaItem, AgendaKind, Event, OutsidePrompt, RelayMode
 from bot.i18n import Catalogue
 from bot.models import (
+    FacilitatorChat,
     IncomingMessage,
     Input,
     InputKind,
@@ -30,6 +31,7 @@ from bot.models import (
 )
 from bot.ports import Clock, UnitOfWork
 from bot.services.access import AccessService, Rights
+from bot.services.audience import facilitator_targets
 from bot.services.authors import author_label
 from bot.services.plan import OpenPrompt, Plan
 
@@ -228,6 +230,8 @@ class InputService:
                 group_key=checkin.group_key,
                 role=role.value,
                 category_key=checkin.category_key,
+                # A record of the choice when written; how the input is shown follows the
+                # author's choice as it is now (see storage.inputs.CHOSEN_ANONYMITY).
                 anonymous=bool(checkin.anonymous),
                 item_key=prompt.item_key if prompt else None,
                 adhoc_id=prompt.adhoc_id if prompt else None,
@@ -236,7 +240,7 @@ class InputService:
             )
             if stored is None:  # the same update, delivered again
                 return Duplicate(0)
-            carded = await self._feed(stored, admission.facilitator_chats, now)
+            carded = await self._feed(stored, admission.facilitators, now)
         if carded:
             self._on_queued()  # a wake-up without a card would cost the worker a transaction
         return Stored(stored, general=prompt is None)
@@ -472,17 +476,27 @@ class InputService:
         )
         return OutboxMessage(text, buttons=buttons, silent=True)
 
-    async def _feed(self, item: Input, facilitators: Sequence[int], now: datetime) -> int:
+    async def _feed(
+        self, item: Input, facilitators: Sequence[FacilitatorChat], now: datetime
+    ) -> int:
         """Queue the new input's card to the site's facilitators (their group chat, or else
-        each facilitator's private chat, as `facilitators` lists them); how many were queued."""
+        each facilitator's private chat in their language); how many were queued."""
         site = self._event.site(item.site_key)
         if site is None:
             return 0
-        chats = [site.facilitator_chat] if site.facilitator_chat is not None else facilitators
-        chats = [chat for chat in chats if chat != item.chat_id]
-        if not chats:
+        targets = [
+            (chat, lang)
+            for chat, lang in facilitator_targets(
+                self._event, site, facilitators, self._texts.languages
+            )
+            if chat != item.chat_id
+        ]
+        if not targets:
             return 0
-        card = self.feed_card(item, self._event.default_language)
+        cards: dict[str, OutboxMessage] = {}
+        for _, lang in targets:
+            if lang not in cards:
+                cards[lang] = self.feed_card(item, lang)
         return await self._uow.outbox.enqueue(
             [
                 NewDelivery(
@@ -491,10 +505,10 @@ class InputService:
                     chat_id=chat,
                     user_id=None,
                     kind="feed",
-                    message=card,
+                    message=cards[lang],
                     priority=1,  # after pushes: a prompt reaching a room matters more
                 )
-                for chat in chats
+                for chat, lang in targets
             ],
             now,
         )

@@ -1,20 +1,21 @@
 """Relays: the sites work apart, yet inspire each other while they work.
 
 A highlight (an input a facilitator starred, or one that passed the event's vote threshold)
-reaches the participants of every other site, labelled with where it came from and one line
-of that site's angle. `live` events relay as highlights come, at most one relay message per
-site every few minutes (the rest wait for the next); `digest` events collect them until the
-next cross-site check-in, where each participant receives one digest with a section per other
-site (split over several messages only beyond Telegram's length limit): nine messages at once
-would bury a phone in a noisy room, and at Telegram's rate nine times as many take nine times
-as long to arrive. Every relay is an outbox decision recorded together with
+reaches the participants of every other site, labelled with where it came from; a site's
+angle is said with its first highlight relayed live to a site, and in every digest's section
+for it. `live` events relay as highlights come, at most one relay message per site every few
+minutes (the rest wait for the next); `digest` events collect them until the next cross-site
+check-in, where each participant receives one digest with a section per other site (split
+over several messages only beyond Telegram's length limit): nine messages at once would bury
+a phone in a noisy room, and at Telegram's rate nine times as many take nine times as long to
+arrive. Every relay is an outbox decision recorded together with
 `highlight_relays`, so nothing travels twice, not even across a restart.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.buttons import Buttons, RelayReaction
@@ -22,6 +23,7 @@ from bot.event import AgendaKind, Event, RelayMode, Site
 from bot.i18n import MESSAGE_LIMIT, Catalogue, Markup, pick_language, visible_length
 from bot.models import Input, NewDelivery, OutboxMessage, Recipient, UserRef
 from bot.ports import Clock, UnitOfWork
+from bot.services.audience import facilitator_targets
 from bot.services.authors import author_label
 from bot.services.plan import Plan, Slot
 
@@ -30,6 +32,7 @@ PER_MESSAGE = 5  # highlights in one relay message, and per site in a digest
 CARD_LEAD = timedelta(minutes=2)  # the check-in card reaches facilitators this early
 PREVIEW = 500  # characters of a highlight in a relay
 ANGLE_PREVIEW = 140
+SHARED_PREVIEW = 60  # characters of a highlight named in a digest as already shared live
 RECEPTION_MILESTONES = frozenset({1, 3, 5, 10, 20, 50, 100})
 
 
@@ -49,6 +52,9 @@ class DigestSection:
     participants: int
     inputs: int
     highlights: tuple[tuple[int, Input], ...]
+    # In a live event: its highlights this site already received live since the last
+    # check-in, named briefly so the digest does not say "nothing new" about them.
+    shared_live: tuple[Input, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +112,26 @@ class RelayService:
         key = self._event.key
         sections: list[DigestSection] = []
         number = 1
+        since = max(
+            (
+                s.start
+                for s in plan.slots
+                if s.item.kind is AgendaKind.CROSSCHECK and s.start < slot.start
+            ),
+            default=None,
+        )
         for source in self.others(plan.site_key):
             found = await self._uow.relay.pending(key, source.key, plan.site_key, PER_MESSAGE)
             participants, inputs = await self._uow.relay.site_figures(key, source.key)
             numbered = tuple(enumerate(found, number))
-            sections.append(DigestSection(source, participants, inputs, numbered))
+            live: tuple[Input, ...] = ()
+            if self.mode == RelayMode.LIVE:
+                live = tuple(
+                    await self._uow.relay.relayed_live(
+                        key, source.key, plan.site_key, since, PER_MESSAGE
+                    )
+                )
+            sections.append(DigestSection(source, participants, inputs, numbered, live))
             number += len(numbered)
         if not sections:
             return 0
@@ -156,8 +177,8 @@ class RelayService:
             )
 
         parts: list[list[DigestSection]] = [[]]
-        for section in sections:
-            rest = section.highlights
+        for whole in sections:
+            section, rest = whole, whole.highlights
             while True:
                 current = parts[-1]
                 take = len(rest)  # the most of the remaining highlights that fit in `current`
@@ -177,6 +198,8 @@ class RelayService:
                 rest = rest[take:]
                 if not rest:
                     break
+                # What was shared live is said in the section's first message only.
+                section = replace(section, shared_live=())
                 parts.append([])
         return parts
 
@@ -202,12 +225,15 @@ class RelayService:
         if not highlights:
             return 0
         recipients = await self._uow.agenda.recipients(key, to_site)
+        # A site's angle travels with its first highlight to this site, not under every one.
+        introduced = await self._uow.relay.sources_relayed_to(key, to_site)
+        angles = {h.site_key for h in highlights} - introduced
         decision = f"relay:{key}:{to_site}:{min(h.id for h in highlights)}"
         queued = await self._enqueue(
             decision,
             recipients,
             now,
-            lambda lang: self._render_live(lang, highlights),
+            lambda lang: self._render_live(lang, highlights, angles),
             _reaction_buttons([tuple(enumerate(highlights, 1))]),
         )
         await self._uow.relay.mark_relayed(
@@ -234,15 +260,15 @@ class RelayService:
         site = self._event.site(plan.site_key)
         if site is None:
             return 0
-        chats = await self._uow.agenda.facilitator_chats(key, site.key)
-        if site.facilitator_chat is not None:
-            chats = [*chats, site.facilitator_chat]
-        if not chats:
+        targets = await self._facilitators(site)
+        if not targets:
             return 0
         top = list(await self._uow.relay.top(key, site.key, 3))
         participants, inputs = await self._uow.relay.site_figures(key, site.key)
-        lang = self._event.default_language
-        text = self._render_card(lang, site, slot, top, participants, inputs)
+        texts = {
+            lang: self._render_card(lang, site, slot, top, participants, inputs)
+            for lang in {lang for _, lang in targets}
+        }
         return await self._uow.outbox.enqueue(
             [
                 NewDelivery(
@@ -251,13 +277,18 @@ class RelayService:
                     chat_id=chat,
                     user_id=None,
                     kind="notice",
-                    message=OutboxMessage(text),
+                    message=OutboxMessage(texts[lang]),
                     priority=-1,
                 )
-                for chat in chats
+                for chat, lang in targets
             ],
             now,
         )
+
+    async def _facilitators(self, site: Site) -> list[tuple[int, str]]:
+        """(chat, language) of who hears what is meant for the site's facilitators: once."""
+        chats = await self._uow.agenda.facilitators(self._event.key, site.key)
+        return facilitator_targets(self._event, site, chats, self._texts.languages)
 
     # -- reactions across sites ------------------------------------------------------------
 
@@ -295,19 +326,18 @@ class RelayService:
         site = self._event.site(item.site_key)
         if site is None:
             return
-        chats = (
-            [site.facilitator_chat]
-            if site.facilitator_chat is not None
-            else await self._uow.agenda.facilitator_chats(key, site.key)
-        )
-        lang = self._event.default_language
+        targets = await self._facilitators(site)
         total = sum(reception.values())
-        per_site = ", ".join(
-            f"{self._site_name(s, lang)} {n}" for s, n in sorted(reception.items())
-        )
-        text = self._texts(
-            lang, "relay.reception", total=total, sites=per_site, text=_short(item.text, 120)
-        )
+
+        def render(lang: str) -> str:
+            per_site = ", ".join(
+                f"{self._site_name(s, lang)} {n}" for s, n in sorted(reception.items())
+            )
+            return self._texts(
+                lang, "relay.reception", total=total, sites=per_site, text=_short(item.text, 120)
+            )
+
+        texts = {lang: render(lang) for lang in {lang for _, lang in targets}}
         await self._uow.outbox.enqueue(
             [
                 NewDelivery(
@@ -316,10 +346,10 @@ class RelayService:
                     chat_id=chat,
                     user_id=None,
                     kind="feed",
-                    message=OutboxMessage(text, silent=True),
+                    message=OutboxMessage(texts[lang], silent=True),
                     priority=1,
                 )
-                for chat in chats
+                for chat, lang in targets
             ],
             now,
         )
@@ -357,27 +387,47 @@ class RelayService:
         answered = self._texts(lang, "relay.to_prompt", prompt=prompt.title.get(lang, default))
         return Markup(f"{where} {answered}")
 
-    def _highlight_lines(self, lang: str, highlights: Sequence[Input]) -> list[str]:
+    def _highlight_lines(
+        self, lang: str, highlights: Sequence[Input], angles: Collection[str] = ()
+    ) -> list[str]:
+        """The highlights, numbered; the angle of each site in `angles` under the first of
+        its highlights only (said once, it is read; said under each, it is skipped)."""
         default = self._event.default_language
         lines = []
+        told: set[str] = set()
         for n, item in enumerate(highlights, 1):
             site = self._event.site(item.site_key)
-            lines.append(
-                self._texts(
-                    lang,
-                    "relay.highlight",
-                    n=n,
-                    provenance=self.provenance(lang, item),
-                    text=self._body(lang, item),
-                    angle=_short(site.angle.get(lang, default), ANGLE_PREVIEW) if site else "",
+            provenance, text = self.provenance(lang, item), self._body(lang, item)
+            if site is not None and item.site_key in angles and item.site_key not in told:
+                told.add(item.site_key)
+                angle = _short(site.angle.get(lang, default), ANGLE_PREVIEW)
+                lines.append(
+                    self._texts(
+                        lang,
+                        "relay.highlight",
+                        n=n,
+                        provenance=provenance,
+                        text=text,
+                        angle=angle,
+                    )
                 )
-            )
+            else:
+                # The same lines as a digest's highlight: no angle.
+                lines.append(
+                    self._texts(
+                        lang, "relay.digest_highlight", n=n, provenance=provenance, text=text
+                    )
+                )
         return lines
 
     def without_erased(self, lang: str, remaining: Sequence[Input]) -> OutboxMessage:
         """A relay or digest again, after one of the highlights it carried was erased: a line
         saying so, then the others it carried, with their 👍 buttons."""
-        lines = [self._texts(lang, "erasure.relay_kept"), *self._highlight_lines(lang, remaining)]
+        angles = {item.site_key for item in remaining}
+        lines = [
+            self._texts(lang, "erasure.relay_kept"),
+            *self._highlight_lines(lang, remaining, angles),
+        ]
         return OutboxMessage(
             "\n\n".join(lines), buttons=_reaction_buttons([tuple(enumerate(remaining, 1))])
         )
@@ -387,9 +437,12 @@ class RelayService:
             item.text or self._texts.plain(lang, f"feed.kind_{item.kind.value}"), PREVIEW
         )
 
-    def _render_live(self, lang: str, highlights: Sequence[Input]) -> str:
+    def _render_live(self, lang: str, highlights: Sequence[Input], angles: Collection[str]) -> str:
         return "\n\n".join(
-            [self._texts(lang, "relay.live_heading"), *self._highlight_lines(lang, highlights)]
+            [
+                self._texts(lang, "relay.live_heading"),
+                *self._highlight_lines(lang, highlights, angles),
+            ]
         )
 
     def render_digest(
@@ -397,7 +450,8 @@ class RelayService:
     ) -> str:
         """One message of a digest: the heading (on a later part, a line saying it continues),
         then each site's figures and angle, and its highlights (the angle is said once per
-        site, not under each highlight as in a live relay)."""
+        site, not under each highlight); in a live event, first what of that site was already
+        shared live since the last check-in, in a line, instead of "nothing new"."""
         default = self._event.default_language
         blocks = [
             self._texts(lang, "relay.digest_heading")
@@ -416,7 +470,19 @@ class RelayService:
                     angle=_short(source.angle.get(lang, default), ANGLE_PREVIEW),
                 )
             )
-            if not section.highlights:
+            if section.shared_live:
+                shared = ", ".join(
+                    self._texts(
+                        lang,
+                        "relay.digest_shared_item",
+                        text=_short(self._body(lang, item), SHARED_PREVIEW),
+                    )
+                    for item in section.shared_live
+                )
+                blocks.append(
+                    self._texts(lang, "relay.digest_shared_live", highlights=Markup(shared))
+                )
+            elif not section.highlights:
                 blocks.append(self._texts(lang, "relay.digest_empty"))
             blocks += [
                 self._texts(
@@ -491,7 +557,7 @@ class RelayService:
 
 
 def _cut(section: DigestSection, highlights: tuple[tuple[int, Input], ...]) -> DigestSection:
-    return DigestSection(section.source, section.participants, section.inputs, highlights)
+    return replace(section, highlights=highlights)
 
 
 def _reaction_buttons(rows: Sequence[Sequence[tuple[int, Input]]]) -> Buttons:

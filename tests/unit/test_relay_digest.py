@@ -91,3 +91,17 @@ async def test_a_site_too_long_for_one_message_is_cut_between_highlights_countin
     assert service.render_digest("da", parts[1], 2, 2).startswith(
         "📡 <i>Nyt fra de andre steder, fortsat (2/2)</i>"
     )
+
+
+async def test_what_was_shared_live_is_said_once_even_when_its_site_is_cut(
+    uow: SqliteUnitOfWork, clock: ManualClock
+) -> None:
+    service = relay(uow, clock)
+    cut = section("nord", ["🙂" * 600] * 5, 1)
+    shared = DigestSection(
+        cut.source, 3, 5, cut.highlights, (highlight(90, "nord", "Allerede set live"),)
+    )
+    parts = service.pack_digest(["da"], [shared])
+    assert len(parts) > 1
+    rendered = [service.render_digest("da", part, n, len(parts)) for n, part in enumerate(parts)]
+    assert [text.count("»Allerede set live«") for text in rendered] == [1] + [0] * (len(parts) - 1)
