@@ -161,3 +161,27 @@ async def test_a_database_turned_read_only_while_running_is_named_and_then_recov
     assert log.count("became read-only") == 1, log
     assert log.count("is writable again: acknowledging again") == 1, log
     assert "error while handling update" not in log, log
+
+
+async def test_a_deleted_database_file_is_named_in_health_and_healthz(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORGANIZER_IDS", "99")
+    port = _free_port()
+    api = FakeBotApi(TOKEN)
+    async with FakeBotApiServer(api) as server:
+        process = await _run_bot(tmp_path, server, "--serve", "--port", str(port))
+        try:
+            await eventually(lambda: api.calls_to("deleteWebhook"), what="polling to start")
+            host = api.user(99, "Vært", language_code="en")
+            await _says(host, "/health", "How the bot is doing")
+            (tmp_path / "run.sqlite3").unlink()
+            body = await eventually(_healthz(port, 503), what="/healthz to say 503")
+            report = await _says(host, "/health", "Database file deleted or replaced")
+        finally:
+            process.send_signal(signal.SIGINT)
+            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
+    log = (stdout + stderr).decode()
+    assert body["database"] == "database file deleted or replaced"
+    assert "How the bot is doing" in report  # the figures still come, read from the old file
+    assert log.count("deleted or replaced") == 1, log
