@@ -61,6 +61,7 @@ async def start(server: FakeBotApiServer, database: Path, log: Path) -> asyncio.
             "-m",
             "bot",
             "run",
+            "--allow-demo-codes",  # the seed's codes, against a fake Telegram
             env=env,
             cwd=ROOT,
             stdout=handle,

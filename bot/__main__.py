@@ -15,10 +15,14 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.config import Settings
-from bot.eventfile import SEED_EVENT, EventFileError, load_event
+from bot.eventfile import SEED_EVENT, EventFileError, Problem, Review, load_event, review_event
 from bot.export import Format
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+_SET_THE_VARIABLE = (
+    "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather in Telegram and put "
+    "its token in TELEGRAM_BOT_TOKEN (environment or .env)."
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,12 +58,20 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="discard what Telegram holds for the bot at start (never done otherwise)",
     )
+    run.add_argument(
+        "--allow-demo-codes",
+        action="store_true",
+        help="start even with the seed event's published demo codes, which anyone can use: "
+        "only for a local trial against a fake Telegram",
+    )
 
     check = sub.add_parser(
         "check",
         help="validate an event file and print its summary",
         description="Validate an event file. Prints a summary and exits 0, or prints every "
-        "problem as file:line: field: message and exits 1.",
+        "problem as file:line: field: message and exits 1. A published demo code (the seed "
+        "event's organiser and facilitator codes) is such a problem, except in the seed "
+        "itself, where a note says so; a facilitator listed by @username gets a WARNING.",
     )
     check.add_argument("file", type=Path, nargs="?", help="event file (default: the seed event)")
     check.add_argument("--lang", help="language of the summary (default: the event's first)")
@@ -196,10 +208,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _check(path: Path, lang: str | None) -> int:
     from bot.event_summary import render_summary
 
-    event = load_event(path)
-    print(render_summary(event, lang))
+    review = review_event(path)
+    for warning in review.warnings:
+        print(_warning(warning), file=sys.stderr)
+    if review.demo_codes and not review.seed:
+        raise EventFileError(review.demo_codes)
+    print(render_summary(review.event, lang))
+    if review.demo_codes:
+        print(
+            f"\nNote: {_fields(review)} hold the published demo codes of the seed event, known "
+            "to anyone: fine for `python -m bot rehearse`; `python -m bot run` refuses them. "
+            "For a real event, copy this file and choose your own secret codes."
+        )
     print(f"\n{path}: OK")
     return EXIT_OK
+
+
+def _warning(problem: Problem) -> str:
+    return str(Problem(problem.path, problem.line, problem.field, f"WARNING: {problem.message}"))
+
+
+def _fields(review: Review) -> str:
+    return ", ".join(problem.field for problem in review.demo_codes)
 
 
 def _settings() -> Settings:
@@ -334,6 +364,7 @@ def _qr(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     import asyncio
+    import logging
     import secrets
 
     from telegram.error import InvalidToken, NetworkError
@@ -347,7 +378,23 @@ def _run(args: argparse.Namespace) -> int:
     if args.event is not None:
         settings = settings.model_copy(update={"event_file": args.event})
     token = settings.telegram_bot_token
-    logs.configure(settings.log_level, [token.get_secret_value()] if token else [])
+    if token is None:
+        print(_SET_THE_VARIABLE, file=sys.stderr)
+        return EXIT_USAGE
+    review = review_event(settings.event_file)
+    if review.demo_codes and not args.allow_demo_codes:
+        print(
+            f"Not starting: {settings.event_file} uses published demo codes ({_fields(review)}), "
+            "with which anyone can become organiser or facilitator; put your own secret codes "
+            "in the event file, or pass --allow-demo-codes for a local trial against a fake "
+            "Telegram.",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    logs.configure(settings.log_level, [token.get_secret_value()])
+    for warning in review.warnings:
+        # The field and line only: the username itself is a name, and names are not logged.
+        logging.getLogger("bot").warning("%s", warning)
     webhook = None
     if args.webhook:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
@@ -355,7 +402,7 @@ def _run(args: argparse.Namespace) -> int:
     listen = Listen(args.listen, args.port) if webhook or args.serve else None
 
     async def run() -> None:
-        async with running(settings) as bot:
+        async with running(settings, event=review.event) as bot:
             # Pending updates are kept unless asked: what participants wrote while the bot
             # was down still counts.
             await serve(
@@ -364,12 +411,8 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(run())
-    except MissingTokenError:
-        print(
-            "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather in Telegram and put "
-            "its token in TELEGRAM_BOT_TOKEN (environment or .env).",
-            file=sys.stderr,
-        )
+    except MissingTokenError:  # pragma: no cover - the token was looked at above
+        print(_SET_THE_VARIABLE, file=sys.stderr)
         return EXIT_USAGE
     except DatabaseError as exc:
         print(f"Database problem: {exc}", file=sys.stderr)

@@ -1087,3 +1087,49 @@ def _timeline_issues(
 def _minutes_between(start: time, end: time) -> float:
     seconds = (end.hour - start.hour) * 3600 + (end.minute - start.minute) * 60
     return (seconds + end.second - start.second) / 60
+
+
+# --- what a valid event may still hold: public demo codes, roles given by username -----------
+
+PUBLISHED_DEMO_CODES = frozenset(
+    {"demo-arrangoer-Xk42pQ9t", "demo-vaert-aalborg-7Fq3Lm", "demo-vaert-kobenhavn-R8n2Vw5c"}
+)
+"""The secret codes of the seed event. They are published with the repository, so anyone can
+become an organiser or facilitator with them: fine for a rehearsal, never for a live event.
+The list outlives the seed: a code once published stays known even if the seed changes."""
+
+
+def published_demo_codes(event: Event) -> list[Issue]:
+    """The organiser and facilitator codes of `event` that are published demo codes.
+
+    Check-in codes of sites and groups are not among them: they are printed on every table
+    and grant only taking part, so a code the seed also uses (`aalborg`) gives away nothing.
+    """
+    refusal = (
+        "this is a published demo code (the seed event's, in the repository), so anyone can"
+        f" use it; choose your own secret code of {SECRET_CODE_MIN_LENGTH} or more characters."
+        " Demo codes are fine for `rehearse`; `run` refuses them"
+    )
+    issues = []
+    if event.event.organiser_code in PUBLISHED_DEMO_CODES:
+        issues.append(Issue(("event", "organiser_code"), refusal))
+    for index, site in enumerate(event.sites):
+        if site.facilitator_code in PUBLISHED_DEMO_CODES:
+            issues.append(Issue(("sites", index, "facilitator_code"), refusal))
+    return issues
+
+
+def username_facilitators(event: Event) -> list[Issue]:
+    """A warning for each facilitator listed by @username. The message names no one: `run`
+    logs it."""
+    warning = (
+        "listed by @username: whoever holds that username when they first write to the bot"
+        " becomes facilitator of this site; a numeric Telegram user id is safer (it never"
+        " passes to someone else)"
+    )
+    return [
+        Issue(("sites", index, "facilitators", number), warning)
+        for index, site in enumerate(event.sites)
+        for number, entry in enumerate(site.facilitators)
+        if isinstance(entry, str)
+    ]

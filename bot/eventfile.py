@@ -21,7 +21,15 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from bot.event import Event, EventInvalidError, Issue, Loc, validate_event
+from bot.event import (
+    Event,
+    EventInvalidError,
+    Issue,
+    Loc,
+    published_demo_codes,
+    username_facilitators,
+    validate_event,
+)
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 20
@@ -74,6 +82,42 @@ SEED_EVENT: Path = _seed_event()
 
 def load_event(path: str | Path) -> Event:
     """Read and validate an event file; raise EventFileError listing every problem."""
+    return _load(_read(path), str(path))[0]
+
+
+@dataclass(frozen=True)
+class Review:
+    """A valid event file and what it holds that is valid but not for every use."""
+
+    event: Event
+    demo_codes: list[Problem]
+    """Published demo codes: fine for a rehearsal, refused by `run` and by `check`."""
+    warnings: list[Problem]
+    """Worth knowing, never refused: facilitators listed by @username."""
+    seed: bool
+    """The file is the shipped seed event, whose demo codes are its point."""
+
+
+def review_event(path: str | Path) -> Review:
+    """`load_event`, and the problems of a valid file that depend on its use, with lines."""
+    name = str(path)
+    event, root = _load(_read(path), name)
+    return Review(
+        event=event,
+        demo_codes=[_issue_problem(root, name, i) for i in published_demo_codes(event)],
+        warnings=[_issue_problem(root, name, i) for i in username_facilitators(event)],
+        seed=_is_seed(Path(path)),
+    )
+
+
+def _is_seed(path: Path) -> bool:
+    try:
+        return path.samefile(SEED_EVENT)
+    except OSError:
+        return False
+
+
+def _read(path: str | Path) -> str:
     name = str(path)
     try:
         with Path(path).open("rb") as handle:
@@ -96,14 +140,14 @@ def load_event(path: str | Path) -> Event:
             line,
             f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
         ) from None
-    return _load(text, name)
+    return text
 
 
 def load_event_text(text: str, path: str = "<string>") -> Event:
     """Validate event YAML given as text; `path` only names it in problems."""
     if len(text.encode("utf-8", errors="surrogatepass")) > MAX_FILE_BYTES:
         raise _error(path, None, _too_large())
-    return _load(text, path)
+    return _load(text, path)[0]
 
 
 def _too_large() -> str:
@@ -114,7 +158,7 @@ def _error(path: str, line: int | None, message: str) -> EventFileError:
     return EventFileError([Problem(path, line, "", message)])
 
 
-def _load(text: str, path: str) -> Event:
+def _load(text: str, path: str) -> tuple[Event, Node]:
     text = text.removeprefix("\ufeff")
     try:
         root = yaml.compose(text, Loader=_EventLoader)
@@ -155,7 +199,7 @@ def _load(text: str, path: str) -> Event:
         # Sorted by line, so the list reads in the order of the file; ties keep check order.
         problems.sort(key=lambda problem: problem.line or 0)
         raise EventFileError(problems)
-    return event
+    return event, root
 
 
 class _Refused(yaml.YAMLError):

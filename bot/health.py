@@ -64,6 +64,7 @@ class Snapshot:
     last_delivery: datetime | None
     stall_ms: int  # the longest event-loop stall since the last minute's log line
     stall_ms_ever: int
+    database: str | None  # DATABASE_READ_ONLY or DATABASE_LOST while nothing can be stored
 
 
 async def snapshot(services: Services) -> Snapshot:
@@ -79,6 +80,7 @@ async def snapshot(services: Services) -> Snapshot:
         last_delivery=services.delivery.stats.last_sent_at,
         stall_ms=round(services.monitor.longest * 1000),
         stall_ms_ever=round(services.monitor.longest_ever * 1000),
+        database=services.inbox.stopped(),
     )
 
 

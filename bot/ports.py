@@ -35,6 +35,21 @@ class StorageUnavailableError(Exception):
     """The database could not be opened or used; storage adapters raise subclasses."""
 
 
+DATABASE_READ_ONLY = "database read-only"
+DATABASE_LOST = "database file deleted or replaced"
+
+
+class StorageStoppedError(StorageUnavailableError):
+    """The database takes no write until something outside the bot changes: its file was
+    deleted or replaced (`DATABASE_LOST`, for good), or it became read-only
+    (`DATABASE_READ_ONLY`, until it is writable again). Reading still works. The storage has
+    logged the cause once; `state` names it."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__(state)
+        self.state = state
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """An aware datetime; tests and rehearsals pass a clock they control."""
@@ -513,8 +528,9 @@ class UnitOfWork(Protocol):
         """Fold the write-ahead log into the database and empty it (after an erasure, so
         that erased rows do not linger in the log); outside any transaction."""
 
-    def lost(self) -> str | None:
-        """Why the database file can no longer be trusted (deleted or replaced), if so."""
+    def stopped(self) -> str | None:
+        """`DATABASE_LOST` or `DATABASE_READ_ONLY` while the database takes no write (see
+        `StorageStoppedError`), else None."""
         ...
 
     def transaction(self, *, urgent: bool = False) -> AbstractAsyncContextManager[None]:

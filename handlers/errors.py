@@ -9,7 +9,7 @@ from types import TracebackType
 from telegram import Update
 from telegram.error import Forbidden, RetryAfter, TelegramError
 
-from bot.ports import StorageUnavailableError
+from bot.ports import StorageStoppedError, StorageUnavailableError
 from bot.telegram.processor import ChatOrderedProcessor
 from handlers.common import reply
 from handlers.context import Context
@@ -18,10 +18,13 @@ log = logging.getLogger(__name__)
 
 
 async def error_handler(update: object, context: Context) -> None:
-    # Log the update id and the exception only: message texts are never logged.
     update_id = update.update_id if isinstance(update, Update) else None
-    log.error("error while handling update %s", update_id, exc_info=context.error)
-    storage_trouble = _is_storage_trouble(context.error)
+    stopped = _caused_by(context.error, StorageStoppedError)
+    if not stopped:
+        # The update id and the exception only: message texts are never logged. A database
+        # that takes no writes has said so once; a line per update would bury it.
+        log.error("error while handling update %s", update_id, exc_info=context.error)
+    storage_trouble = _caused_by(context.error, StorageUnavailableError)
     processor = context.application.update_processor
     if isinstance(processor, ChatOrderedProcessor) and update_id is not None:
         # Retry only what the database failed to take; a bug would fail the same way again.
@@ -30,7 +33,8 @@ async def error_handler(update: object, context: Context) -> None:
         # Blocked, or Telegram's flood pause: nothing is broken, and an apology would fail
         # the same way.
         return
-    await _alert(update, context)
+    if not stopped:  # else the alert could not be recorded either
+        await _alert(update, context)
     if not isinstance(update, Update):
         return
     user = context.user
@@ -79,9 +83,8 @@ def _handler(tb: TracebackType | None) -> str | None:
     return found
 
 
-def _is_storage_trouble(error: BaseException | None) -> bool:
-    """A locked, full or unreachable database (the storage adapter says so with
-    `StorageUnavailableError`): worth another try a little later."""
-    return isinstance(error, StorageUnavailableError) or (
-        error is not None and _is_storage_trouble(error.__cause__)
-    )
+def _caused_by(error: BaseException | None, kind: type[BaseException]) -> bool:
+    """Whether `error`, or an error it was raised from, is a `kind`: a locked, full or
+    unreachable database comes as `StorageUnavailableError` from the storage adapter, worth
+    another try a little later."""
+    return isinstance(error, kind) or (error is not None and _caused_by(error.__cause__, kind))

@@ -10,6 +10,7 @@ from bot.event import Event
 from bot.health import snapshot
 from bot.i18n import Catalogue
 from bot.models import Role, UserRef
+from bot.ports import DATABASE_LOST, DATABASE_READ_ONLY
 from bot.services import Services
 from bot.services.access import OnSite, Purpose
 from bot.services.checkin import (
@@ -337,19 +338,30 @@ async def health_command(update: Update, context: Context) -> None:
         if figures.last_delivery
         else services.texts(lang, "status.nothing")
     )
+    # A database that takes no writes comes first: it is why nothing else adds up.
+    warning = {
+        DATABASE_READ_ONLY: "health.database_read_only",
+        DATABASE_LOST: "health.database_lost",
+    }
+    stopped = [services.texts(lang, warning[figures.database])] if figures.database else []
     await reply(
         update,
-        services.texts(
-            lang,
-            "health.report",
-            inbox=figures.inbox_pending,
-            quarantined=figures.inbox_quarantined,
-            outbox=figures.outbox_pending,
-            unknown=figures.outbox_unknown,
-            failed=figures.outbox_failed,
-            last=last,
-            stall=figures.stall_ms,
-            stall_ever=figures.stall_ms_ever,
+        "\n\n".join(
+            [
+                *stopped,
+                services.texts(
+                    lang,
+                    "health.report",
+                    inbox=figures.inbox_pending,
+                    quarantined=figures.inbox_quarantined,
+                    outbox=figures.outbox_pending,
+                    unknown=figures.outbox_unknown,
+                    failed=figures.outbox_failed,
+                    last=last,
+                    stall=figures.stall_ms,
+                    stall_ever=figures.stall_ms_ever,
+                ),
+            ]
         ),
     )
     # Copies whose outcome is unknown are never sent again on their own (they may have

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
+import sqlite3
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -16,7 +18,12 @@ from typing import Any
 
 import aiosqlite
 
-from bot.ports import StorageUnavailableError
+from bot.ports import (
+    DATABASE_LOST,
+    DATABASE_READ_ONLY,
+    StorageStoppedError,
+    StorageUnavailableError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +129,8 @@ class Database:
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the open file
         self._checked = 0.0
         self.lost: str | None = None  # why the file can no longer be trusted, once it cannot
+        self.read_only = False  # the file (or its write-ahead log) cannot be written now
+        self._query_only = False  # what the connection was last told
 
     def _file_identity(self) -> tuple[int, int] | None:
         if self.path == ":memory:":
@@ -129,15 +138,23 @@ class Database:
         st = Path(self.path).stat()
         return st.st_dev, st.st_ino
 
+    @property
+    def stopped(self) -> str | None:
+        """`DATABASE_LOST` or `DATABASE_READ_ONLY` while nothing can be written, else None."""
+        if self.lost is not None:
+            return DATABASE_LOST
+        return DATABASE_READ_ONLY if self.read_only else None
+
     def check_file(self) -> str | None:
-        """Whether the file at `path` is still the one open (not deleted or replaced): at most
-        once a second, since every transaction asks. Once lost, it stays lost: what is
-        written now would vanish with the unlinked file at the next start."""
+        """Whether the file at `path` is still the one open (not deleted or replaced) and
+        still writable: at most once a second, since every transaction asks. Once lost, it
+        stays lost: what is written now would vanish with the unlinked file at the next
+        start. Read-only lasts until the file is writable again. Returns `stopped`."""
         if self.lost is not None or self._identity is None:
-            return self.lost
+            return self.stopped
         now = time.monotonic()
         if now - self._checked < 1.0:
-            return None
+            return self.stopped
         self._checked = now
         try:
             same = self._file_identity() == self._identity
@@ -146,7 +163,50 @@ class Database:
         if not same:
             self.lost = "the database file was deleted or replaced while the bot ran"
             log.error("%s: nothing is acknowledged any more; restart the bot", self.lost)
-        return self.lost
+        else:
+            self._note_writable(writable=self._writable())
+        return self.stopped
+
+    def _writable(self) -> bool:
+        """Whether the file and its write-ahead log may be written. `access` asks the kernel,
+        which also says no for an immutable file (`chattr +i`) to root and for a file system
+        mounted read-only; SQLite's own open handles would only find out at a write."""
+        files = (self.path, f"{self.path}-wal")
+        return all(os.access(name, os.W_OK) for name in files if Path(name).exists())
+
+    def _note_writable(self, *, writable: bool) -> None:
+        if writable == (not self.read_only):
+            return
+        self.read_only = not writable
+        if self.read_only:
+            log.error(
+                "the database file became read-only: nothing is acknowledged until it is "
+                "writable again"
+            )
+        else:
+            log.warning("the database file is writable again: acknowledging again")
+
+    def _turned_read_only(self, error: BaseException) -> bool:
+        """After a failed transaction: whether it failed because nothing can be written now.
+        A write refused (SQLITE_READONLY) or an I/O error is looked into at once, without
+        waiting for the next second's check."""
+        if self.stopped is not None:
+            return True
+        name = getattr(error, "sqlite_errorname", "")
+        if not isinstance(error, sqlite3.OperationalError) or not name.startswith(
+            ("SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN")
+        ):
+            return False
+        self._note_writable(writable=self._writable())
+        return self.read_only
+
+    async def _sync_query_only(self) -> None:
+        """While nothing can be written, the connection is told so: every write fails at
+        once with SQLITE_READONLY, while reading (rights, /health) goes on. Under the lock,
+        between transactions."""
+        if self._query_only != (self.stopped is not None):
+            self._query_only = self.stopped is not None
+            await self._conn.execute(f"PRAGMA query_only = {'ON' if self._query_only else 'OFF'}")
 
     def after_rollback(self, callback: Callable[[], None]) -> None:
         """Call `callback` whenever a transaction is rolled back: for copies kept in memory."""
@@ -227,25 +287,33 @@ class Database:
         """Copy the write-ahead log into the database and truncate it, so that what an
         erasure overwrote is not kept in the log either. Between transactions."""
         async with self._lock.held():
+            stopped = self.check_file()
+            if stopped is not None:
+                raise StorageStoppedError(stopped)
             await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @asynccontextmanager
     async def transaction(self, *, urgent: bool = False) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE … COMMIT, rolled back on any exception. `urgent` transactions
-        go before the others waiting (see `PriorityLock`)."""
-        lost = self.check_file()
-        if lost is not None:
-            raise StorageUnavailableError(lost)
+        go before the others waiting (see `PriorityLock`).
+
+        While the database is stopped (see `stopped`) the transaction is read-only: it reads
+        as usual, and its first write raises `StorageStoppedError`."""
+        self.check_file()
         async with self._lock.held(urgent=urgent):
-            await self._conn.execute("BEGIN IMMEDIATE")
+            await self._sync_query_only()
+            # BEGIN IMMEDIATE takes the write lock, which a query-only connection may not.
+            await self._conn.execute("BEGIN" if self._query_only else "BEGIN IMMEDIATE")
             try:
                 yield self._conn
                 await self._conn.commit()
-            except BaseException:
+            except BaseException as error:
                 # Also when COMMIT itself failed (a disk error): the next BEGIN must not
                 # find this transaction still open.
                 for callback in self._after_rollback:
                     callback()
                 if self._conn.in_transaction:
                     await self._conn.rollback()
+                if isinstance(error, sqlite3.Error) and self._turned_read_only(error):
+                    raise StorageStoppedError(self.stopped or DATABASE_READ_ONLY) from error
                 raise

@@ -41,8 +41,8 @@ class SqliteUnitOfWork:
         except sqlite3.OperationalError as error:
             raise StorageUnavailableError(str(error)) from error
 
-    def lost(self) -> str | None:
-        return self._db.lost
+    def stopped(self) -> str | None:
+        return self._db.check_file()
 
     @asynccontextmanager
     async def transaction(self, *, urgent: bool = False) -> AsyncIterator[None]:

@@ -71,6 +71,8 @@ class Bot:
             "TELEGRAM_API_FILE_URL": server.base_file_url,
             "DATABASE_PATH": str(database),
             "LOG_LEVEL": "WARNING",
+            # It runs in a temporary folder: the code under test is this checkout's.
+            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
         }
         self._log = log
         self.process: asyncio.subprocess.Process | None = None
@@ -82,6 +84,7 @@ class Bot:
             "-m",
             "bot",
             "run",
+            "--allow-demo-codes",  # the seed's codes, against a fake Telegram
             env=self._env,
             cwd=self._log.parent,
             stdout=handle,

@@ -85,9 +85,15 @@ async def test_polling_over_real_http_checks_a_participant_in(tmp_path: Path) ->
     api.assert_no_unexpected()
 
 
+# The process runs in a temporary folder: the code under test is this checkout's, not
+# whichever one the virtual environment was installed from.
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def _bot_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "EVENT_"))}
     env.update(DATABASE_PATH=str(tmp_path / "run.sqlite3"), LOG_LEVEL="INFO", **extra)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
 
 
@@ -106,6 +112,7 @@ async def _run_bot(
         "-m",
         "bot",
         "run",
+        "--allow-demo-codes",  # the seed's codes, against a fake Telegram
         *args,
         env=env,
         cwd=tmp_path,

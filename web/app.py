@@ -26,17 +26,19 @@ def build_web_app(
     """`health` gives the figures of `/healthz`; `extra` are further routes (the webhook)."""
 
     async def healthz(request: Request) -> Response:
-        # For a reverse proxy or a monitor: 200 while the bot can read its database, 503
+        # For a reverse proxy or a monitor: 200 while the bot can store what it is sent, 503
         # when it cannot. Counts only, nothing about anyone.
         try:
             figures = await health()
         except Exception:
             log.exception("health check failed")
             return JSONResponse({"status": "unavailable"}, status_code=503)
-        body = {"status": "ok"} | asdict(figures)
+        # A database that takes no writes (read-only, or its file deleted) still answers
+        # reads, so the figures come too, with the state named.
+        body = {"status": "ok" if figures.database is None else "unavailable"} | asdict(figures)
         if figures.last_delivery is not None:
             body["last_delivery"] = figures.last_delivery.isoformat()
-        return JSONResponse(body)
+        return JSONResponse(body, status_code=200 if figures.database is None else 503)
 
     routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET", "HEAD"])]
     return Starlette(routes=[*routes, *extra])

@@ -26,6 +26,7 @@ from bot.ports import (
     Rejected,
     RetryLater,
     Sender,
+    StorageStoppedError,
     TransientFailure,
     UnitOfWork,
     Unreachable,
@@ -465,6 +466,11 @@ class DeliveryWorker:
             self._wake.clear()
             try:
                 wait = await self._dispatch()
+            except StorageStoppedError:
+                # Read-only or deleted, said once by the storage: the rows wait, unsent and
+                # unclaimed, and are looked at again every second, quietly.
+                self._stale = True
+                wait = 1.0
             except Exception:
                 # The worker outlives a bad moment of the database; the rows stay where they
                 # are and are looked at again after the pause.

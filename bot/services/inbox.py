@@ -43,9 +43,9 @@ class InboxService:
             log.warning("update %s set aside: %s (keys: %s)", update_id, error, keys)
         return fresh
 
-    def lost(self) -> str | None:
-        """Why the database can no longer be trusted (its file deleted or replaced), if so."""
-        return self._uow.lost()
+    def stopped(self) -> str | None:
+        """Why nothing can be stored now (`DATABASE_LOST`, `DATABASE_READ_ONLY`), if so."""
+        return self._uow.stopped()
 
     async def next_offset(self) -> int:
         async with self._uow.transaction():

@@ -22,7 +22,7 @@ from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.ports import StorageUnavailableError
+from bot.ports import StorageStoppedError
 from bot.services.inbox import InboxService
 from bot.telegram.limits import retry_after_seconds
 
@@ -219,13 +219,11 @@ class InboxPoller:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
-            except StorageUnavailableError as exc:
-                if self._inbox.lost() is None:
-                    raise
-                # The database file is gone: nothing can be stored, so nothing is
-                # acknowledged; each update is handed on unstored, so that its handler
-                # fails and the person gets the storage apology, instead of silence.
-                log.error("not storing updates: %s", exc)  # noqa: TRY400 - the cause, once
+            except StorageStoppedError:
+                # The database file is gone or read-only (the storage logged it once):
+                # nothing can be stored, so nothing is acknowledged; each update is handed on
+                # unstored, so that its handler fails and the person gets the storage
+                # apology, instead of silence.
                 if highest is not None:
                     offset = max(offset, highest + 1)
                 for update, _ in parsed:

@@ -23,6 +23,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot.ports import StorageStoppedError
 from bot.services.inbox import InboxService
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,10 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
             if again and retryable:
                 loop = asyncio.get_running_loop()
                 loop.call_later(self.retry_delay, lambda: loop.create_task(self._again(update)))
+        except StorageStoppedError:
+            # Nothing can be written (the storage logged why, once): a row, if the update has
+            # one, stays pending and is handled again at the next start.
+            pass
         except Exception:
             # The inbox row stays pending and is handled again at the next start.
             log.exception("could not record update %s in the inbox", update.update_id)

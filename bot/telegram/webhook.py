@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from telegram import Bot, Update
 
+from bot.ports import StorageStoppedError
 from bot.services.inbox import InboxService
 from bot.telegram.polling import parse_entry
 
@@ -72,6 +73,10 @@ class TelegramWebhook:
             fresh = await self._inbox.store(
                 [good[1]] if good else [], [poisoned] if poisoned else []
             )
+        except StorageStoppedError:
+            # Read-only or deleted: the storage said so once in the log. Telegram delivers
+            # the update again later, by when the file may be writable again.
+            return Response(status_code=503)
         except Exception:
             # Not stored: a 5xx makes Telegram deliver the update again later.
             log.exception("could not store a webhook update")
