@@ -122,9 +122,14 @@ class OutboxMessage:
     # message the bot sent earlier in the same chat, whose Telegram id this is.
     edit_of: int | None = None
     delete_of: int | None = None
+    # A participant's photo, document or voice note shown by its Telegram file id, `text` as
+    # its caption (at most CAPTION_LIMIT characters); with `edit_of`, only the caption changes.
+    media: Media | None = None
 
     def to_json(self) -> str:
         data: dict[str, Any] = {"text": self.text}
+        if self.media is not None:
+            data["media"] = [self.media.kind.value, self.media.file_id]
         if self.edit_of is not None:
             data["edit_of"] = self.edit_of
         if self.delete_of is not None:
@@ -147,7 +152,9 @@ class OutboxMessage:
             for row in data.get("buttons", ())
         )
         edit_of, delete_of = data.get("edit_of"), data.get("delete_of")
+        media = data.get("media")
         return cls(
+            media=Media(InputKind(media[0]), str(media[1])) if media else None,
             text=data["text"],
             buttons=buttons,
             silent=bool(data.get("silent", False)),
@@ -161,6 +168,22 @@ def _button(callback: object) -> ButtonData:
     if pressed is None:
         raise TypeError("an outbox button holds callback data that this version makes")
     return pressed
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """A file Telegram already holds, sent again by its id (no download, no upload)."""
+
+    kind: InputKind  # photo, document or voice; never text
+    file_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class HighlightReview:
+    """Where a highlight stands after its input was edited."""
+
+    held: bool  # edited after it was approved: travels on only when starred again
+    relayed_sites: int  # how many other sites received it (with the text approved then)
 
 
 @dataclass(frozen=True, slots=True)

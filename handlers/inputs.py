@@ -345,7 +345,7 @@ async def moderate_button(
     if not isinstance(outcome, Moderated):
         await answer_query(query, services.texts.plain(lang, "buttons.stale"), alert=True)
         return
-    card = services.inputs.feed_card(outcome.input, lang)
+    card = services.inputs.feed_card(outcome.input, lang, outcome.review)
     await answer_button(update, card.text, keyboards.markup(card.buttons))
 
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.buttons import Moderate, Moderation
 from bot.event import AgendaItem, AgendaKind, Event, OutsidePrompt, RelayMode
-from bot.i18n import Catalogue
+from bot.i18n import Catalogue, Markup
 from bot.models import (
+    DeliveryStatus,
+    HighlightReview,
     IncomingMessage,
     Input,
     InputKind,
@@ -71,6 +73,7 @@ class Flooded:
 @dataclass(frozen=True, slots=True)
 class Edited:
     input: Input
+    review: HighlightReview | None  # it was a highlight: now held until starred again
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,7 @@ class NotAllowed:
 class Moderated:
     input: Input
     starred_by_me: bool
+    review: HighlightReview | None = None  # an edited highlight: where it stands
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,10 +248,51 @@ class InputService:
             # After /withdraw nothing new is stored, an edit of an earlier input included.
             if await self._uow.participants.active_consent(user.user_id, found.event_key) is None:
                 return Unknown()
-            await self._uow.inputs.edit(found.id, text, self._clock.now())
+            now = self._clock.now()
+            await self._uow.inputs.edit(found.id, text, now)
+            # A highlight carries the text that was approved: edited, it is held back from
+            # the sites it has not reached yet until a facilitator stars it again.
+            held = await self._uow.relay.hold_highlight(found.id, now)
+            review = await self._uow.relay.review(found.id) if held else None
             edited = await self._uow.inputs.get(found.id)
-        assert edited is not None  # noqa: S101 - just edited
-        return Edited(edited)
+            assert edited is not None  # noqa: S101 - just edited
+            queued = await self._update_cards(edited, review, now)
+        if queued:
+            self._on_queued()
+        return Edited(edited, review)
+
+    async def _update_cards(
+        self, item: Input, review: HighlightReview | None, now: datetime
+    ) -> int:
+        """The input's feed cards show it as it is now: a card not sent yet is rewritten in
+        the outbox; a sent one is edited through the outbox (so the rate limits hold and a
+        restart loses nothing), superseding an edit of it still waiting there."""
+        prefix = f"feed:{self._event.key}:{item.id}:"
+        rows = await self._uow.outbox.with_prefix(prefix)
+        cards = [row for row in rows if row.key == f"{prefix}{row.chat_id}"]
+        superseded = [
+            row.id for row in rows if row not in cards and row.status is DeliveryStatus.PENDING
+        ]
+        await self._uow.outbox.drop_pending(superseded)
+        card = self.feed_card(item, self._event.default_language, review)
+        edits = len(await self._uow.inputs.history(item.id))
+        deliveries = []
+        for row in cards:
+            if row.status is DeliveryStatus.PENDING:
+                await self._uow.outbox.replace_pending(row.id, card)
+            elif row.status is DeliveryStatus.SENT and row.telegram_message_id is not None:
+                deliveries.append(
+                    NewDelivery(
+                        key=f"{row.key}:edit:{edits}",
+                        event_key=self._event.key,
+                        chat_id=row.chat_id,
+                        user_id=None,
+                        kind="feed",
+                        message=replace(card, edit_of=row.telegram_message_id),
+                        priority=1,
+                    )
+                )
+        return await self._uow.outbox.enqueue(deliveries, now)
 
     # -- the author's own inputs -----------------------------------------------------------------
 
@@ -293,7 +338,14 @@ class InputService:
                 return Unknown()
             now = self._clock.now()
             starred = False
-            if action is Moderation.STAR:
+            review = await self._uow.relay.review(found.id)
+            if action is Moderation.STAR and review is not None and review.held:
+                # Starred again after an edit: the new text is approved and travels on.
+                if not await self._uow.inputs.toggle_star(found.id, user.user_id, now):
+                    await self._uow.inputs.toggle_star(found.id, user.user_id, now)
+                await self._uow.relay.release_highlight(found.id)
+                starred = True
+            elif action is Moderation.STAR:
                 if await self._uow.participants.get(user.user_id) is None:
                     # An organiser from the settings may never have written to the bot; a star
                     # names its giver. A private chat's id is its user's id.
@@ -313,10 +365,11 @@ class InputService:
                 state = InputState.HIDDEN if action is Moderation.HIDE else InputState.VISIBLE
                 await self._uow.inputs.set_state(found.id, state, user.user_id, now)
             updated = await self._uow.inputs.get(found.id)
+            review = await self._uow.relay.review(found.id)
         assert updated is not None  # noqa: S101 - just read
         if starred:
             self._highlighted()
-        return Moderated(updated, starred)
+        return Moderated(updated, starred, review)
 
     async def view(self, user: UserRef, site_key: str, limit: int = 10) -> PromptView:
         """The latest visible inputs of the site for the prompt open now."""
@@ -381,8 +434,11 @@ class InputService:
 
     # -- the facilitators' feed ------------------------------------------------------------------
 
-    def feed_card(self, item: Input, lang: str) -> OutboxMessage:
-        """The card a facilitator sees for an input, with its moderation buttons."""
+    def feed_card(
+        self, item: Input, lang: str, review: HighlightReview | None = None
+    ) -> OutboxMessage:
+        """The card a facilitator sees for an input, with its moderation buttons; an edited
+        input says so, and an edited highlight whether it waits for a star again."""
         texts, event = self._texts, self._event
         default = event.default_language
         site = event.site(item.site_key)
@@ -406,6 +462,16 @@ class InputService:
             InputState.HIDDEN: texts.plain(lang, "feed.hidden"),
             InputState.WITHDRAWN: texts.plain(lang, "feed.withdrawn"),
         }[item.state]
+        note = ""
+        held = review is not None and review.held
+        if item.edited_at is not None:
+            time = f"{item.edited_at.astimezone(event.tz):%H:%M}"
+            if held and review is not None and review.relayed_sites:
+                note = texts(lang, "feed.edited_relayed", time=time)
+            elif held:
+                note = texts(lang, "feed.edited_held", time=time)
+            else:
+                note = texts(lang, "feed.edited", time=time)
         text = texts.fit(
             lang,
             "feed.card",
@@ -416,6 +482,7 @@ class InputService:
             stars=item.stars,
             votes=item.votes,
             state=state,
+            note=Markup(note),
         )
         toggle, label = (
             (Moderation.HIDE, "feed.hide")
@@ -425,7 +492,9 @@ class InputService:
         buttons = (
             (
                 (
-                    texts.plain(lang, "feed.star", stars=item.stars),
+                    texts.plain(
+                        lang, "feed.star_again" if held else "feed.star", stars=item.stars
+                    ),
                     Moderate(Moderation.STAR, item.id),
                 ),
                 (texts.plain(lang, label), Moderate(toggle, item.id)),
