@@ -154,7 +154,7 @@ class OutboxMessage:
         edit_of, delete_of = data.get("edit_of"), data.get("delete_of")
         media = data.get("media")
         return cls(
-            media=Media(InputKind(media[0]), str(media[1])) if media else None,
+            media=Media(InputKind(media[0]), media[1] and str(media[1])) if media else None,
             text=data["text"],
             buttons=buttons,
             silent=bool(data.get("silent", False)),
@@ -175,7 +175,8 @@ class Media:
     """A file Telegram already holds, sent again by its id (no download, no upload)."""
 
     kind: InputKind  # photo, document or voice; never text
-    file_id: str
+    # None in an edit or a deletion of a message that shows it: only its caption changes.
+    file_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +198,8 @@ class CarriedCopy:
     kind: str  # "feed" (one input quoted), "relay" (a relay or digest), "card" (check-in card)
     # For a relay or digest: the other inputs it carried, to render it again without theirs.
     others: tuple[int, ...] = ()
+    # The photo, document or voice note itself is shown (a caption, not a text, to edit).
+    media: InputKind | None = None
 
     @property
     def only_theirs(self) -> bool:

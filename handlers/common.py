@@ -78,17 +78,25 @@ async def answer_query(
 
 
 async def answer_button(
-    update: Update, text: str, keyboard: InlineKeyboardMarkup | None = None
+    update: Update,
+    text: str,
+    keyboard: InlineKeyboardMarkup | None = None,
+    *,
+    caption: bool = False,
 ) -> None:
     """After a button press, turn the message with the buttons into the answer, so that old
-    buttons cannot be pressed twice; send a new message if the old one cannot be edited."""
+    buttons cannot be pressed twice; send a new message if the old one cannot be edited.
+    `caption`: the message shows a photo, document or voice note, `text` is its caption."""
     query = update.callback_query
     if query is None:
         await reply(update, text, keyboard)
         return
     await answer_query(query)
     try:
-        await query.edit_message_text(text, reply_markup=keyboard)
+        if caption:
+            await query.edit_message_caption(text, reply_markup=keyboard)
+        else:
+            await query.edit_message_text(text, reply_markup=keyboard)
     except BadRequest:
         # Too old to edit, deleted, or identical: the answer still has to reach the person.
         await reply(update, text, keyboard)

@@ -17,7 +17,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.models import CarriedCopy
+from bot.models import CarriedCopy, InputKind
 from storage.db import fetch_all, fetch_one
 from storage.timestamps import to_db
 
@@ -104,9 +104,12 @@ class SqlitePrivacyRepo:
         rows = await fetch_all(
             self._conn,
             """
-            WITH mine AS (SELECT id, event_key FROM inputs WHERE user_id = ?1),
+            WITH mine AS (SELECT id, event_key, kind, file_id FROM inputs WHERE user_id = ?1),
                  me AS (SELECT chat_id FROM participants WHERE user_id = ?1)
-            SELECT o.chat_id, o.telegram_message_id, 'feed' AS kind, NULL AS others
+            SELECT o.chat_id, o.telegram_message_id, 'feed' AS kind, NULL AS others,
+                   -- a feed card that shows the photo, document or voice note itself
+                   CASE WHEN substr(o.key, 1, 5) = 'feed:' AND i.kind != 'text'
+                         AND i.file_id IS NOT NULL THEN i.kind END AS media
               FROM outbox o JOIN mine i
                 ON substr(o.key, 1, length('feed:' || i.event_key || ':' || i.id || ':'))
                        = 'feed:' || i.event_key || ':' || i.id || ':'
@@ -118,7 +121,8 @@ class SqlitePrivacyRepo:
             SELECT o.chat_id, o.telegram_message_id, 'relay',
                    (SELECT group_concat(x.input_id) FROM highlight_relays x
                      WHERE x.relay_key = r.relay_key
-                       AND x.input_id NOT IN (SELECT id FROM mine))
+                       AND x.input_id NOT IN (SELECT id FROM mine)),
+                   NULL
               FROM highlight_relays r
               JOIN outbox o
                 ON substr(o.key, 1, length(r.relay_key) + 1) = r.relay_key || ':'
@@ -129,7 +133,7 @@ class SqlitePrivacyRepo:
             -- A check-in card quotes its site's top highlights at the time: any card of the
             -- site sent after one of theirs became a highlight may hold it, so all of those
             -- are treated as carrying it (edited, never deleted: they may hold others' too).
-            SELECT o.chat_id, o.telegram_message_id, 'card', NULL
+            SELECT o.chat_id, o.telegram_message_id, 'card', NULL, NULL
               FROM highlights h JOIN outbox o
                 ON substr(o.key, 1, length('card:' || h.event_key || ':' || h.site_key || ':'))
                        = 'card:' || h.event_key || ':' || h.site_key || ':'
@@ -145,6 +149,7 @@ class SqlitePrivacyRepo:
                 int(r[1]),
                 str(r[2]),
                 tuple(sorted(int(i) for i in str(r[3]).split(","))) if r[3] else (),
+                InputKind(r[4]) if r[4] else None,
             )
             for r in rows
         ]

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from bot.buttons import Moderate, Moderation
 from bot.event import AgendaItem, AgendaKind, Event, OutsidePrompt, RelayMode
-from bot.i18n import Catalogue, Markup
+from bot.i18n import CAPTION_LIMIT, MESSAGE_LIMIT, Catalogue, Markup
 from bot.models import (
     DeliveryStatus,
     HighlightReview,
@@ -25,6 +25,7 @@ from bot.models import (
     Input,
     InputKind,
     InputState,
+    Media,
     NewDelivery,
     OutboxMessage,
     Role,
@@ -288,7 +289,11 @@ class InputService:
                         chat_id=row.chat_id,
                         user_id=None,
                         kind="feed",
-                        message=replace(card, edit_of=row.telegram_message_id),
+                        message=replace(
+                            card,
+                            edit_of=row.telegram_message_id,
+                            media=card.media and Media(card.media.kind, None),
+                        ),
                         priority=1,
                     )
                 )
@@ -454,8 +459,12 @@ class InputService:
             if prompt
             else texts.plain(lang, "feed.adhoc" if item.adhoc_id else "feed.general")
         )
-        body = item.text
-        if item.kind is not InputKind.TEXT:
+        body, media, limit = item.text, None, MESSAGE_LIMIT
+        if item.kind is not InputKind.TEXT and item.file_id:
+            # The photo, document or voice note itself, the card as its caption: facilitators
+            # star what they have seen and heard.
+            media, limit = Media(item.kind, item.file_id), CAPTION_LIMIT
+        elif item.kind is not InputKind.TEXT:
             body = f"[{texts.plain(lang, f'feed.kind_{item.kind.value}')}] {body}".strip()
         state = {
             InputState.VISIBLE: "",
@@ -483,6 +492,7 @@ class InputService:
             votes=item.votes,
             state=state,
             note=Markup(note),
+            limit=limit,
         )
         toggle, label = (
             (Moderation.HIDE, "feed.hide")
@@ -500,7 +510,7 @@ class InputService:
                 (texts.plain(lang, label), Moderate(toggle, item.id)),
             ),
         )
-        return OutboxMessage(text, buttons=buttons, silent=True)
+        return OutboxMessage(text, buttons=buttons, silent=True, media=media)
 
     async def _feed(self, item: Input, facilitators: Sequence[int], now: datetime) -> int:
         """Queue the new input's card to the site's facilitators (their group chat, or else
