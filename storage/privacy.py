@@ -51,11 +51,20 @@ class SqlitePrivacyRepo:
                 await self._conn.execute(
                     "DELETE FROM outbox WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
                 )
-            # Relays and digests bundle several highlights: their record stays, the words go.
+            # A relayed photo, document or voice note of theirs, shown on its own: it goes.
+            await self._conn.execute(
+                "DELETE FROM outbox WHERE key IN (SELECT o.key FROM outbox o JOIN"
+                " highlight_relays r ON substr(o.key, 1, length(r.relay_key || ':media' || ?1)"
+                " + 1) = r.relay_key || ':media' || ?1 || ':' WHERE r.input_id = ?1)",
+                (input_id,),
+            )
+            # Relays and digests bundle several highlights: their record stays, the words go
+            # (others' media shown after them stays as it is).
             await self._conn.execute(
                 "UPDATE outbox SET payload = ? WHERE key IN (SELECT o.key FROM outbox o JOIN"
                 " highlight_relays r ON substr(o.key, 1, length(r.relay_key) + 1)"
-                " = r.relay_key || ':' WHERE r.input_id = ?)",
+                " = r.relay_key || ':' WHERE r.input_id = ?"
+                " AND substr(o.key, 1, length(r.relay_key) + 6) != r.relay_key || ':media')",
                 (_ERASED, input_id),
             )
         # Anything still queued that quotes them (a check-in card, a digest) loses the words;
@@ -127,7 +136,17 @@ class SqlitePrivacyRepo:
               JOIN outbox o
                 ON substr(o.key, 1, length(r.relay_key) + 1) = r.relay_key || ':'
              WHERE r.input_id IN (SELECT id FROM mine)
+               AND substr(o.key, 1, length(r.relay_key) + 6) != r.relay_key || ':media'
                AND o.status = 'sent' AND o.telegram_message_id IS NOT NULL
+               AND o.chat_id NOT IN (SELECT chat_id FROM me)
+            UNION
+            -- Their photo, document or voice note relayed on its own after a relay message.
+            SELECT o.chat_id, o.telegram_message_id, 'relay', NULL, i.kind
+              FROM highlight_relays r JOIN mine i ON i.id = r.input_id
+              JOIN outbox o
+                ON substr(o.key, 1, length(r.relay_key || ':media' || i.id || ':'))
+                       = r.relay_key || ':media' || i.id || ':'
+             WHERE o.status = 'sent' AND o.telegram_message_id IS NOT NULL
                AND o.chat_id NOT IN (SELECT chat_id FROM me)
             UNION
             -- A check-in card quotes its site's top highlights at the time: any card of the

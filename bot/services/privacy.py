@@ -94,9 +94,10 @@ class PrivacyService:
                 other = await self._uow.inputs.get(input_id)
                 if other is not None and other.state is InputState.VISIBLE:
                     remaining.append(other)
-        if copy.kind == "feed" and copy.media is not None:
-            # The card shows their photo, document or voice note: it goes; where Telegram no
-            # longer lets the bot delete it, its caption is cleared and its buttons go.
+        if copy.media is not None:
+            # A feed card or relayed copy that shows their photo, document or voice note: it
+            # goes; where Telegram no longer lets the bot delete it, its caption is cleared
+            # and its buttons go.
             message = OutboxMessage(
                 self._texts(lang, "erasure.feed_card"),
                 silent=True,

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bot.sandbox.fake_api import MAX_CAPTION_LENGTH, utf16_length
 from tests.handlers.helpers import run_until
 from tests.handlers.test_relay import World, at, world
@@ -107,3 +109,37 @@ async def test_forget_deletes_a_card_that_shows_the_persons_photo(world: World) 
     }
     assert world.harness.query("SELECT status FROM outbox WHERE kind = 'erasure'") == [("sent",)]
     assert world.harness.api.calls_to("deleteMessage")
+
+
+@pytest.mark.parametrize("world", [{"mode": "live"}], indirect=True)
+async def test_a_relayed_photo_is_shown_itself_after_the_relay_and_forget_removes_it(
+    world: World,
+) -> None:
+    await run_until(world.harness, world.clock, at("13:15"))
+    nord = world.people["nord"]
+    sent = nord.send_photo("Tavlen fra Nord")
+    await world.harness.settle()
+    card = world.hosts["nord"].last()
+    world.hosts["nord"].press_button(card, "⭐ Stjerne (0)")
+    await world.harness.settle()
+
+    midt = world.people["midt"]
+    relay, photo = midt.inbox()[-2:]
+    assert relay["text"].startswith("✨")
+    assert "Tavlen fra Nord" in relay["text"]
+    assert photo["photo"][-1]["file_id"] == sent["message"]["photo"][-1]["file_id"]
+    assert photo["caption"].startswith("1. Fra Nord, Bord 1")
+    [[thumbs]] = photo["reply_markup"]["inline_keyboard"]
+    assert thumbs["text"] == "👍 1"
+    midt.press(photo, thumbs["callback_data"])  # the photo's own 👍 counts as the relay's
+    await world.harness.settle()
+    assert world.harness.query("SELECT site_key FROM relay_reactions") == [("midt",)]
+
+    nord.send("/forget")
+    await world.harness.settle()
+    nord.press_button(nord.last(), "Ja, slet alt")
+    await world.harness.settle()
+    left = {(m["chat"]["id"], m["message_id"]) for m in world.harness.api.sent_messages()}
+    for site in ("midt", "syd"):
+        assert not [m for m in world.people[site].inbox() if "photo" in m]
+    assert (card["chat"]["id"], card["message_id"]) not in left
