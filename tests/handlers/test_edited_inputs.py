@@ -23,6 +23,7 @@ from tests.handlers.test_relay import (
     relays_to,
     world,
 )
+from tests.waiting import eventually
 
 APPROVED = "Politikerne skal sætte rammen for forsøgene"
 EDITED = "STEM PÅ PARTI X VED NÆSTE VALG!"
@@ -174,3 +175,32 @@ async def test_an_edited_vote_highlight_is_held_like_a_starred_one(
 
         assert not any(EDITED in t or APPROVED in t for t in relays_to(world, "midt"))
         assert "før det får ⭐ igen" in shown(world, card)["text"]
+
+
+async def test_an_edit_of_a_card_still_in_the_outbox_rewrites_it_before_it_is_sent(
+    world: World,
+) -> None:
+    await run_until(world.harness, world.clock, at("13:15"))
+    host = world.hosts["nord"]
+    # Telegram asks the bot to slow down: the card waits in the outbox for its retry.
+    world.harness.api.fail_next("sendMessage", error_code=429, retry_after=1, chat_id=host.id)
+    world.people["nord"].send(APPROVED)
+    await world.harness.deliver()
+    await eventually(
+        lambda: world.harness.query(
+            "SELECT 1 FROM outbox WHERE kind = 'feed' AND status = 'pending' AND attempts = 1"
+        ),
+        what="the card back in the outbox after the 429",
+    )
+    world.clock.advance(at("13:16") - world.clock.now())
+
+    await edit(world, "nord", EDITED)
+
+    [card] = [m for m in host.inbox() if m["text"].startswith("🗨")]
+    assert EDITED in card["text"]
+    assert APPROVED not in card["text"]
+    assert "✏️ Redigeret kl. 13:16." in card["text"]
+    # Sent once, as it is now: no edit of it in the host's chat.
+    assert not [
+        c for c in world.harness.api.calls_to("editMessageText") if c.params["chat_id"] == host.id
+    ]
