@@ -332,7 +332,8 @@ class InputService:
     async def moderate(
         self, user: UserRef, rights: Rights, input_id: int, action: Moderation
     ) -> Moderated | NotAllowed | Unknown:
-        """Star, hide or show an input of a site the person facilitates."""
+        """Star, hide or show an input of a site the person facilitates, or approve the edited
+        text of a highlight held since its edit."""
         async with self._uow.transaction():
             found = await self._uow.inputs.get(input_id)
             if found is None or found.event_key != self._event.key:
@@ -343,20 +344,23 @@ class InputService:
                 return Unknown()
             now = self._clock.now()
             starred = False
-            review = await self._uow.relay.review(found.id)
-            if action is Moderation.STAR and review is not None and review.held:
-                # Starred again after an edit: the new text is approved and travels on.
-                if not await self._uow.inputs.toggle_star(found.id, user.user_id, now):
-                    await self._uow.inputs.toggle_star(found.id, user.user_id, now)
-                await self._uow.relay.release_highlight(found.id)
-                starred = True
+            if action in (Moderation.STAR, Moderation.APPROVE) and (
+                await self._uow.participants.get(user.user_id) is None
+            ):
+                # An organiser from the settings may never have written to the bot; a star
+                # names its giver. A private chat's id is its user's id.
+                await self._uow.participants.upsert(
+                    user.user_id, user.user_id, user.display_name, now, user.telegram_language
+                )
+            if action is Moderation.APPROVE:
+                # "Star again" under a card that showed the edited text: that text is approved
+                # and travels on. Only this button releases a held highlight; a plain star
+                # pressed on a card not yet updated must not approve words its presser has
+                # not seen. On an input no longer held it changes nothing.
+                if await self._uow.relay.release_highlight(found.id):
+                    await self._uow.inputs.add_star(found.id, user.user_id, now)
+                    starred = True
             elif action is Moderation.STAR:
-                if await self._uow.participants.get(user.user_id) is None:
-                    # An organiser from the settings may never have written to the bot; a star
-                    # names its giver. A private chat's id is its user's id.
-                    await self._uow.participants.upsert(
-                        user.user_id, user.user_id, user.display_name, now, user.telegram_language
-                    )
                 starred = await self._uow.inputs.toggle_star(found.id, user.user_id, now)
                 # A starred input is a highlight: the agenda engine relays it to the other
                 # sites. Unstarred by everyone, it stops being one unless it has travelled.
@@ -505,7 +509,7 @@ class InputService:
                     texts.plain(
                         lang, "feed.star_again" if held else "feed.star", stars=item.stars
                     ),
-                    Moderate(Moderation.STAR, item.id),
+                    Moderate(Moderation.APPROVE if held else Moderation.STAR, item.id),
                 ),
                 (texts.plain(lang, label), Moderate(toggle, item.id)),
             ),

@@ -204,3 +204,28 @@ async def test_an_edit_of_a_card_still_in_the_outbox_rewrites_it_before_it_is_se
     assert not [
         c for c in world.harness.api.calls_to("editMessageText") if c.params["chat_id"] == host.id
     ]
+
+
+async def test_a_plain_star_pressed_on_a_card_not_yet_updated_approves_nothing(
+    world: World,
+) -> None:
+    site = world.event.site("nord")
+    assert site is not None
+    other_host = world.harness.api.user(810, "Anden vært", language_code="da")
+    other_host.send(f"/start {site.facilitator_code}")
+    await world.harness.settle()
+    await run_until(world.harness, world.clock, at("13:15"))
+    await answer_and_star(world, "nord", APPROVED)
+    [input_id] = [row[0] for row in world.harness.query("SELECT id FROM inputs")]
+    await edit(world, "nord", EDITED)
+
+    # The other host's ⭐ was on its way from the card as it read before the edit.
+    stale = next(m for m in other_host.inbox() if m["text"].startswith("🗨"))
+    other_host.press(stale, f"v1:mod:star-{input_id}")
+    await world.harness.settle()
+
+    assert world.harness.query("SELECT held_at IS NOT NULL FROM highlights") == [(1,)]
+    await run_until(world.harness, world.clock, at("13:40"))
+    assert not any(EDITED in t for t in relays_to(world, "midt") + relays_to(world, "syd"))
+    # Their card now shows the edited text and the button that approves it.
+    assert buttons(shown(world, stale))[0] == "⭐ Stjerne igen (2)"
