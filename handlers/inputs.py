@@ -346,9 +346,7 @@ async def moderate_button(
         await answer_query(query, services.texts.plain(lang, "buttons.stale"), alert=True)
         return
     card = services.inputs.feed_card(outcome.input, lang, outcome.review)
-    await answer_button(
-        update, card.text, keyboards.markup(card.buttons), caption=card.media is not None
-    )
+    await answer_button(update, card.text, keyboards.markup(card.buttons))
 
 
 @button(RelayReaction)

@@ -32,7 +32,12 @@ class TelegramSender:
         markup = _markup(message)
         try:
             if message.media is not None and message.media.file_id is not None:
-                return await self._send_media(chat_id, message, message.media.file_id)
+                try:
+                    return await self._send_media(chat_id, message, message.media.file_id)
+                except BadRequest as error:
+                    if not _unusable_file(error):
+                        raise
+                    # A file id Telegram no longer honours: the card as text is still a card.
             sent = await self._bot.send_message(
                 chat_id,
                 message.text,
@@ -68,13 +73,25 @@ class TelegramSender:
         outcome may already have edited is harmless: "not modified" is success."""
         try:
             if message.media is not None:
-                await self._bot.edit_message_caption(
-                    chat_id=chat_id,
-                    message_id=message_id,
-                    caption=message.text,
-                    reply_markup=_markup(message),
-                    **self._options,
-                )
+                try:
+                    await self._bot.edit_message_caption(
+                        chat_id=chat_id,
+                        message_id=message_id,
+                        caption=message.text,
+                        reply_markup=_markup(message),
+                        **self._options,
+                    )
+                except BadRequest as error:
+                    if "no caption in the message" not in error.message.lower():
+                        raise
+                    # Sent as text after all (its file id was refused): edited as text.
+                    await self._bot.edit_message_text(
+                        message.text,
+                        chat_id=chat_id,
+                        message_id=message_id,
+                        reply_markup=_markup(message),
+                        **self._options,
+                    )
             else:
                 await self._bot.edit_message_text(
                     message.text,
@@ -107,6 +124,12 @@ class TelegramSender:
         else:
             return message_id
         return await self.edit(chat_id, message_id, fallback)
+
+
+def _unusable_file(error: BadRequest) -> bool:
+    """Telegram's answers to a file id it does not (or no longer) serve to this bot."""
+    reason = error.message.lower()
+    return "file identifier" in reason or "wrong remote file" in reason
 
 
 def _markup(message: OutboxMessage) -> InlineKeyboardMarkup | None:
