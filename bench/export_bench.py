@@ -97,7 +97,8 @@ def build(path: Path, inputs: int, seed: int = 6, event_file: Path | None = None
             rows,
         )
         conn.execute(
-            "INSERT INTO highlights SELECT id, event_key, site_key, 'star', created_at"
+            "INSERT INTO highlights (input_id, event_key, site_key, reason, created_at)"
+            " SELECT id, event_key, site_key, 'star', created_at"
             " FROM inputs WHERE id % 50 = 0"
         )
         # Each highlight is relayed to the next site of the event (the seed: the other one).

@@ -155,6 +155,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--event", type=Path, help="event file (default: EVENT_FILE or the seed)")
     export.add_argument("--database", type=Path, help="SQLite file (default: DATABASE_PATH)")
+    export.add_argument(
+        "--media",
+        action="store_true",
+        help="also fetch the photos, documents and voice notes of the exported inputs from "
+        "Telegram (getFile; needs TELEGRAM_BOT_TOKEN) into <event>-media/ beside the data "
+        "files, named by input id; the CSV, XLSX and JSON name each file in `media_file`",
+    )
     return parser
 
 
@@ -307,7 +314,9 @@ def _export(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from bot.export import ALL_FORMATS
-    from bot.export.runner import Written, write_exports
+    from bot.export.records import Scope
+    from bot.export.runner import Written, target_paths, write_exports
+    from bot.export.source import ExportSource
     from bot.i18n import Catalogue
     from storage.exports import ExportSchemaError, open_export_source
 
@@ -322,18 +331,66 @@ def _export(args: argparse.Namespace) -> int:
     database = args.database or settings.database_path
     texts = Catalogue.load(default=event.default_language)
     formats = (Format(args.format),) if args.format else ALL_FORMATS
+    only = (args.site,) if args.site else None
+    if args.media and settings.telegram_bot_token is None:
+        print(
+            "export --media fetches the files from Telegram with the bot's token: set "
+            "TELEGRAM_BOT_TOKEN (and TELEGRAM_API_BASE_URL / TELEGRAM_API_FILE_URL for a local "
+            "Bot API server), or export without --media.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    paths = target_paths(event.key, args.out, formats, only)
+    # Beside the data files, and named relative to them, so the folder can move as a whole.
+    media_folder = next(iter(paths.values())).parent / f"{event.key}-media"
+    missing: list[int] = []
+    media_files: dict[int, str] = {}
+    if args.media:
+        media_folder.mkdir(parents=True, exist_ok=True)
 
     async def export() -> list[Written]:
         async with open_export_source(database) as source:
+            if args.media:
+                media_files.update(
+                    await _fetch_media(settings, source, event.key, only, media_folder)
+                )
             return await write_exports(
                 event,
                 texts,
                 source,
                 args.out,
                 formats=formats,
-                only=(args.site,) if args.site else None,
+                only=only,
                 generated_at=datetime.now(UTC),
+                media_files=media_files,
             )
+
+    async def _fetch_media(
+        settings: Settings,
+        source: ExportSource,
+        event_key: str,
+        only: tuple[str, ...] | None,
+        folder: Path,
+    ) -> dict[int, str]:
+        from telegram import Bot
+
+        from bot.telegram.files import fetch_media
+
+        wanted = [
+            (row.id, row.file_id)
+            for scope in ([Scope(site_key=s) for s in only] if only else [Scope()])
+            async for row in source.inputs(event_key, scope)
+            if row.file_id is not None
+        ]
+        assert settings.telegram_bot_token is not None  # noqa: S101 - checked above
+        async with Bot(
+            settings.telegram_bot_token.get_secret_value(),
+            base_url=settings.telegram_api_base_url,
+            base_file_url=settings.telegram_api_file_url,
+        ) as bot:
+            fetched = await fetch_media(bot, wanted, folder)
+        missing.extend(fetched.missing)
+        return {input_id: f"{folder.name}/{path.name}" for input_id, path in fetched.files.items()}
 
     started = time.perf_counter()
     try:
@@ -343,6 +400,11 @@ def _export(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     for item in written:
         print(f"  {item.path}  {item.inputs} inputs, {item.size / 1024:,.0f} KiB")
+    if args.media:
+        print(f"  {media_folder}/  {len(media_files)} media file(s)")
+        if missing:
+            ids = ", ".join(str(i) for i in missing)
+            print(f"  Telegram gave no file for input(s) {ids}: not in the folder")
     print(
         f"Exported {event.key} from {database}: {len(written)} file(s) in "
         f"{time.perf_counter() - started:.1f} s"

@@ -219,6 +219,7 @@ class Moderation(StrEnum):
     STAR = "star"
     HIDE = "hide"
     SHOW = "show"
+    APPROVE = "approve"  # ⭐ again under a highlight edited after it was approved
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,8 @@ import yaml
 
 # Telegram's limit for one message, counted on the text as shown (after HTML parsing).
 MESSAGE_LIMIT = 4096
+# … and for the caption of a photo, document or voice note.
+CAPTION_LIMIT = 1024
 _TAG = re.compile(r"<[^>]+>")
 _MARKER = " […]"
 # libyaml's safe loader where PyYAML was built with it: the catalogue is read at every start,

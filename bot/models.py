@@ -135,9 +135,14 @@ class OutboxMessage:
     # message the bot sent earlier in the same chat, whose Telegram id this is.
     edit_of: int | None = None
     delete_of: int | None = None
+    # A participant's photo, document or voice note shown by its Telegram file id, `text` as
+    # its caption (at most CAPTION_LIMIT characters); with `edit_of`, only the caption changes.
+    media: Media | None = None
 
     def to_json(self) -> str:
         data: dict[str, Any] = {"text": self.text}
+        if self.media is not None:
+            data["media"] = [self.media.kind.value, self.media.file_id]
         if self.edit_of is not None:
             data["edit_of"] = self.edit_of
         if self.delete_of is not None:
@@ -160,7 +165,9 @@ class OutboxMessage:
             for row in data.get("buttons", ())
         )
         edit_of, delete_of = data.get("edit_of"), data.get("delete_of")
+        media = data.get("media")
         return cls(
+            media=Media(InputKind(media[0]), media[1] and str(media[1])) if media else None,
             text=data["text"],
             buttons=buttons,
             silent=bool(data.get("silent", False)),
@@ -177,6 +184,23 @@ def _button(callback: object) -> ButtonData:
 
 
 @dataclass(frozen=True, slots=True)
+class Media:
+    """A file Telegram already holds, sent again by its id (no download, no upload)."""
+
+    kind: InputKind  # photo, document or voice; never text
+    # None in an edit or a deletion of a message that shows it: only its caption changes.
+    file_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HighlightReview:
+    """Where a highlight stands after its input was edited."""
+
+    held: bool  # edited after it was approved: travels on only when starred again
+    relayed_sites: int  # how many other sites received it (with the text approved then)
+
+
+@dataclass(frozen=True, slots=True)
 class CarriedCopy:
     """A message the bot sent to someone else that carries a person's name or words: a
     facilitators' feed card (or reception notice) quoting their input, a relay or digest
@@ -187,6 +211,8 @@ class CarriedCopy:
     kind: str  # "feed" (one input quoted), "relay" (a relay or digest), "card" (check-in card)
     # For a relay or digest: the other inputs it carried, to render it again without theirs.
     others: tuple[int, ...] = ()
+    # The photo, document or voice note itself is shown (a caption, not a text, to edit).
+    media: InputKind | None = None
 
     @property
     def only_theirs(self) -> bool:

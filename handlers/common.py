@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler
@@ -92,14 +92,19 @@ async def answer_button(
     update: Update, text: str, keyboard: InlineKeyboardMarkup | None = None
 ) -> None:
     """After a button press, turn the message with the buttons into the answer, so that old
-    buttons cannot be pressed twice; send a new message if the old one cannot be edited."""
+    buttons cannot be pressed twice; send a new message if the old one cannot be edited. On a
+    message that shows a photo, document or voice note, `text` becomes its caption."""
     query = update.callback_query
     if query is None:
         await reply(update, text, keyboard)
         return
     await answer_query(query)
+    shown = query.message
     try:
-        await query.edit_message_text(text, reply_markup=keyboard)
+        if isinstance(shown, Message) and shown.text is None and shown.effective_attachment:
+            await query.edit_message_caption(text, reply_markup=keyboard)
+        else:
+            await query.edit_message_text(text, reply_markup=keyboard)
     except BadRequest:
         # Too old to edit, deleted, or identical: the answer still has to reach the person.
         await reply(update, text, keyboard)

@@ -365,7 +365,7 @@ async def moderate_button(
     chat = update.effective_chat
     private = chat is not None and chat.type == ChatType.PRIVATE
     card_lang = lang if private else services.event.default_language
-    card = services.inputs.feed_card(outcome.input, card_lang)
+    card = services.inputs.feed_card(outcome.input, card_lang, outcome.review)
     await answer_button(update, card.text, keyboards.markup(card.buttons))
 
 

@@ -258,6 +258,14 @@ class SqliteInputRepo:
         """Star or unstar; True when the input is now starred by this person."""
         return await self._toggle("input_stars", input_id, user_id, now)
 
+    async def add_star(self, input_id: int, user_id: int, now: datetime) -> None:
+        """Starred by this person, whether or not they had starred it before."""
+        await self._conn.execute(
+            "INSERT INTO input_stars (input_id, user_id, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (input_id, user_id, to_db(now)),
+        )
+
     async def toggle_vote(self, input_id: int, user_id: int, now: datetime) -> bool:
         return await self._toggle("input_votes", input_id, user_id, now)
 

@@ -293,6 +293,30 @@ class SqliteOutboxRepo:
         )
         return next((maybe_from_db(row[0]) for row in found), None)
 
+    async def with_prefix(self, prefix: str) -> list[OutboxRow]:
+        """The rows whose key starts with `prefix` (a range on the key's unique index)."""
+        rows = await fetch_all(
+            self._conn,
+            "SELECT * FROM outbox WHERE key >= ? AND key < ? ORDER BY id",
+            (prefix, prefix + "\U0010ffff"),
+        )
+        return [_row(row) for row in rows]
+
+    async def replace_pending(self, row_id: int, message: OutboxMessage) -> bool:
+        """A message not sent yet gets its newer content; False if it is no longer pending."""
+        cur = await self._conn.execute(
+            "UPDATE outbox SET payload = ? WHERE id = ? AND status = 'pending'",
+            (message.to_json(), row_id),
+        )
+        return cur.rowcount > 0
+
+    async def drop_pending(self, row_ids: Sequence[int]) -> None:
+        """Rows superseded before they were sent (an edit overtaken by a later one)."""
+        await self._conn.executemany(
+            "DELETE FROM outbox WHERE id = ? AND status = 'pending'",
+            [(row_id,) for row_id in row_ids],
+        )
+
     async def by_key(self, key: str) -> OutboxRow | None:
         row = await fetch_one(self._conn, "SELECT * FROM outbox WHERE key = ?", (key,))
         return _row(row) if row else None

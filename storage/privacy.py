@@ -17,7 +17,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.models import CarriedCopy
+from bot.models import CarriedCopy, InputKind
 from storage.db import fetch_all, fetch_one
 from storage.timestamps import to_db
 
@@ -51,11 +51,20 @@ class SqlitePrivacyRepo:
                 await self._conn.execute(
                     "DELETE FROM outbox WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
                 )
-            # Relays and digests bundle several highlights: their record stays, the words go.
+            # A relayed photo, document or voice note of theirs, shown on its own: it goes.
+            await self._conn.execute(
+                "DELETE FROM outbox WHERE key IN (SELECT o.key FROM outbox o JOIN"
+                " highlight_relays r ON substr(o.key, 1, length(r.relay_key || ':media' || ?1)"
+                " + 1) = r.relay_key || ':media' || ?1 || ':' WHERE r.input_id = ?1)",
+                (input_id,),
+            )
+            # Relays and digests bundle several highlights: their record stays, the words go
+            # (others' media shown after them stays as it is).
             await self._conn.execute(
                 "UPDATE outbox SET payload = ? WHERE key IN (SELECT o.key FROM outbox o JOIN"
                 " highlight_relays r ON substr(o.key, 1, length(r.relay_key) + 1)"
-                " = r.relay_key || ':' WHERE r.input_id = ?)",
+                " = r.relay_key || ':' WHERE r.input_id = ?"
+                " AND substr(o.key, 1, length(r.relay_key) + 6) != r.relay_key || ':media')",
                 (_ERASED, input_id),
             )
         # Anything still queued that quotes them (a check-in card, a digest) loses the words;
@@ -104,9 +113,12 @@ class SqlitePrivacyRepo:
         rows = await fetch_all(
             self._conn,
             """
-            WITH mine AS (SELECT id, event_key FROM inputs WHERE user_id = ?1),
+            WITH mine AS (SELECT id, event_key, kind, file_id FROM inputs WHERE user_id = ?1),
                  me AS (SELECT chat_id FROM participants WHERE user_id = ?1)
-            SELECT o.chat_id, o.telegram_message_id, 'feed' AS kind, NULL AS others
+            SELECT o.chat_id, o.telegram_message_id, 'feed' AS kind, NULL AS others,
+                   -- a feed card that shows the photo, document or voice note itself
+                   CASE WHEN substr(o.key, 1, 5) = 'feed:' AND i.kind != 'text'
+                         AND i.file_id IS NOT NULL THEN i.kind END AS media
               FROM outbox o JOIN mine i
                 ON substr(o.key, 1, length('feed:' || i.event_key || ':' || i.id || ':'))
                        = 'feed:' || i.event_key || ':' || i.id || ':'
@@ -118,18 +130,29 @@ class SqlitePrivacyRepo:
             SELECT o.chat_id, o.telegram_message_id, 'relay',
                    (SELECT group_concat(x.input_id) FROM highlight_relays x
                      WHERE x.relay_key = r.relay_key
-                       AND x.input_id NOT IN (SELECT id FROM mine))
+                       AND x.input_id NOT IN (SELECT id FROM mine)),
+                   NULL
               FROM highlight_relays r
               JOIN outbox o
                 ON substr(o.key, 1, length(r.relay_key) + 1) = r.relay_key || ':'
              WHERE r.input_id IN (SELECT id FROM mine)
+               AND substr(o.key, 1, length(r.relay_key) + 6) != r.relay_key || ':media'
                AND o.status = 'sent' AND o.telegram_message_id IS NOT NULL
+               AND o.chat_id NOT IN (SELECT chat_id FROM me)
+            UNION
+            -- Their photo, document or voice note relayed on its own after a relay message.
+            SELECT o.chat_id, o.telegram_message_id, 'relay', NULL, i.kind
+              FROM highlight_relays r JOIN mine i ON i.id = r.input_id
+              JOIN outbox o
+                ON substr(o.key, 1, length(r.relay_key || ':media' || i.id || ':'))
+                       = r.relay_key || ':media' || i.id || ':'
+             WHERE o.status = 'sent' AND o.telegram_message_id IS NOT NULL
                AND o.chat_id NOT IN (SELECT chat_id FROM me)
             UNION
             -- A check-in card quotes its site's top highlights at the time: any card of the
             -- site sent after one of theirs became a highlight may hold it, so all of those
             -- are treated as carrying it (edited, never deleted: they may hold others' too).
-            SELECT o.chat_id, o.telegram_message_id, 'card', NULL
+            SELECT o.chat_id, o.telegram_message_id, 'card', NULL, NULL
               FROM highlights h JOIN outbox o
                 ON substr(o.key, 1, length('card:' || h.event_key || ':' || h.site_key || ':'))
                        = 'card:' || h.event_key || ':' || h.site_key || ':'
@@ -145,6 +168,7 @@ class SqlitePrivacyRepo:
                 int(r[1]),
                 str(r[2]),
                 tuple(sorted(int(i) for i in str(r[3]).split(","))) if r[3] else (),
+                InputKind(r[4]) if r[4] else None,
             )
             for r in rows
         ]

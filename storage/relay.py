@@ -7,7 +7,8 @@ from datetime import datetime
 
 import aiosqlite
 
-from bot.models import Input
+from bot.models import HighlightReview, Input
+from storage.db import fetch_one
 from storage.inputs import _SELECT, input_from_row
 from storage.timestamps import maybe_from_db, to_db
 
@@ -35,6 +36,34 @@ class SqliteRelayRepo:
         )
         return cur.rowcount > 0
 
+    async def hold_highlight(self, input_id: int, now: datetime) -> bool:
+        """The input was edited after it was approved: it waits for a star again. True when
+        it is a highlight (held now)."""
+        cur = await self._conn.execute(
+            "UPDATE highlights SET held_at = ? WHERE input_id = ?", (to_db(now), input_id)
+        )
+        return cur.rowcount > 0
+
+    async def release_highlight(self, input_id: int) -> bool:
+        """Starred again after an edit: the highlight travels on, with the text as it is now."""
+        cur = await self._conn.execute(
+            "UPDATE highlights SET held_at = NULL WHERE input_id = ? AND held_at IS NOT NULL",
+            (input_id,),
+        )
+        return cur.rowcount > 0
+
+    async def review(self, input_id: int) -> HighlightReview | None:
+        """Where a highlight stands: held after an edit, and the sites it reached; None when
+        the input is no highlight."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT h.held_at IS NOT NULL AS held,"
+            " (SELECT COUNT(*) FROM highlight_relays r WHERE r.input_id = h.input_id) AS sites"
+            " FROM highlights h WHERE h.input_id = ?",
+            (input_id,),
+        )
+        return HighlightReview(bool(row["held"]), int(row["sites"])) if row else None
+
     async def is_highlight(self, input_id: int) -> bool:
         async with self._conn.execute(
             "SELECT 1 FROM highlights WHERE input_id = ?", (input_id,)
@@ -44,12 +73,13 @@ class SqliteRelayRepo:
     async def pending(
         self, event_key: str, from_site: str, to_site: str, limit: int
     ) -> Sequence[Input]:
-        """Visible highlights of `from_site` not yet relayed to `to_site`: starred first,
-        then the most voted, then the oldest."""
+        """Visible highlights of `from_site` not yet relayed to `to_site` and not held after
+        an edit: starred first, then the most voted, then the oldest."""
         async with self._conn.execute(
             f"""{_SELECT}
               JOIN highlights h ON h.input_id = i.id
              WHERE h.event_key = ? AND h.site_key = ? AND i.state = 'visible'
+               AND h.held_at IS NULL
                AND NOT EXISTS (SELECT 1 FROM highlight_relays r
                                 WHERE r.input_id = i.id AND r.to_site = ?)
              ORDER BY stars > 0 DESC, votes DESC, i.id

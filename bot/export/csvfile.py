@@ -64,7 +64,8 @@ class Lines:
             f"{field(row.author)},{field(row.category)},{field(row.category_name)},{row.kind},"
             f"{field(row.text)},{files},{row.stars},{row.votes},"
             f"{'true' if row.highlight else 'false'},"
-            f"{field(','.join(row.relayed_to)) if row.relayed_to else ''}\r\n"
+            f"{field(','.join(row.relayed_to)) if row.relayed_to else ''},"
+            f"{field(row.media_file)}\r\n"
         )
 
 

@@ -9,6 +9,7 @@ the data files; with `anonymity: anonymous` the participant's role is left out a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -59,6 +60,9 @@ class ExportRow(NamedTuple):
     votes: int
     highlight: bool
     relayed_to: tuple[str, ...]
+    # The photo, document or voice note itself, fetched by `export --media`: its path
+    # relative to the data file; None when not fetched (or a text).
+    media_file: str | None = None
 
 
 # The data files' columns, in order: a row's fields, the place's own in its stead. They are
@@ -89,6 +93,8 @@ class Presenter:
     event: Event
     texts: Catalogue
     lang: str
+    # Input id → the fetched file's path relative to the data files (`export --media`).
+    media_files: Mapping[int, str] = field(default_factory=dict, compare=False, repr=False)
     # Names, titles and prompt texts repeat on every row: one place per site, table and prompt.
     _places: dict[tuple[object, ...], Place] = field(
         default_factory=dict, compare=False, repr=False
@@ -110,8 +116,10 @@ class Presenter:
         object.__setattr__(self, "_anonymous", self.texts.plain(self.lang, "authors.anonymous"))
 
     @classmethod
-    def for_event(cls, event: Event, texts: Catalogue) -> Presenter:
-        return cls(event, texts, event.default_language)
+    def for_event(
+        cls, event: Event, texts: Catalogue, media_files: Mapping[int, str] | None = None
+    ) -> Presenter:
+        return cls(event, texts, event.default_language, media_files or {})
 
     @property
     def default(self) -> str:
@@ -270,6 +278,7 @@ class Presenter:
             votes=item.votes,
             highlight=item.highlight,
             relayed_to=item.relayed_to,
+            media_file=self.media_files.get(item.id),
         )
 
 

@@ -138,7 +138,8 @@ class Lines:
             f'"file_id": {_text(row.file_id)}, "file_name": {_text(row.file_name)}, '
             f'"mime_type": {_text(row.mime_type)}, "stars": {row.stars}, "votes": {row.votes}, '
             f'"highlight": {"true" if row.highlight else "false"}, '
-            f'"relayed_to": {self._encode(row.relayed_to) if row.relayed_to else "[]"}}}'
+            f'"relayed_to": {self._encode(row.relayed_to) if row.relayed_to else "[]"}, '
+            f'"media_file": {_text(row.media_file)}}}'
         )
 
 

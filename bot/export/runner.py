@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -82,12 +82,14 @@ async def write_exports(
     only: tuple[str, ...] | None = None,
     generated_at: datetime,
     md_images: bool = True,
+    media_files: Mapping[int, str] | None = None,
 ) -> list[Written]:
-    """Write every format asked for; `only` limits the export to those sites."""
+    """Write every format asked for; `only` limits the export to those sites; `media_files`
+    names, per input id, its fetched file relative to the data files."""
     paths = target_paths(event.key, out, formats, only)
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
-    presenter = Presenter.for_event(event, texts)
+    presenter = Presenter.for_event(event, texts, media_files)
     bound = _Bound(source, event.key)
     # The CSV needs no figures; only the report needs them per table.
     reports = [fmt for fmt in (Format.HTML, Format.MD) if fmt in paths]

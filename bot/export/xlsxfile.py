@@ -43,6 +43,7 @@ _WIDTHS = {
     "votes": 7,
     "highlight": 10,
     "relayed_to": 14,
+    "media_file": 16,
 }
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 SHEET_NAME_LIMIT = 31
@@ -136,6 +137,7 @@ async def _site_sheet(
                 shown.votes,
                 shown.highlight,
                 ",".join(shown.relayed_to) or None,
+                shown.media_file,
             ),
         )
     sheet.autofilter(0, 0, max(line, 1), len(COLUMNS) - 1)

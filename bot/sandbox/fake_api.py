@@ -816,7 +816,7 @@ class FakeUser:
         raise LookupError(f"no callback button {text!r} on message; buttons: {labels}")
 
     def edit(self, message: Mapping[str, Any], new_text: str) -> JsonDict:
-        """Edit one of this user's own text messages."""
+        """Edit one of this user's own text messages, or the caption of their media."""
         return self._api._user_edit(self, message, new_text)
 
     def send_photo(self, caption: str | None = None, *, content: bytes = b"") -> JsonDict:
@@ -844,12 +844,13 @@ class FakeUser:
         document = {"file_name": file_name, "mime_type": mime, **_file_fields(stored)}
         return self._send_media({"document": document}, caption)
 
-    def send_voice(self, duration: int = 3) -> JsonDict:
+    def send_voice(self, duration: int = 3, caption: str | None = None) -> JsonDict:
         stored = self._api._store_file(
             b"OggS\x00sandbox-voice", "voice", ".oga", None, "audio/ogg"
         )
+        self._api._voice_seconds[stored.file_id] = duration
         voice = {"duration": duration, "mime_type": "audio/ogg", **_file_fields(stored)}
-        return self._send_media({"voice": voice}, None)
+        return self._send_media({"voice": voice}, caption)
 
     def send_sticker(self, emoji: str = "👍") -> JsonDict:
         stored = self._api._store_file(
@@ -1043,6 +1044,7 @@ class FakeBotApi:
         self._sends: deque[float] = deque()
         self._chat_sends: dict[int, deque[float]] = {}
         self._files_by_path: dict[str, StoredFile] = {}
+        self._voice_seconds: dict[str, int] = {}  # file id → duration of a voice note
 
         handlers: dict[str, _Handler] = {
             "getMe": self._get_me,
@@ -1055,6 +1057,7 @@ class FakeBotApi:
             "sendMessage": self._send_message,
             "sendPhoto": self._send_photo,
             "sendDocument": self._send_document,
+            "sendVoice": self._send_voice,
             "copyMessage": self._copy_message,
             "forwardMessage": self._forward_message,
             "editMessageText": self._edit_message_text,
@@ -1464,8 +1467,14 @@ class FakeBotApi:
 
     def _user_edit(self, person: FakeUser, message: Mapping[str, Any], new_text: str) -> JsonDict:
         stored = self._stored(message)
-        if stored["from"]["id"] != person.id or "text" not in stored:
-            raise ValueError(f"{person!r} can only edit their own text messages")
+        media = any(key in stored for key in ("photo", "document", "voice"))
+        if stored["from"]["id"] != person.id or ("text" not in stored and not media):
+            raise ValueError(f"{person!r} can only edit their own text messages and captions")
+        if media:
+            # A photo, document or voice note: its caption is what an edit changes.
+            stored["caption"] = new_text
+            stored["edit_date"] = self._now()
+            return self.push_update({"edited_message": stored})
         stored["text"] = new_text
         entities = _command_entities(new_text)
         if entities:
@@ -1833,6 +1842,22 @@ class FakeBotApi:
         document["mime_type"] = stored.mime_type or "application/octet-stream"
         document.update(_file_fields(stored))
         return self._post(chat, {"document": document, **caption}, markup, reply_to)
+
+    async def _send_voice(self, request: _Params) -> JsonDict:
+        caption = self._caption(request)
+        markup = self._reply_markup(request)
+        chat = self._writable_chat(request)
+        stored = self._input_file(request, "voice", "voice")
+        reply_to = self._reply_target(request, chat)
+        self._admit_send(chat)
+        # Telegram knows the length of a voice note it holds; an upload says it or counts 0.
+        duration = request.opt_int("duration") or self._voice_seconds.get(stored.file_id, 0)
+        voice: JsonDict = {
+            "duration": duration,
+            "mime_type": stored.mime_type or "audio/ogg",
+            **_file_fields(stored),
+        }
+        return self._post(chat, {"voice": voice, **caption}, markup, reply_to)
 
     def _source_message(self, request: _Params, action: str) -> JsonDict:
         source_chat = self._resolve_chat(request, "from_chat_id")

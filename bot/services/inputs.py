@@ -12,18 +12,21 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.buttons import Moderate, Moderation
 from bot.event import AgendaItem, AgendaKind, Event, OutsidePrompt, RelayMode
-from bot.i18n import Catalogue
+from bot.i18n import CAPTION_LIMIT, MESSAGE_LIMIT, Catalogue, Markup
 from bot.models import (
+    DeliveryStatus,
     FacilitatorChat,
+    HighlightReview,
     IncomingMessage,
     Input,
     InputKind,
     InputState,
+    Media,
     NewDelivery,
     OutboxMessage,
     Role,
@@ -73,6 +76,7 @@ class Flooded:
 @dataclass(frozen=True, slots=True)
 class Edited:
     input: Input
+    review: HighlightReview | None  # it was a highlight: now held until starred again
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,7 @@ class NotAllowed:
 class Moderated:
     input: Input
     starred_by_me: bool
+    review: HighlightReview | None = None  # an edited highlight: where it stands
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,10 +262,69 @@ class InputService:
             # After /withdraw nothing new is stored, an edit of an earlier input included.
             if await self._uow.participants.active_consent(user.user_id, found.event_key) is None:
                 return Unknown()
-            await self._uow.inputs.edit(found.id, text, self._clock.now())
+            now = self._clock.now()
+            await self._uow.inputs.edit(found.id, text, now)
+            # A highlight carries the text that was approved: edited, it is held back from
+            # the sites it has not reached yet until a facilitator stars it again.
+            held = await self._uow.relay.hold_highlight(found.id, now)
+            review = await self._uow.relay.review(found.id) if held else None
             edited = await self._uow.inputs.get(found.id)
-        assert edited is not None  # noqa: S101 - just edited
-        return Edited(edited)
+            assert edited is not None  # noqa: S101 - just edited
+            queued = await self._update_cards(edited, review, now)
+        if queued:
+            self._on_queued()
+        return Edited(edited, review)
+
+    async def _update_cards(
+        self, item: Input, review: HighlightReview | None, now: datetime
+    ) -> int:
+        """The input's feed cards show it as it is now: a card not sent yet is rewritten in
+        the outbox; a sent one is edited through the outbox (so the rate limits hold and a
+        restart loses nothing), superseding an edit of it still waiting there."""
+        prefix = f"feed:{self._event.key}:{item.id}:"
+        rows = await self._uow.outbox.with_prefix(prefix)
+        cards = [row for row in rows if row.key == f"{prefix}{row.chat_id}"]
+        superseded = [
+            row.id for row in rows if row not in cards and row.status is DeliveryStatus.PENDING
+        ]
+        await self._uow.outbox.drop_pending(superseded)
+        # Each card again in the language it was drawn in: its chat's, as for a new card.
+        languages = await self._card_languages(item)
+        drawn: dict[str, OutboxMessage] = {}
+        edits = len(await self._uow.inputs.history(item.id))
+        deliveries = []
+        for row in cards:
+            lang = languages.get(row.chat_id, self._event.default_language)
+            if lang not in drawn:
+                drawn[lang] = self.feed_card(item, lang, review)
+            card = drawn[lang]
+            if row.status is DeliveryStatus.PENDING:
+                await self._uow.outbox.replace_pending(row.id, card)
+            elif row.status is DeliveryStatus.SENT and row.telegram_message_id is not None:
+                deliveries.append(
+                    NewDelivery(
+                        key=f"{row.key}:edit:{edits}",
+                        event_key=self._event.key,
+                        chat_id=row.chat_id,
+                        user_id=None,
+                        kind="feed",
+                        message=replace(
+                            card,
+                            edit_of=row.telegram_message_id,
+                            media=card.media and Media(card.media.kind, None),
+                        ),
+                        priority=1,
+                    )
+                )
+        return await self._uow.outbox.enqueue(deliveries, now)
+
+    async def _card_languages(self, item: Input) -> dict[int, str]:
+        """The language of each chat that receives the site's feed cards."""
+        site = self._event.site(item.site_key)
+        if site is None:
+            return {}
+        facilitators = await self._uow.agenda.facilitators(self._event.key, site.key)
+        return dict(facilitator_targets(self._event, site, facilitators, self._texts.languages))
 
     # -- the author's own inputs -----------------------------------------------------------------
 
@@ -295,7 +359,8 @@ class InputService:
     async def moderate(
         self, user: UserRef, rights: Rights, input_id: int, action: Moderation
     ) -> Moderated | NotAllowed | Unknown:
-        """Star, hide or show an input of a site the person facilitates."""
+        """Star, hide or show an input of a site the person facilitates, or approve the edited
+        text of a highlight held since its edit."""
         async with self._uow.transaction():
             found = await self._uow.inputs.get(input_id)
             if found is None or found.event_key != self._event.key:
@@ -306,13 +371,23 @@ class InputService:
                 return Unknown()
             now = self._clock.now()
             starred = False
-            if action is Moderation.STAR:
-                if await self._uow.participants.get(user.user_id) is None:
-                    # An organiser from the settings may never have written to the bot; a star
-                    # names its giver. A private chat's id is its user's id.
-                    await self._uow.participants.upsert(
-                        user.user_id, user.user_id, user.display_name, now, user.telegram_language
-                    )
+            if action in (Moderation.STAR, Moderation.APPROVE) and (
+                await self._uow.participants.get(user.user_id) is None
+            ):
+                # An organiser from the settings may never have written to the bot; a star
+                # names its giver. A private chat's id is its user's id.
+                await self._uow.participants.upsert(
+                    user.user_id, user.user_id, user.display_name, now, user.telegram_language
+                )
+            if action is Moderation.APPROVE:
+                # "Star again" under a card that showed the edited text: that text is approved
+                # and travels on. Only this button releases a held highlight; a plain star
+                # pressed on a card not yet updated must not approve words its presser has
+                # not seen. On an input no longer held it changes nothing.
+                if await self._uow.relay.release_highlight(found.id):
+                    await self._uow.inputs.add_star(found.id, user.user_id, now)
+                    starred = True
+            elif action is Moderation.STAR:
                 starred = await self._uow.inputs.toggle_star(found.id, user.user_id, now)
                 # A starred input is a highlight: the agenda engine relays it to the other
                 # sites. Unstarred by everyone, it stops being one unless it has travelled.
@@ -326,10 +401,11 @@ class InputService:
                 state = InputState.HIDDEN if action is Moderation.HIDE else InputState.VISIBLE
                 await self._uow.inputs.set_state(found.id, state, user.user_id, now)
             updated = await self._uow.inputs.get(found.id)
+            review = await self._uow.relay.review(found.id)
         assert updated is not None  # noqa: S101 - just read
         if starred:
             self._highlighted()
-        return Moderated(updated, starred)
+        return Moderated(updated, starred, review)
 
     async def view(self, user: UserRef, site_key: str, limit: int = 10) -> PromptView:
         """The latest visible inputs of the site for the prompt open now."""
@@ -424,8 +500,11 @@ class InputService:
 
     # -- the facilitators' feed ------------------------------------------------------------------
 
-    def feed_card(self, item: Input, lang: str) -> OutboxMessage:
-        """The card a facilitator sees for an input, with its moderation buttons."""
+    def feed_card(
+        self, item: Input, lang: str, review: HighlightReview | None = None
+    ) -> OutboxMessage:
+        """The card a facilitator sees for an input, with its moderation buttons; an edited
+        input says so, and an edited highlight whether it waits for a star again."""
         texts, event = self._texts, self._event
         default = event.default_language
         site = event.site(item.site_key)
@@ -441,14 +520,28 @@ class InputService:
             if prompt
             else texts.plain(lang, "feed.adhoc" if item.adhoc_id else "feed.general")
         )
-        body = item.text
-        if item.kind is not InputKind.TEXT:
+        body, media, limit = item.text, None, MESSAGE_LIMIT
+        if item.kind is not InputKind.TEXT and item.file_id:
+            # The photo, document or voice note itself, the card as its caption: facilitators
+            # star what they have seen and heard.
+            media, limit = Media(item.kind, item.file_id), CAPTION_LIMIT
+        elif item.kind is not InputKind.TEXT:
             body = f"[{texts.plain(lang, f'feed.kind_{item.kind.value}')}] {body}".strip()
         state = {
             InputState.VISIBLE: "",
             InputState.HIDDEN: texts.plain(lang, "feed.hidden"),
             InputState.WITHDRAWN: texts.plain(lang, "feed.withdrawn"),
         }[item.state]
+        note = ""
+        held = review is not None and review.held
+        if item.edited_at is not None:
+            time = f"{item.edited_at.astimezone(event.tz):%H:%M}"
+            if held and review is not None and review.relayed_sites:
+                note = texts(lang, "feed.edited_relayed", time=time)
+            elif held:
+                note = texts(lang, "feed.edited_held", time=time)
+            else:
+                note = texts(lang, "feed.edited", time=time)
         text = texts.fit(
             lang,
             "feed.card",
@@ -459,6 +552,8 @@ class InputService:
             stars=item.stars,
             votes=item.votes,
             state=state,
+            note=Markup(note),
+            limit=limit,
         )
         toggle, label = (
             (Moderation.HIDE, "feed.hide")
@@ -468,13 +563,15 @@ class InputService:
         buttons = (
             (
                 (
-                    texts.plain(lang, "feed.star", stars=item.stars),
-                    Moderate(Moderation.STAR, item.id),
+                    texts.plain(
+                        lang, "feed.star_again" if held else "feed.star", stars=item.stars
+                    ),
+                    Moderate(Moderation.APPROVE if held else Moderation.STAR, item.id),
                 ),
                 (texts.plain(lang, label), Moderate(toggle, item.id)),
             ),
         )
-        return OutboxMessage(text, buttons=buttons, silent=True)
+        return OutboxMessage(text, buttons=buttons, silent=True, media=media)
 
     async def _feed(
         self, item: Input, facilitators: Sequence[FacilitatorChat], now: datetime

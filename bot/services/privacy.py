@@ -14,7 +14,15 @@ from datetime import date, datetime, timedelta
 
 from bot.event import Event
 from bot.i18n import Catalogue
-from bot.models import CarriedCopy, Input, InputState, NewDelivery, OutboxMessage, UserRef
+from bot.models import (
+    CarriedCopy,
+    Input,
+    InputState,
+    Media,
+    NewDelivery,
+    OutboxMessage,
+    UserRef,
+)
 from bot.ports import Clock, UnitOfWork
 
 SCHEMA = "samtidig-mydata/1"
@@ -86,7 +94,17 @@ class PrivacyService:
                 other = await self._uow.inputs.get(input_id)
                 if other is not None and other.state is InputState.VISIBLE:
                     remaining.append(other)
-        if copy.kind == "feed":
+        if copy.media is not None:
+            # A feed card or relayed copy that shows their photo, document or voice note: it
+            # goes; where Telegram no longer lets the bot delete it, its caption is cleared
+            # and its buttons go.
+            message = OutboxMessage(
+                self._texts(lang, "erasure.feed_card"),
+                silent=True,
+                delete_of=copy.message_id,
+                media=Media(copy.media, None),
+            )
+        elif copy.kind == "feed":
             message = OutboxMessage(
                 self._texts(lang, "erasure.feed_card"), silent=True, edit_of=copy.message_id
             )

@@ -20,8 +20,15 @@ from datetime import datetime, timedelta
 
 from bot.buttons import Buttons, RelayReaction
 from bot.event import AgendaKind, Event, RelayMode, Site
-from bot.i18n import MESSAGE_LIMIT, Catalogue, Markup, pick_language, visible_length
-from bot.models import Input, NewDelivery, OutboxMessage, Recipient, UserRef
+from bot.i18n import (
+    CAPTION_LIMIT,
+    MESSAGE_LIMIT,
+    Catalogue,
+    Markup,
+    pick_language,
+    visible_length,
+)
+from bot.models import Input, InputKind, Media, NewDelivery, OutboxMessage, Recipient, UserRef
 from bot.ports import Clock, UnitOfWork
 from bot.services.audience import facilitator_targets
 from bot.services.authors import author_label
@@ -151,7 +158,12 @@ class RelayService:
                 return self.render_digest(lang, part, index, len(parts))
 
             queued += await self._enqueue(
-                decision, recipients, now, render, _reaction_buttons(rows)
+                decision,
+                recipients,
+                now,
+                render,
+                _reaction_buttons(rows),
+                [pair for row in rows for pair in row],
             )
             await self._uow.relay.mark_relayed(
                 [item.id for row in rows for _, item in row],
@@ -235,6 +247,7 @@ class RelayService:
             now,
             lambda lang: self._render_live(lang, highlights, angles),
             _reaction_buttons([tuple(enumerate(highlights, 1))]),
+            list(enumerate(highlights, 1)),
         )
         await self._uow.relay.mark_relayed(
             [h.id for h in highlights], to_site, "live", decision, now
@@ -536,8 +549,14 @@ class RelayService:
         now: datetime,
         render: Callable[[str], str],
         buttons: Buttons,
+        carried: Sequence[tuple[int, Input]] = (),
     ) -> int:
+        """The relay message to each recipient, and after it, in the same chat, each photo,
+        document or voice note it carries, shown itself (by its Telegram file id) under the
+        highlight's number and provenance, with its own 👍."""
         rendered: dict[str, str] = {}
+        shown: dict[tuple[str, int], OutboxMessage] = {}
+        media = [(n, item) for n, item in carried if item.kind is not InputKind.TEXT]
         deliveries = []
         for r in recipients:
             lang = self._language(r)
@@ -553,7 +572,44 @@ class RelayService:
                     message=OutboxMessage(rendered[lang], buttons=buttons),
                 )
             )
+            for n, item in media:
+                if item.file_id is None:
+                    continue
+                if (lang, item.id) not in shown:
+                    shown[lang, item.id] = self.media_message(lang, n, item)
+                deliveries.append(
+                    NewDelivery(
+                        # Apart from the relay's own rows (`{decision}:{user}`): /forget finds
+                        # them by the input they show.
+                        key=f"{decision}:media{item.id}:{r.user_id}",
+                        event_key=self._event.key,
+                        chat_id=r.chat_id,
+                        user_id=r.user_id,
+                        kind="relay",
+                        message=shown[lang, item.id],
+                    )
+                )
         return await self._uow.outbox.enqueue(deliveries, now)
+
+    def media_message(self, lang: str, n: int, item: Input) -> OutboxMessage:
+        """A relayed photo, document or voice note itself, captioned with its number in the
+        relay message above and where it comes from (the caption, within Telegram's 1,024
+        characters, and a 👍 of its own)."""
+        assert item.file_id is not None  # noqa: S101 - only media with a file id
+        caption = self._texts.fit(
+            lang,
+            "relay.digest_highlight",
+            budget="text",
+            limit=CAPTION_LIMIT,
+            n=n,
+            provenance=self.provenance(lang, item),
+            text=item.text,
+        )
+        return OutboxMessage(
+            caption,
+            buttons=_reaction_buttons([((n, item),)]),
+            media=Media(item.kind, item.file_id),
+        )
 
 
 def _cut(section: DigestSection, highlights: tuple[tuple[int, Input], ...]) -> DigestSection:

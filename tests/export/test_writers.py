@@ -77,7 +77,9 @@ async def _seed(db: Database) -> None:
                 ),
             )
         await conn.execute(
-            "INSERT INTO highlights VALUES (3, ?, 'a', 'star', ?)", (EVENT, T0.isoformat())
+            "INSERT INTO highlights (input_id, event_key, site_key, reason, created_at)"
+            " VALUES (3, ?, 'a', 'star', ?)",
+            (EVENT, T0.isoformat()),
         )
         await conn.execute(
             "INSERT INTO highlight_relays VALUES (3, 'b', 'digest', 'k', ?)", (T0.isoformat(),)

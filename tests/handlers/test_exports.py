@@ -31,7 +31,12 @@ pytestmark = pytest.mark.filterwarnings("ignore:Tasks created via:UserWarning")
 
 
 def documents(user: FakeUser) -> list[dict[str, Any]]:
-    return [m["document"] for m in user.inbox() if "document" in m]
+    """The export files in the chat (a feed card may show a participant's document too)."""
+    return [
+        m["document"]
+        for m in user.inbox()
+        if "document" in m and m["document"].get("file_name", "").startswith(EVENT)
+    ]
 
 
 def export_done(user: FakeUser) -> Callable[[], bool]:

@@ -178,3 +178,16 @@ async def test_a_live_events_digest_names_what_was_already_shared_live(world: Wo
     )
     assert "Ingen highlights siden sidst" not in from_nord
     assert "Ingen highlights siden sidst" in from_syd
+
+
+async def test_an_edited_inputs_card_stays_in_each_facilitators_language(world: World) -> None:
+    await run_until(world.harness, world.clock, at("13:15"))
+    sent = world.people["midt"].send("Et svar fra Midt")
+    await world.harness.settle()
+    world.people["midt"].edit(sent["message"], "Et rettet svar fra Midt")
+    await world.harness.settle()
+    [english] = cards(world.eve, "Et rettet svar fra Midt")
+    [danish] = cards(world.dan, "Et rettet svar fra Midt")
+    assert labels(english) == ["⭐ Star (0)", "🙈 Hide"]
+    assert "Table 1 · Group work 1" in english["text"]
+    assert labels(danish) == ["⭐ Stjerne (0)", "🙈 Skjul"]

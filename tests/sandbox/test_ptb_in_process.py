@@ -509,6 +509,28 @@ async def test_photos_are_sent_in_several_sizes(api: FakeBotApi, bot: Bot, ana: 
     assert api.files[sent.photo[-1].file_id].content == b"\xff\xd8\xff\xe0fake-jpeg"
 
 
+async def test_a_voice_note_is_sent_again_by_its_file_id_with_a_caption_of_at_most_1024(
+    api: FakeBotApi, bot: Bot, ana: FakeUser
+) -> None:
+    received = Update.de_json(ana.send_voice(9), bot)
+    assert received.message is not None
+    assert received.message.voice is not None
+    file_id = received.message.voice.file_id
+
+    sent = await bot.send_voice(ana.id, file_id, caption="<b>Fra Nord</b>", parse_mode="HTML")
+
+    assert sent.voice is not None
+    assert sent.voice.file_id == file_id  # nothing uploaded: Telegram's own file
+    assert sent.voice.duration == dt.timedelta(seconds=9)
+    assert sent.caption == "Fra Nord"
+    assert api.calls_to("sendVoice")[0].params["voice"] == file_id
+    with pytest.raises(BadRequest, match="caption is too long"):
+        await bot.send_voice(ana.id, file_id, caption="x" * 1025)
+    text = await bot.send_message(ana.id, "tekst")
+    with pytest.raises(BadRequest, match="no caption in the message"):
+        await bot.edit_message_caption(chat_id=ana.id, message_id=text.message_id, caption="y")
+
+
 async def test_a_dropped_answer_after_acceptance_still_delivers_the_message(
     api: FakeBotApi, bot: Bot, ana: FakeUser
 ) -> None:
