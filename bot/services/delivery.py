@@ -107,6 +107,7 @@ class RateLimiter:
         # leaves only when a start passes its window, so no earlier one can still matter.
         self._recent: deque[Slot] = deque(maxlen=per_second)
         self._last_in_chat: dict[int, Slot] = {}
+        self._last_reply_in_chat: dict[int, Slot] = {}
         self._in_group: dict[int, deque[Slot]] = {}
         self._paused_until = float("-inf")
         # The answers among the recent sends, and when the worker last asked for a slot.
@@ -176,10 +177,13 @@ class RateLimiter:
 
     def reply_delay(self, chat_id: int) -> float:
         """Seconds until an answer to `chat_id` may start: the pause and the overall window,
-        and a group's minute, and the worker's share, but not a private chat's own second
-        (see `acquire_reply`)."""
+        a group's minute, the worker's share, and the chat's own second after an earlier
+        answer, but not after the worker's last send there (see `acquire_reply`)."""
         now = self._monotonic()
         wait = max(self.global_delay(), self._replies_delay(now))
+        last = self._last_reply_in_chat.get(chat_id)
+        if last is not None:
+            wait = max(wait, last.reference(now) + self.per_chat_interval + self.margin - now)
         group = self._in_group.get(chat_id)
         if group is not None and len(group) == self.per_group_per_minute:
             wait = max(wait, group[0].reference(now) + 60.0 + self.margin - now)
@@ -187,13 +191,19 @@ class RateLimiter:
 
     async def acquire_reply(self, chat_id: int) -> Slot:
         """A slot for answering someone who just wrote. It counts like any send (so the
-        worker keeps the overall rate, and its next message to the chat keeps its distance)
-        but does not wait for the chat's one-second interval: a person expects the answer at
-        once, and Telegram allows short bursts within one chat."""
+        worker keeps the overall rate, and its next message to the chat keeps its distance).
+        The first answer does not wait for the chat's one-second interval after the worker's
+        last message there: a person expects the answer at once, and Telegram lets a second
+        message into a chat now and then. A second answer waits for the chat's second after
+        the first: answers one after another (the files of an export, a handler's several
+        messages) are a steady rate, which Telegram refuses with a 429 beyond one a second.
+        Callers that answer one chat concurrently take their turns in order themselves (see
+        `bot.telegram.limits.ReplyLimits`)."""
         while (wait := self.reply_delay(chat_id)) > 0:
             await self._sleep(wait)
         slot = self._take(chat_id)
         self._recent_replies.append(slot)
+        self._last_reply_in_chat[chat_id] = slot
         return slot
 
     def _take(self, chat_id: int) -> Slot:
@@ -224,6 +234,10 @@ class RateLimiter:
             horizon = self.per_chat_interval + self.margin
             if last.answered is not None and now - last.answered > horizon:
                 del self._last_in_chat[chat_id]
+        for chat_id, last in list(self._last_reply_in_chat.items()):
+            horizon = self.per_chat_interval + self.margin
+            if last.answered is not None and now - last.answered > horizon:
+                del self._last_reply_in_chat[chat_id]
         for chat_id, group in list(self._in_group.items()):
             last_answer = group[-1].answered
             if last_answer is not None and now - last_answer > 60.0 + self.margin:
