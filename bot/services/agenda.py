@@ -19,6 +19,7 @@ from bot.event import AgendaItem, AgendaKind, Event, Site
 from bot.i18n import Catalogue, pick_language
 from bot.models import NewDelivery, OutboxMessage, Recipient, ShiftReason
 from bot.ports import Clock, UnitOfWork
+from bot.services.lostchats import facilitator_group
 from bot.services.plan import Plan, Slot
 from bot.services.relay import RelayService
 
@@ -544,8 +545,8 @@ class AgendaEngine:
     async def _report_missed(self, site: Site, slot: Slot, now: datetime) -> int:
         """Tell the site's facilitators that an item passed while the bot was down."""
         chats = await self._uow.agenda.facilitator_chats(self._event.key, site.key)
-        if site.facilitator_chat is not None:
-            chats = [*chats, site.facilitator_chat]
+        if (group := await facilitator_group(self._uow, site)) is not None:
+            chats = [*chats, group]
         lang = self._event.default_language
         text = self._texts(
             lang,
@@ -580,8 +581,8 @@ class AgendaEngine:
         if not missed:
             return 0
         chats = await self._uow.agenda.facilitator_chats(self._event.key, site.key)
-        if site.facilitator_chat is not None:
-            chats = [*chats, site.facilitator_chat]
+        if (group := await facilitator_group(self._uow, site)) is not None:
+            chats = [*chats, group]
         lang = self._event.default_language
         deliveries = []
         for item_key, count in missed.items():

@@ -21,7 +21,9 @@ from datetime import datetime, timedelta
 
 from bot.models import DeliveryStatus, NewDelivery, OutboxRow
 from bot.ports import (
+    ChatMoved,
     Clock,
+    DeliveryError,
     OutcomeUnknown,
     Rejected,
     RetryLater,
@@ -347,6 +349,10 @@ class DeliveryWorker:
         self._claim_interval = claim_interval
         self._record_interval = record_interval
         self.stats = DeliveryStats()
+        # Told (after the outcome is written) when a chat that is no participant's turned out
+        # to be gone or moved: a site's facilitator chat is then replaced (see
+        # `bot.services.lostchats`). Set by the composition root.
+        self.on_chat_lost: Callable[[OutboxRow, DeliveryError], Awaitable[object]] | None = None
         # When each send started, on the limiter's clock: for tests and the rehearsal report.
         self.send_starts: deque[float] = deque(maxlen=history)
         self._wake = asyncio.Event()
@@ -378,6 +384,11 @@ class DeliveryWorker:
         async with self._uow.transaction():
             found = await self._uow.outbox.counts()
         return {str(status): n for status, n in found.items()}
+
+    async def failed_sends(self) -> int:
+        """Sends that did not arrive and will not be tried again (see `OutboxRepo`)."""
+        async with self._uow.transaction():
+            return await self._uow.outbox.failed_sends()
 
     async def unknown_to_resend(self) -> int:
         """Copies whose outcome is unknown and that nobody has sent again yet."""
@@ -690,12 +701,28 @@ class DeliveryWorker:
         self._writer = None
         chats = [answer.row.chat_id for answer in answers]
         more = await self._write_with_retries(answers, chats)
-        # No await from the commit to here (see `drain`).
+        # Before the chats leave `_in_flight`, so that `drain` never sees a failed card whose
+        # copies are not queued yet.
+        await self._chats_lost(answers)
+        # No await from the last commit to here (see `drain`).
         for chat_id in chats:
             del self._in_flight[chat_id]
         if more:
             self._stale = True  # their next rows (or a row back in backoff) are to be read
         self._wake.set()
+
+    async def _chats_lost(self, answers: list[_Answer]) -> None:
+        if self.on_chat_lost is None:
+            return
+        for answer in answers:
+            outcome = answer.outcome
+            if answer.row.user_id is None and isinstance(outcome, Unreachable | ChatMoved):
+                try:
+                    await self.on_chat_lost(answer.row, outcome)
+                except Exception:
+                    log.exception(
+                        "could not handle the loss of chat of outbox row %d", answer.row.id
+                    )
 
     async def _write_with_retries(self, answers: list[_Answer], chats: list[int]) -> set[int]:
         """Write the answers and return which of their chats have rows pending. A row left in

@@ -31,6 +31,7 @@ from bot.models import (
 from bot.ports import Clock, UnitOfWork
 from bot.services.access import AccessService, Rights
 from bot.services.authors import author_label
+from bot.services.lostchats import facilitator_group
 from bot.services.plan import OpenPrompt, Plan
 
 FLOOD_LIMIT = 20  # messages …
@@ -439,7 +440,8 @@ class InputService:
         site = self._event.site(item.site_key)
         if site is None:
             return 0
-        chats = [site.facilitator_chat] if site.facilitator_chat is not None else facilitators
+        group = await facilitator_group(self._uow, site)
+        chats = [group] if group is not None else list(facilitators)
         chats = [chat for chat in chats if chat != item.chat_id]
         if not chats:
             return 0

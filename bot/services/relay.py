@@ -23,6 +23,7 @@ from bot.i18n import MESSAGE_LIMIT, Catalogue, Markup, pick_language, visible_le
 from bot.models import Input, NewDelivery, OutboxMessage, Recipient, UserRef
 from bot.ports import Clock, UnitOfWork
 from bot.services.authors import author_label
+from bot.services.lostchats import facilitator_group
 from bot.services.plan import Plan, Slot
 
 LIVE_COOLDOWN = timedelta(minutes=3)  # at most one live relay message per site this often
@@ -235,8 +236,8 @@ class RelayService:
         if site is None:
             return 0
         chats = await self._uow.agenda.facilitator_chats(key, site.key)
-        if site.facilitator_chat is not None:
-            chats = [*chats, site.facilitator_chat]
+        if (group := await facilitator_group(self._uow, site)) is not None:
+            chats = [*chats, group]
         if not chats:
             return 0
         top = list(await self._uow.relay.top(key, site.key, 3))
@@ -295,9 +296,10 @@ class RelayService:
         site = self._event.site(item.site_key)
         if site is None:
             return
+        group = await facilitator_group(self._uow, site)
         chats = (
-            [site.facilitator_chat]
-            if site.facilitator_chat is not None
+            [group]
+            if group is not None
             else await self._uow.agenda.facilitator_chats(key, site.key)
         )
         lang = self._event.default_language

@@ -34,6 +34,7 @@ from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.ports import (
+    ChatMoved,
     DeliveryError,
     OutcomeUnknown,
     Rejected,
@@ -89,7 +90,7 @@ def delivery_error(error: TelegramError) -> DeliveryError:
         case RetryAfter():
             return RetryLater(retry_after_seconds(error))
         case ChatMigrated():
-            return Rejected(f"group migrated to supergroup {error.new_chat_id}")
+            return ChatMoved(int(error.new_chat_id))
         case Forbidden():
             return Unreachable(error.message)
         case BadRequest() if "chat not found" in error.message.lower():
