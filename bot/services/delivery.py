@@ -177,13 +177,13 @@ class RateLimiter:
             return 0.0
         return max(0.0, replies[0].reference(now) + 1.0 + self.margin - now)
 
-    def reply_delay(self, chat_id: int) -> float:
+    def reply_delay(self, chat_id: int, *, paced: bool = True) -> float:
         """Seconds until an answer to `chat_id` may start: the pause and the overall window,
         a group's minute, the worker's share, and the chat's own second after an earlier
         answer, but not after the worker's last send there (see `acquire_reply`)."""
         now = self._monotonic()
         wait = max(self.global_delay(), self._replies_delay(now))
-        last = self._last_reply_in_chat.get(chat_id)
+        last = self._last_reply_in_chat.get(chat_id) if paced else None
         if last is not None:
             wait = max(wait, last.reference(now) + self.per_chat_interval + self.margin - now)
         group = self._in_group.get(chat_id)
@@ -191,7 +191,7 @@ class RateLimiter:
             wait = max(wait, group[0].reference(now) + 60.0 + self.margin - now)
         return max(0.0, wait)
 
-    async def acquire_reply(self, chat_id: int) -> Slot:
+    async def acquire_reply(self, chat_id: int, *, paced: bool = True) -> Slot:
         """A slot for answering someone who just wrote. It counts like any send (so the
         worker keeps the overall rate, and its next message to the chat keeps its distance).
         The first answer does not wait for the chat's one-second interval after the worker's
@@ -200,12 +200,15 @@ class RateLimiter:
         the first: answers one after another (the files of an export, a handler's several
         messages) are a steady rate, which Telegram refuses with a 429 beyond one a second.
         Callers that answer one chat concurrently take their turns in order themselves (see
-        `bot.telegram.limits.ReplyLimits`)."""
-        while (wait := self.reply_delay(chat_id)) > 0:
+        `bot.telegram.limits.ReplyLimits`). Not `paced`: an edit of a message already in the
+        chat, which Telegram does not count as a new message there, neither waits for nor
+        starts the chat's second."""
+        while (wait := self.reply_delay(chat_id, paced=paced)) > 0:
             await self._sleep(wait)
         slot = self._take(chat_id)
         self._recent_replies.append(slot)
-        self._last_reply_in_chat[chat_id] = slot
+        if paced:
+            self._last_reply_in_chat[chat_id] = slot
         return slot
 
     def _take(self, chat_id: int) -> Slot:

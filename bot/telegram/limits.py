@@ -62,6 +62,8 @@ SENDS = frozenset(
         "editMessageReplyMarkup",
     }
 )
+# Edits of a message already in the chat: answers that do not add a message there.
+EDITS = frozenset({"editMessageText", "editMessageCaption", "editMessageReplyMarkup"})
 WORKER = {"worker": True}  # rate_limit_args of the delivery worker's own sends
 MAX_REPLY_429S = 5  # 429s on one answer before it is given up (each waited out first)
 
@@ -128,7 +130,8 @@ class ReplyLimits(BaseRateLimiter[dict[str, bool]]):
     for, each from its first try to its last: an export's files and the answers to commands
     written meanwhile (`/export` runs beside them, `block=False`) arrive in order, and none
     overtakes another that is waiting out a 429. Each answer waits for the overall window
-    and for its chat's second after the previous answer (see `RateLimiter.acquire_reply`),
+    and for its chat's second after the previous answer (see `RateLimiter.acquire_reply`;
+    an edit, which adds no message to the chat, neither waits for it nor starts it),
     for as long as that takes: a late answer is better than none, which would leave the
     person stuck half-way through a check-in. A 429 (Telegram took nothing) is waited out,
     by every send, and the answer sent again, up to `MAX_REPLY_429S` times; then the
@@ -164,7 +167,7 @@ class ReplyLimits(BaseRateLimiter[dict[str, bool]]):
         turn = self._turns.setdefault(chat_id, asyncio.Lock())
         try:
             async with turn:
-                return await self._answer(callback, args, kwargs, chat_id)
+                return await self._answer(callback, args, kwargs, chat_id, endpoint not in EDITS)
         finally:
             self._waiting[chat_id] -= 1
             if self._waiting[chat_id] <= 0:
@@ -177,10 +180,11 @@ class ReplyLimits(BaseRateLimiter[dict[str, bool]]):
         args: Any,
         kwargs: dict[str, Any],
         chat_id: int,
+        paced: bool,
     ) -> bool | JSONDict | list[JSONDict]:
         refused = 0
         while True:
-            slot = await self.limiter.acquire_reply(chat_id)
+            slot = await self.limiter.acquire_reply(chat_id, paced=paced)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:

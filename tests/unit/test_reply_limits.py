@@ -132,3 +132,21 @@ async def test_a_first_answer_does_not_wait_for_the_workers_last_message_in_the_
     call = Timed(time)
     await through(ReplyLimits(limiter), call, "sendMessage", {"chat_id": 7, "text": "Hej"})
     assert call.at == [(0.0, "Hej")]
+
+
+async def test_an_edit_after_an_answer_goes_at_once_and_the_next_answer_still_waits() -> None:
+    time = VirtualTime()
+    limiter = RateLimiter(monotonic=time, sleep=time.sleep)
+    limits = ReplyLimits(limiter)
+    call = Timed(time)
+    steps = [
+        ("sendMessage", {"chat_id": 7, "text": "Velkommen"}),
+        ("editMessageText", {"chat_id": 7, "message_id": 1, "text": "Tak"}),
+        ("sendMessage", {"chat_id": 7, "text": "Hvilken rolle?"}),
+    ]
+    answers = [
+        asyncio.create_task(through(limits, call, endpoint, data)) for endpoint, data in steps
+    ]
+    await time.run_until_idle()
+    await asyncio.gather(*answers)
+    assert call.at == [(0.0, "Velkommen"), (0.0, "Tak"), (1.0, "Hvilken rolle?")]
