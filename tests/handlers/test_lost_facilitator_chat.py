@@ -157,3 +157,26 @@ async def test_cards_follow_a_group_that_became_a_supergroup(
 
 def texts_of(group: Any) -> list[str]:
     return [m.get("text", "") for m in group.inbox()]
+
+
+async def test_a_restart_remembers_the_lost_chat(
+    settings: Settings, event: Event, clock: ManualClock
+) -> None:
+    # Without flood limits: the second process's limiter could not know what the first sent
+    # in its last second, and the test's clock does not move through a 429's pause.
+    api = FakeBotApi(TOKEN)
+    host = api.user(690, "Vært", language_code="da")
+    anna = api.user(601, "Anna Andersen", language_code="da")
+    async with BotHarness.running(settings, api=api, event=event, clock=clock) as first:
+        await become_facilitator(first, event, host, "aalborg")
+        await check_in(first, anna, "aalborg-t2")
+        await run_until(first, clock, at(event, "13:41"))
+        anna.send("Før genstarten.")
+        await first.settle()
+    async with BotHarness.running(settings, api=api, event=event, clock=clock) as second:
+        anna.send("Efter genstarten.")
+        await second.settle()
+    assert len(calls_to(api, GROUP)) == 1  # only the first card was tried there
+    cards = [t for t in texts(host) if "Anna Andersen" in t]
+    assert ["Før genstarten." in cards[0], "Efter genstarten." in cards[1]] == [True, True]
+    assert len([t for t in texts(host) if "facilitatorchatten for Aalborg" in t]) == 1
