@@ -143,7 +143,13 @@ class LostChatService:
                 for target in targets
             ]
             queued = await self._uow.outbox.enqueue(copies, now)
-            await self._uow.outbox.mark_rerouted([r.id for r in waiting], error.reason)
+            if targets:
+                await self._uow.outbox.mark_rerouted([r.id for r in waiting], error.reason)
+            else:
+                # No facilitator of the site has written to the bot: nowhere to go. Failed
+                # here, rather than each tried in the lost chat; the organisers are told.
+                for r in waiting:
+                    await self._uow.outbox.mark_failed(r.id, f"{error.reason}; no facilitator")
             if new:
                 queued += await self._warn(sites, chat, moved_to, now)
         if new:

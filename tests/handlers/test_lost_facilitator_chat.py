@@ -180,3 +180,22 @@ async def test_a_restart_remembers_the_lost_chat(
     cards = [t for t in texts(host) if "Anna Andersen" in t]
     assert ["Før genstarten." in cards[0], "Efter genstarten." in cards[1]] == [True, True]
     assert len([t for t in texts(host) if "facilitatorchatten for Aalborg" in t]) == 1
+
+
+async def test_with_no_facilitator_to_fall_back_on_the_organisers_are_told_and_health_counts(
+    limited: BotHarness, event: Event, clock: ManualClock
+) -> None:
+    organiser = limited.api.user(ORGANISER_ID, "Org", language_code="en")
+    organiser.send("/language en")
+    anna = limited.api.user(601, "Anna Andersen", language_code="da")
+    await check_in(limited, anna, "aalborg-t2")
+    await run_until(limited, clock, at(event, "13:41"))
+    anna.send("Første input.")
+    anna.send("Andet input.")  # queued before the first card fails
+    await limited.settle()
+
+    assert len(calls_to(limited.api, GROUP)) == 1
+    assert len([t for t in texts(organiser) if "facilitator chat of Aalborg" in t]) == 1
+    organiser.send("/health")
+    await limited.settle()
+    assert "2 failed" in texts(organiser)[-2]
