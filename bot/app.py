@@ -43,6 +43,7 @@ from bot.services.delivery import DeliveryWorker, RateLimiter
 from bot.services.export import ExportService
 from bot.services.inbox import InboxService
 from bot.services.inputs import InputService
+from bot.services.lostchats import LostChatService
 from bot.services.privacy import PrivacyService
 from bot.services.relay import RelayService
 from bot.services.roles import RoleService
@@ -98,6 +99,10 @@ def build_services(
         ui_languages=texts.languages,
         wake_agenda=wake,
     )
+    lost_chats = LostChatService(
+        event, uow, clock, texts, access, ui_languages=texts.languages, on_queued=queued
+    )
+    delivery.on_chat_lost = lost_chats.send_failed
     return Services(
         event=event,
         texts=texts,
@@ -133,6 +138,7 @@ def build_services(
         monitor=LoopMonitor(),
         alerts=AlertService(event, uow, clock, texts, access, on_queued=queued),
         roles=RoleService(event, uow, clock, texts, access, on_queued=queued),
+        lost_chats=lost_chats,
     )
 
 

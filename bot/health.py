@@ -76,7 +76,9 @@ async def snapshot(services: Services) -> Snapshot:
         inbox_quarantined=inbox.get("quarantined", 0),
         outbox_pending=outbox.get("pending", 0) + outbox.get("sending", 0),
         outbox_unknown=outbox.get("unknown", 0),
-        outbox_failed=outbox.get("failed", 0),
+        # Failed and not tried again: refused, or a group or organiser chat gone (a
+        # participant who blocked the bot is not a failure of the bot's).
+        outbox_failed=await services.delivery.failed_sends(),
         last_delivery=services.delivery.stats.last_sent_at,
         stall_ms=round(services.monitor.longest * 1000),
         stall_ms_ever=round(services.monitor.longest_ever * 1000),

@@ -39,6 +39,7 @@ class Participant:
     created_at: datetime
     # Telegram answered Forbidden (they blocked the bot): messages to them are not attempted.
     unreachable_at: datetime | None = None
+    telegram_language: str | None = None  # as Telegram last said, for messages not answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,17 @@ class DeliveryStatus(StrEnum):
     UNREACHABLE = "unreachable"  # the person blocked the bot, or the chat is gone
     UNKNOWN = "unknown"  # Telegram may or may not have it; reported, never sent again
     MISSED = "missed"  # Telegram could not be reached until the message was no longer relevant
+
+
+@dataclass(frozen=True, slots=True)
+class LostChat:
+    """A chat the bot can no longer write to (see `bot.services.lostchats`): gone for good
+    until the bot is back in it, or, with `moved_to`, a group that became a supergroup."""
+
+    chat_id: int
+    reason: str
+    moved_to: int | None
+    since: datetime
 
 
 # "erasure": an edit or deletion of a message sent earlier, queued by /forget (see privacy).

@@ -19,6 +19,7 @@ from bot.models import (
     IncomingMessage,
     Input,
     InputState,
+    LostChat,
     NewDelivery,
     OutboxMessage,
     OutboxRow,
@@ -127,6 +128,21 @@ class RoleRepo(Protocol):
 class OutboxRepo(Protocol):
     """Messages the bot sends on its own initiative, recorded before they are sent."""
 
+    async def pending_to(self, chat_id: int) -> list[OutboxRow]:
+        """The rows still waiting to be sent to `chat_id`, oldest first."""
+        ...
+
+    async def mark_rerouted(self, row_ids: Sequence[int], reason: str) -> None:
+        """Pending rows whose copies were queued to other chats: never sent where they were
+        meant to go (`unreachable`), and not counted as failed sends."""
+        ...
+
+    async def failed_sends(self) -> int:
+        """Sends that did not arrive and will not be tried again: rows `failed`, and rows
+        `unreachable` in a chat that is no participant's (a group, an organiser), not those
+        rerouted before they were tried."""
+        ...
+
     async def enqueue(self, items: Sequence[NewDelivery], now: datetime) -> int:
         """Queue the messages whose key is new; return how many were actually queued."""
         ...
@@ -231,6 +247,14 @@ class Unreachable(DeliveryError):  # noqa: N818 - names the state the chat is in
 
 class Rejected(DeliveryError):  # noqa: N818 - Telegram's verdict, not our error
     """Telegram refused this message for good (a 400); sending it again cannot succeed."""
+
+
+class ChatMoved(Rejected):
+    """The group was upgraded to a supergroup: the message belongs to `new_chat_id`."""
+
+    def __init__(self, new_chat_id: int) -> None:
+        super().__init__(f"group migrated to supergroup {new_chat_id}")
+        self.new_chat_id = new_chat_id
 
 
 class TransientFailure(DeliveryError):  # noqa: N818 - a passing state, retried
@@ -506,6 +530,22 @@ class PrivacyRepo(Protocol):
     async def discard_unconsented(self, user_id: int) -> bool: ...
 
 
+class LostChatRepo(Protocol):
+    """Chats the bot can no longer write to, remembered across restarts."""
+
+    async def mark(self, chat_id: int, reason: str, moved_to: int | None, now: datetime) -> bool:
+        """Record the chat as lost (or moved); True if it was not recorded already."""
+        ...
+
+    async def clear(self, chat_id: int) -> bool:
+        """The bot is back in the chat; True if it had been recorded as lost."""
+        ...
+
+    async def all(self) -> dict[int, LostChat]:
+        """Every lost chat, by id."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One storage transaction; the repositories are only used inside `transaction()`."""
 
@@ -538,6 +578,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> OutboxRepo: ...
+
+    @property
+    def lost_chats(self) -> LostChatRepo: ...
 
     async def checkpoint(self) -> None:
         """Fold the write-ahead log into the database and empty it (after an erasure, so

@@ -115,7 +115,8 @@ def register(
             inputs.relay_reaction_button.handler(),
             inputs.moderate_button.handler(),
             CallbackQueryHandler(stale_button),
-            # Someone blocked the bot (or came back): pushes to them stop (or resume) now.
+            # Someone blocked the bot (or came back): pushes to them stop (or resume) now; the
+            # bot left a group (or is back): a facilitator chat is given up (or used again).
             ChatMemberHandler(gate.blocked_or_back, ChatMemberHandler.MY_CHAT_MEMBER),
             # Inputs: what participants write back, and its edits.
             MessageHandler(PRIVATE & filters.UpdateType.EDITED_MESSAGE, inputs.edited_input),

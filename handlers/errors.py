@@ -29,9 +29,13 @@ async def error_handler(update: object, context: Context) -> None:
     if isinstance(processor, ChatOrderedProcessor) and update_id is not None:
         # Retry only what the database failed to take; a bug would fail the same way again.
         processor.failed(update_id, retry=storage_trouble)
-    if isinstance(context.error, Forbidden | RetryAfter):
-        # Blocked, or Telegram's flood pause: nothing is broken, and an apology would fail
-        # the same way.
+    if isinstance(context.error, Forbidden):
+        # Blocked: nothing is broken, and an apology would fail the same way.
+        return
+    if isinstance(context.error, RetryAfter):
+        # Telegram refused an answer again and again (`ReplyLimits` gave it up): nothing is
+        # broken, but the person is owed a word, which the outbox delivers after the pause.
+        await _apologise_later(update, context)
         return
     if not stopped:  # else the alert could not be recorded either
         await _alert(update, context)
@@ -46,6 +50,17 @@ async def error_handler(update: object, context: Context) -> None:
         await reply(update, context.services.texts(lang, key))
     except (TelegramError, RuntimeError):
         log.warning("could not send the apology for update %s", update_id)
+
+
+async def _apologise_later(update: object, context: Context) -> None:
+    user, chat = context.user, update.effective_chat if isinstance(update, Update) else None
+    if not isinstance(update, Update) or user is None or chat is None:
+        return
+    try:
+        lang = context.services.access.fallback_language(user)
+        await context.services.alerts.answer_given_up(chat.id, lang, update.update_id)
+    except StorageUnavailableError:
+        log.warning("could not queue the apology for update %s", update.update_id)
 
 
 async def _alert(update: object, context: Context) -> None:

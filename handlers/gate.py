@@ -24,10 +24,20 @@ async def note_contact(update: Update, context: Context) -> None:
 
 async def blocked_or_back(update: Update, context: Context) -> None:
     """Telegram says at once when a person blocks the bot, and when they unblock it (which
-    they must do before they can write again): later pushes are skipped, then sent again."""
+    they must do before they can write again): later pushes are skipped, then sent again.
+    In a group it says when the bot was removed or added back: a site's facilitator chat is
+    then given up (its cards go to the facilitators' private chats) or used again."""
     change = update.my_chat_member
-    user = context.user
-    if change is None or user is None or change.chat.type != ChatType.PRIVATE:
+    if change is None:
         return
     gone = change.new_chat_member.status in {ChatMember.BANNED, ChatMember.LEFT}
-    await context.services.access.set_reachable(user, reachable=not gone)
+    if change.chat.type != ChatType.PRIVATE:
+        lost_chats = context.services.lost_chats
+        if gone:
+            await lost_chats.gone(change.chat.id, "the bot was removed from the group")
+        else:
+            await lost_chats.back(change.chat.id)
+        return
+    user = context.user
+    if user is not None:
+        await context.services.access.set_reachable(user, reachable=not gone)

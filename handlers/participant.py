@@ -364,6 +364,20 @@ async def health_command(update: Update, context: Context) -> None:
             ]
         ),
     )
+    lost = [
+        services.texts(
+            lang,
+            "health.chat_moved" if chat.moved_to is not None else "health.chat_lost",
+            site=site.name.get(lang, services.event.default_language),
+            chat=chat.chat_id,
+            new=chat.moved_to,
+            time=f"{chat.since.astimezone(services.event.tz):%H:%M}",
+            reason=chat.reason,
+        )
+        for site, chat in await services.lost_chats.lost()
+    ]
+    if lost:
+        await reply(update, "\n".join(lost))
     # Copies whose outcome is unknown are never sent again on their own (they may have
     # arrived); the organiser may, knowing that some may then arrive twice.
     unknown = await services.delivery.unknown_to_resend()

@@ -13,6 +13,8 @@ from storage.timestamps import from_db, maybe_from_db, to_db
 
 # The error column holds a reason for an organiser's report, not a log.
 _MAX_ERROR_LENGTH = 200
+# The error of a row whose copies went to other chats before it was tried (`mark_rerouted`).
+_REROUTED = "rerouted: "
 
 
 def _row(row: aiosqlite.Row) -> OutboxRow:
@@ -320,3 +322,33 @@ class SqliteOutboxRepo:
     async def by_key(self, key: str) -> OutboxRow | None:
         row = await fetch_one(self._conn, "SELECT * FROM outbox WHERE key = ?", (key,))
         return _row(row) if row else None
+
+    async def pending_to(self, chat_id: int) -> list[OutboxRow]:
+        rows = await fetch_all(
+            self._conn,
+            "SELECT * FROM outbox WHERE status = 'pending' AND chat_id = ? ORDER BY id",
+            (chat_id,),
+        )
+        return [_row(row) for row in rows]
+
+    async def mark_rerouted(self, row_ids: Sequence[int], reason: str) -> None:
+        await self._conn.executemany(
+            """
+            UPDATE outbox SET status = 'unreachable', error = ?
+             WHERE id = ? AND status = 'pending'
+            """,
+            [(_short(f"{_REROUTED}{reason}"), row_id) for row_id in row_ids],
+        )
+
+    async def failed_sends(self) -> int:
+        row = await fetch_one(
+            self._conn,
+            """
+            SELECT COUNT(*) AS n FROM outbox
+             WHERE status = 'failed'
+                OR (status = 'unreachable' AND user_id IS NULL
+                    AND substr(COALESCE(error, ''), 1, ?) != ?)
+            """,
+            (len(_REROUTED), _REROUTED),
+        )
+        return row["n"] if row is not None else 0

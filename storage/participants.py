@@ -19,6 +19,7 @@ def _participant(row: aiosqlite.Row) -> Participant:
         language=row["language"],
         created_at=from_db(row["created_at"]),
         unreachable_at=maybe_from_db(row["unreachable_at"]),
+        telegram_language=row["telegram_language"],
     )
 
 

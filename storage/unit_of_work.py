@@ -13,6 +13,7 @@ from storage.checkins import SqliteCheckInRepo
 from storage.db import Database
 from storage.inbox import SqliteInboxRepo
 from storage.inputs import SqliteInputRepo
+from storage.lost_chats import SqliteLostChatRepo
 from storage.outbox import SqliteOutboxRepo
 from storage.participants import SqliteParticipantRepo
 from storage.privacy import SqlitePrivacyRepo
@@ -34,6 +35,7 @@ class SqliteUnitOfWork:
         self.relay = SqliteRelayRepo(db.conn)
         self.inbox = SqliteInboxRepo(db.conn)
         self.privacy = SqlitePrivacyRepo(db.conn)
+        self.lost_chats = SqliteLostChatRepo(db.conn)
 
     async def checkpoint(self) -> None:
         try:

@@ -19,7 +19,7 @@ from bot.event import AgendaItem, AgendaKind, Event, Site
 from bot.i18n import Catalogue, pick_language
 from bot.models import NewDelivery, OutboxMessage, Recipient, ShiftReason
 from bot.ports import Clock, UnitOfWork
-from bot.services.audience import facilitator_targets
+from bot.services.audience import site_facilitator_targets
 from bot.services.plan import Plan, Slot
 from bot.services.relay import RelayService
 
@@ -594,8 +594,7 @@ class AgendaEngine:
 
     async def _facilitators(self, site: Site) -> list[tuple[int, str]]:
         """(chat, language) of who hears what is meant for the site's facilitators: once."""
-        chats = await self._uow.agenda.facilitators(self._event.key, site.key)
-        return facilitator_targets(self._event, site, chats, self._texts.languages)
+        return await site_facilitator_targets(self._uow, self._event, site, self._texts.languages)
 
     def _notices(
         self, key: str, targets: list[tuple[int, str]], render: Callable[[str], str]

@@ -120,3 +120,28 @@ class AlertService:
                 ],
                 now,
             )
+
+    async def answer_given_up(self, chat_id: int, lang: str, update_id: int) -> int:
+        """Queue an apology for an answer Telegram refused (429) until it was given up: it
+        waits in the outbox, which keeps retrying, rather than meeting the same refusal now.
+        One per update. It says nothing about the person, so it is not tied to them (the
+        one who wrote may not have checked in)."""
+        now = self._clock.now()
+        async with self._uow.transaction():
+            queued = await self._uow.outbox.enqueue(
+                [
+                    NewDelivery(
+                        key=f"apology:{self._event.key}:{chat_id}:{update_id}",
+                        event_key=self._event.key,
+                        chat_id=chat_id,
+                        user_id=None,
+                        kind="notice",
+                        message=OutboxMessage(self._texts(lang, "errors.answer_lost")),
+                        priority=-1,
+                    )
+                ],
+                now,
+            )
+        if queued:
+            self._on_queued()
+        return queued

@@ -21,7 +21,9 @@ from datetime import datetime, timedelta
 
 from bot.models import DeliveryStatus, NewDelivery, OutboxRow
 from bot.ports import (
+    ChatMoved,
     Clock,
+    DeliveryError,
     OutcomeUnknown,
     Rejected,
     RetryLater,
@@ -108,6 +110,7 @@ class RateLimiter:
         # leaves only when a start passes its window, so no earlier one can still matter.
         self._recent: deque[Slot] = deque(maxlen=per_second)
         self._last_in_chat: dict[int, Slot] = {}
+        self._last_reply_in_chat: dict[int, Slot] = {}
         self._in_group: dict[int, deque[Slot]] = {}
         self._paused_until = float("-inf")
         # The answers among the recent sends, and when the worker last asked for a slot.
@@ -175,26 +178,38 @@ class RateLimiter:
             return 0.0
         return max(0.0, replies[0].reference(now) + 1.0 + self.margin - now)
 
-    def reply_delay(self, chat_id: int) -> float:
+    def reply_delay(self, chat_id: int, *, paced: bool = True) -> float:
         """Seconds until an answer to `chat_id` may start: the pause and the overall window,
-        and a group's minute, and the worker's share, but not a private chat's own second
-        (see `acquire_reply`)."""
+        a group's minute, the worker's share, and the chat's own second after an earlier
+        answer, but not after the worker's last send there (see `acquire_reply`)."""
         now = self._monotonic()
         wait = max(self.global_delay(), self._replies_delay(now))
+        last = self._last_reply_in_chat.get(chat_id) if paced else None
+        if last is not None:
+            wait = max(wait, last.reference(now) + self.per_chat_interval + self.margin - now)
         group = self._in_group.get(chat_id)
         if group is not None and len(group) == self.per_group_per_minute:
             wait = max(wait, group[0].reference(now) + 60.0 + self.margin - now)
         return max(0.0, wait)
 
-    async def acquire_reply(self, chat_id: int) -> Slot:
+    async def acquire_reply(self, chat_id: int, *, paced: bool = True) -> Slot:
         """A slot for answering someone who just wrote. It counts like any send (so the
-        worker keeps the overall rate, and its next message to the chat keeps its distance)
-        but does not wait for the chat's one-second interval: a person expects the answer at
-        once, and Telegram allows short bursts within one chat."""
-        while (wait := self.reply_delay(chat_id)) > 0:
+        worker keeps the overall rate, and its next message to the chat keeps its distance).
+        The first answer does not wait for the chat's one-second interval after the worker's
+        last message there: a person expects the answer at once, and Telegram lets a second
+        message into a chat now and then. A second answer waits for the chat's second after
+        the first: answers one after another (the files of an export, a handler's several
+        messages) are a steady rate, which Telegram refuses with a 429 beyond one a second.
+        Callers that answer one chat concurrently take their turns in order themselves (see
+        `bot.telegram.limits.ReplyLimits`). Not `paced`: an edit of a message already in the
+        chat, which Telegram does not count as a new message there, neither waits for nor
+        starts the chat's second."""
+        while (wait := self.reply_delay(chat_id, paced=paced)) > 0:
             await self._sleep(wait)
         slot = self._take(chat_id)
         self._recent_replies.append(slot)
+        if paced:
+            self._last_reply_in_chat[chat_id] = slot
         return slot
 
     def _take(self, chat_id: int) -> Slot:
@@ -225,6 +240,10 @@ class RateLimiter:
             horizon = self.per_chat_interval + self.margin
             if last.answered is not None and now - last.answered > horizon:
                 del self._last_in_chat[chat_id]
+        for chat_id, last in list(self._last_reply_in_chat.items()):
+            horizon = self.per_chat_interval + self.margin
+            if last.answered is not None and now - last.answered > horizon:
+                del self._last_reply_in_chat[chat_id]
         for chat_id, group in list(self._in_group.items()):
             last_answer = group[-1].answered
             if last_answer is not None and now - last_answer > 60.0 + self.margin:
@@ -334,6 +353,10 @@ class DeliveryWorker:
         self._claim_interval = claim_interval
         self._record_interval = record_interval
         self.stats = DeliveryStats()
+        # Told (after the outcome is written) when a chat that is no participant's turned out
+        # to be gone or moved: a site's facilitator chat is then replaced (see
+        # `bot.services.lostchats`). Set by the composition root.
+        self.on_chat_lost: Callable[[OutboxRow, DeliveryError], Awaitable[object]] | None = None
         # When each send started, on the limiter's clock: for tests and the rehearsal report.
         self.send_starts: deque[float] = deque(maxlen=history)
         self._wake = asyncio.Event()
@@ -365,6 +388,11 @@ class DeliveryWorker:
         async with self._uow.transaction():
             found = await self._uow.outbox.counts()
         return {str(status): n for status, n in found.items()}
+
+    async def failed_sends(self) -> int:
+        """Sends that did not arrive and will not be tried again (see `OutboxRepo`)."""
+        async with self._uow.transaction():
+            return await self._uow.outbox.failed_sends()
 
     async def unknown_to_resend(self) -> int:
         """Copies whose outcome is unknown and that nobody has sent again yet."""
@@ -682,12 +710,28 @@ class DeliveryWorker:
         self._writer = None
         chats = [answer.row.chat_id for answer in answers]
         more = await self._write_with_retries(answers, chats)
-        # No await from the commit to here (see `drain`).
+        # Before the chats leave `_in_flight`, so that `drain` never sees a failed card whose
+        # copies are not queued yet.
+        await self._chats_lost(answers)
+        # No await from the last commit to here (see `drain`).
         for chat_id in chats:
             del self._in_flight[chat_id]
         if more:
             self._stale = True  # their next rows (or a row back in backoff) are to be read
         self._wake.set()
+
+    async def _chats_lost(self, answers: list[_Answer]) -> None:
+        if self.on_chat_lost is None:
+            return
+        for answer in answers:
+            outcome = answer.outcome
+            if answer.row.user_id is None and isinstance(outcome, Unreachable | ChatMoved):
+                try:
+                    await self.on_chat_lost(answer.row, outcome)
+                except Exception:
+                    log.exception(
+                        "could not handle the loss of chat of outbox row %d", answer.row.id
+                    )
 
     async def _write_with_retries(self, answers: list[_Answer], chats: list[int]) -> set[int]:
         """Write the answers and return which of their chats have rows pending. A row left in

@@ -34,8 +34,9 @@ from bot.models import (
 )
 from bot.ports import Clock, UnitOfWork
 from bot.services.access import AccessService, Rights
-from bot.services.audience import facilitator_targets
+from bot.services.audience import facilitator_targets, site_facilitator_targets
 from bot.services.authors import author_label
+from bot.services.lostchats import facilitator_group
 from bot.services.plan import OpenPrompt, Plan
 
 FLOOD_LIMIT = 20  # messages …
@@ -323,8 +324,10 @@ class InputService:
         site = self._event.site(item.site_key)
         if site is None:
             return {}
-        facilitators = await self._uow.agenda.facilitators(self._event.key, site.key)
-        return dict(facilitator_targets(self._event, site, facilitators, self._texts.languages))
+        targets = await site_facilitator_targets(
+            self._uow, self._event, site, self._texts.languages
+        )
+        return dict(targets)
 
     # -- the author's own inputs -----------------------------------------------------------------
 
@@ -584,7 +587,10 @@ class InputService:
         targets = [
             (chat, lang)
             for chat, lang in facilitator_targets(
-                self._event, site, facilitators, self._texts.languages
+                self._event,
+                await facilitator_group(self._uow, site),
+                facilitators,
+                self._texts.languages,
             )
             if chat != item.chat_id
         ]

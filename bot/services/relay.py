@@ -30,7 +30,7 @@ from bot.i18n import (
 )
 from bot.models import Input, InputKind, Media, NewDelivery, OutboxMessage, Recipient, UserRef
 from bot.ports import Clock, UnitOfWork
-from bot.services.audience import facilitator_targets
+from bot.services.audience import site_facilitator_targets
 from bot.services.authors import author_label
 from bot.services.plan import Plan, Slot
 
@@ -300,8 +300,7 @@ class RelayService:
 
     async def _facilitators(self, site: Site) -> list[tuple[int, str]]:
         """(chat, language) of who hears what is meant for the site's facilitators: once."""
-        chats = await self._uow.agenda.facilitators(self._event.key, site.key)
-        return facilitator_targets(self._event, site, chats, self._texts.languages)
+        return await site_facilitator_targets(self._uow, self._event, site, self._texts.languages)
 
     # -- reactions across sites ------------------------------------------------------------
 

@@ -13,7 +13,9 @@ and button data limits are in `bot.i18n` and `bot.buttons`, where the core needs
 
 from __future__ import annotations
 
+import asyncio
 import warnings
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,7 @@ from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.ports import (
+    ChatMoved,
     DeliveryError,
     OutcomeUnknown,
     Rejected,
@@ -59,6 +62,8 @@ SENDS = frozenset(
         "editMessageReplyMarkup",
     }
 )
+# Edits of a message already in the chat: answers that do not add a message there.
+EDITS = frozenset({"editMessageText", "editMessageCaption", "editMessageReplyMarkup"})
 WORKER = {"worker": True}  # rate_limit_args of the delivery worker's own sends
 MAX_REPLY_429S = 5  # 429s on one answer before it is given up (each waited out first)
 
@@ -87,7 +92,7 @@ def delivery_error(error: TelegramError) -> DeliveryError:
         case RetryAfter():
             return RetryLater(retry_after_seconds(error))
         case ChatMigrated():
-            return Rejected(f"group migrated to supergroup {error.new_chat_id}")
+            return ChatMoved(int(error.new_chat_id))
         case Forbidden():
             return Unreachable(error.message)
         case BadRequest() if "chat not found" in error.message.lower():
@@ -119,16 +124,26 @@ def delivery_error(error: TelegramError) -> DeliveryError:
 class ReplyLimits(BaseRateLimiter[dict[str, bool]]):
     """The handlers' answers share the delivery worker's `RateLimiter`, so that a reply in
     the middle of a broadcast does not take Telegram past 30 messages a second (a 429 would
-    hold up every send), and leave the worker its share of each second. An answer waits only
-    for the overall window (see `RateLimiter.acquire_reply`), for as long as that takes: a
-    late answer is better than none, which would leave the person stuck half-way through a
-    check-in. A 429 on an answer (Telegram took nothing) is waited out and the answer sent
-    again; any other failure is not retried here, as a retry after an unclear outcome could
-    answer twice. The worker's own sends, which take their slots themselves, pass
+    hold up every send), and leave the worker its share of each second.
+
+    Answers to one chat take their turns one after another, in the order they were asked
+    for, each from its first try to its last: an export's files and the answers to commands
+    written meanwhile (`/export` runs beside them, `block=False`) arrive in order, and none
+    overtakes another that is waiting out a 429. Each answer waits for the overall window
+    and for its chat's second after the previous answer (see `RateLimiter.acquire_reply`;
+    an edit, which adds no message to the chat, neither waits for it nor starts it),
+    for as long as that takes: a late answer is better than none, which would leave the
+    person stuck half-way through a check-in. A 429 (Telegram took nothing) is waited out,
+    by every send, and the answer sent again, up to `MAX_REPLY_429S` times; then the
+    `RetryAfter` reaches the error handler, which queues an apology through the outbox.
+    Any other failure is not retried here, as a retry after an unclear outcome could answer
+    twice. The worker's own sends, which take their slots themselves, pass
     `rate_limit_args=WORKER` and go straight through."""
 
     def __init__(self, limiter: RateLimiter) -> None:
         self.limiter = limiter
+        self._turns: dict[int, asyncio.Lock] = {}  # per chat; asyncio's locks are first come
+        self._waiting: Counter[int] = Counter()
 
     async def initialize(self) -> None:
         """Nothing to open."""
@@ -148,9 +163,28 @@ class ReplyLimits(BaseRateLimiter[dict[str, bool]]):
         chat_id = data.get("chat_id")
         if rate_limit_args == WORKER or endpoint not in SENDS or not isinstance(chat_id, int):
             return await callback(*args, **kwargs)
+        self._waiting[chat_id] += 1
+        turn = self._turns.setdefault(chat_id, asyncio.Lock())
+        try:
+            async with turn:
+                return await self._answer(callback, args, kwargs, chat_id, endpoint not in EDITS)
+        finally:
+            self._waiting[chat_id] -= 1
+            if self._waiting[chat_id] <= 0:
+                del self._waiting[chat_id]
+                self._turns.pop(chat_id, None)
+
+    async def _answer(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        chat_id: int,
+        paced: bool,
+    ) -> bool | JSONDict | list[JSONDict]:
         refused = 0
         while True:
-            slot = await self.limiter.acquire_reply(chat_id)
+            slot = await self.limiter.acquire_reply(chat_id, paced=paced)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:

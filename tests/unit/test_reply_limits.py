@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import timedelta
 from typing import Any
 
@@ -86,3 +87,66 @@ async def test_an_answer_refused_again_and_again_is_given_up_in_the_end() -> Non
     with pytest.raises(RetryAfter):
         await through(ReplyLimits(limiter), call, "sendMessage", {"chat_id": 7, "text": "Hej"})
     assert len(call.calls) == 5
+
+
+class Timed(Recorder):
+    """Records when (on the virtual clock) each call was made, and what it sent."""
+
+    def __init__(self, time: VirtualTime, refusals: int = 0) -> None:
+        super().__init__()
+        self.time = time
+        self.refusals = refusals
+        self.at: list[tuple[float, str]] = []
+
+    async def __call__(self, endpoint: str, data: dict[str, Any]) -> dict[str, Any]:
+        self.at.append((self.time.now, data["text"]))
+        if self.refusals:
+            self.refusals -= 1
+            raise RetryAfter(timedelta(seconds=1))
+        return {"message_id": len(self.at)}
+
+
+async def test_answers_to_one_chat_go_in_the_order_asked_a_second_apart() -> None:
+    time = VirtualTime()
+    limiter = RateLimiter(monotonic=time, sleep=time.sleep)
+    limits = ReplyLimits(limiter)
+    call = Timed(time, refusals=1)  # the first answer meets a 429 and must not be overtaken
+    answers = [
+        asyncio.create_task(through(limits, call, "sendMessage", {"chat_id": 7, "text": text}))
+        for text in ("1", "2", "3")
+    ]
+    await time.run_until_idle()
+    await asyncio.gather(*answers)
+    assert [text for _, text in call.at] == ["1", "1", "2", "3"]
+    starts = [at for at, _ in call.at]
+    assert starts[0] == 0.0
+    assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(starts))
+
+
+async def test_a_first_answer_does_not_wait_for_the_workers_last_message_in_the_chat() -> None:
+    time = VirtualTime()
+    limiter = RateLimiter(monotonic=time, sleep=time.sleep)
+    push = limiter.try_acquire(7)  # the worker's message, just now
+    assert push is not None
+    limiter.release(push)
+    call = Timed(time)
+    await through(ReplyLimits(limiter), call, "sendMessage", {"chat_id": 7, "text": "Hej"})
+    assert call.at == [(0.0, "Hej")]
+
+
+async def test_an_edit_after_an_answer_goes_at_once_and_the_next_answer_still_waits() -> None:
+    time = VirtualTime()
+    limiter = RateLimiter(monotonic=time, sleep=time.sleep)
+    limits = ReplyLimits(limiter)
+    call = Timed(time)
+    steps = [
+        ("sendMessage", {"chat_id": 7, "text": "Velkommen"}),
+        ("editMessageText", {"chat_id": 7, "message_id": 1, "text": "Tak"}),
+        ("sendMessage", {"chat_id": 7, "text": "Hvilken rolle?"}),
+    ]
+    answers = [
+        asyncio.create_task(through(limits, call, endpoint, data)) for endpoint, data in steps
+    ]
+    await time.run_until_idle()
+    await asyncio.gather(*answers)
+    assert call.at == [(0.0, "Velkommen"), (0.0, "Tak"), (1.0, "Hvilken rolle?")]
