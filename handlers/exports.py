@@ -71,7 +71,7 @@ async def export_command(update: Update, context: Context) -> None:
     async with services.export.files(request.only, formats) as written:
         for item in written:
             if item.size > DOCUMENT_LIMIT:
-                size = f"{item.size / 1024 / 1024:.0f}"
+                size = round(item.size / 1024 / 1024)
                 await reply(
                     update,
                     services.texts(lang, "export.too_large", file=item.path.name, size=size),
@@ -85,7 +85,7 @@ async def export_command(update: Update, context: Context) -> None:
                     lang, "export.caption", file=item.path.name, count=item.inputs
                 ),
             )
-    seconds = f"{asyncio.get_running_loop().time() - started:.1f}"
+    seconds = round(asyncio.get_running_loop().time() - started, 1)
     await reply(update, services.texts(lang, "export.done", count=len(written), seconds=seconds))
 
 

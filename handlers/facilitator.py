@@ -149,7 +149,7 @@ async def delay_command(update: Update, context: Context, call: Call) -> None:
                 "facilitator.delayed",
                 minutes=round(outcome.seconds / 60),
                 title=outcome.next_item.title.get(call.lang, services.event.default_language),
-                time=views.hhmm(outcome.next_start, services),
+                time=views.local_time(outcome.next_start, services),
                 count=outcome.notified,
             ),
         )

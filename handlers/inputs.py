@@ -98,7 +98,7 @@ async def message_input(update: Update, context: Context) -> None:
                     lang,
                     "inputs.no_prompt",
                     title=nxt.title.get(lang, services.event.default_language),
-                    time=views.hhmm(start, services),
+                    time=views.local_time(start, services),
                 ),
             )
         case NoOpenPrompt():
@@ -165,7 +165,7 @@ def _mine_view(
                 lang,
                 "inputs.mine_line",
                 n=n,
-                time=views.hhmm(item.created_at, services),
+                time=views.local_time(item.created_at, services),
                 about=_about(services, lang, item),
                 text=_preview(body),
             )

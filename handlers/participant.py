@@ -8,7 +8,7 @@ from bot.buttons import Anonymity, Category, Consent, Language, Move, ResendUnkn
 from bot.commands import commands_for
 from bot.event import Event
 from bot.health import snapshot
-from bot.i18n import Catalogue
+from bot.i18n import Catalogue, clock
 from bot.models import Role, UserRef
 from bot.services import Services
 from bot.services.access import OnSite, Purpose
@@ -324,7 +324,7 @@ async def health_command(update: Update, context: Context) -> None:
         return
     figures = await snapshot(services)
     last = (
-        f"{figures.last_delivery.astimezone(services.event.tz):%H:%M:%S}"
+        clock(lang, figures.last_delivery.astimezone(services.event.tz), seconds=True)
         if figures.last_delivery
         else services.texts(lang, "status.nothing")
     )

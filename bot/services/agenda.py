@@ -424,11 +424,11 @@ class AgendaEngine:
         item = slot.item
         default = self._event.default_language
         tz = self._event.tz
-        until = f"{slot.end.astimezone(tz):%H:%M}" if slot.end else ""
+        until = slot.end.astimezone(tz) if slot.end else ""
         return self._texts.fit(
             lang,
             f"push.{item.kind.value}",
-            time=f"{slot.start.astimezone(tz):%H:%M}",
+            time=slot.start.astimezone(tz),
             until=until,
             title=item.title.get(lang, default),
             text=item.text_for(lang, default, plan.site_key, group_key),
@@ -536,7 +536,7 @@ class AgendaEngine:
                 "agenda.delayed" if seconds >= 0 else "agenda.brought_forward",
                 minutes=round(abs(seconds) / 60),
                 title=item.title.get(lang, self._event.default_language),
-                time=f"{start.astimezone(self._event.tz):%H:%M}",
+                time=start.astimezone(self._event.tz),
             ),
             now,
         )
@@ -551,7 +551,7 @@ class AgendaEngine:
             lang,
             "agenda.missed",
             title=slot.item.title.get(lang, lang),
-            time=f"{slot.start.astimezone(self._event.tz):%H:%M}",
+            time=slot.start.astimezone(self._event.tz),
         )
         deliveries = self._notices(
             f"missed:{self._event.key}:{site.key}:{slot.item.key}", chats, text
@@ -592,7 +592,7 @@ class AgendaEngine:
                 lang,
                 "delivery.missed",
                 title=slot.item.title.get(lang, lang),
-                time=f"{slot.start.astimezone(self._event.tz):%H:%M}",
+                time=slot.start.astimezone(self._event.tz),
                 count=count,
             )
             deliveries += self._notices(

@@ -47,7 +47,7 @@ async def test_a_table_qr_code_leads_through_consent_to_a_check_in_at_that_table
     assert "Aalborg" in confirmation["text"]
     assert "Bord 2" in confirmation["text"]
     assert "velfærdsteknologi" in confirmation["text"]
-    assert "Næste punkt kl. 13:00" in confirmation["text"]
+    assert "Næste punkt kl. 13.00" in confirmation["text"]
     assert buttons(confirmation) == []
     assert await db_rows(harness, "SELECT user_id, site_key, group_key FROM checkins") == [
         (101, "aalborg", "t2")
@@ -308,13 +308,13 @@ async def test_health_offers_to_send_copies_of_unknown_outcome_again_saying_they
     boss.send("/health")
     await harness.deliver()
     offer = boss.last()
-    assert "1 copies may not have arrived" in offer["text"]
+    assert "1 copy may not have arrived" in offer["text"]
     assert "twice" in offer["text"]
     assert buttons(offer) == ["Send again (may arrive twice)"]
 
     boss.press_button(offer, "Send again (may arrive twice)")
     await harness.settle()
-    assert "Queued again: 1 copies. Some may arrive twice." in boss.last()["text"]
+    assert "Queued again: 1 copy. It may arrive twice." in boss.last()["text"]
     assert [m["text"] for m in bo.inbox()[before:]] == ["The next item"]
     assert harness.query("SELECT status FROM outbox WHERE key LIKE 'resend:%'") == [("sent",)]
 
