@@ -56,7 +56,12 @@ async def export_command(update: Update, context: Context) -> None:
     known = {fmt.value: fmt for fmt in ALL_FORMATS}
     if any(word not in known for word in request.words):
         formats_list = ", ".join(known)
-        await reply(update, services.texts(lang, "export.usage", formats=formats_list))
+        await reply(
+            update,
+            services.texts(
+                lang, "export.usage", formats=formats_list, site=services.event.example_site
+            ),
+        )
         return
     formats = [known[word] for word in dict.fromkeys(request.words)] or list(CHAT_FORMATS)
     if services.export.busy:

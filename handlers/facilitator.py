@@ -248,7 +248,9 @@ async def relay_command(update: Update, context: Context, call: Call) -> None:
     """`/relay [site] <text>`: a greeting from the facilitator's site to the other sites."""
     services, lang = context.services, call.lang
     if not call.text:
-        await reply(update, services.texts(lang, "facilitator.relay_usage"))
+        site = services.event.site(call.site_key) if call.site_key else None
+        name = site.name.get(lang, services.event.default_language) if site else ""
+        await reply(update, services.texts(lang, "facilitator.relay_usage", site=name))
         return
     outcome = await services.broadcast.draft(
         call.user.user_id, call.rights, call.site, call.text, kind="greeting"

@@ -90,7 +90,9 @@ async def message_input(update: Update, context: Context) -> None:
     lang = await context.lang()
     match outcome:
         case NotCheckedIn():
-            await reply(update, services.texts(lang, "fallback.not_checked_in"))
+            withdrawn = (await services.checkin.where(user)).withdrawn
+            key = "where.withdrawn" if withdrawn else "fallback.not_checked_in"
+            await reply(update, services.texts(lang, key))
         case NoOpenPrompt(next_item=nxt, next_start=start) if nxt is not None and start:
             await reply(
                 update,

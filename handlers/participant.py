@@ -6,6 +6,7 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot.buttons import Anonymity, Category, Consent, Language, Move, ResendUnknown, Table
 from bot.commands import commands_for
+from bot.event import Anonymity as AnonymityMode
 from bot.event import Event
 from bot.health import snapshot
 from bot.i18n import Catalogue, clock
@@ -51,9 +52,10 @@ def render(
     default = event.default_language
     match outcome:
         case NeedCode():
-            return texts(lang, "checkin.need_code", event=event.title.get(lang, default)), None
+            title = event.title.get(lang, default)
+            return texts(lang, "checkin.need_code", event=title, code=event.example_code), None
         case UnknownCode(malformed=True):
-            return texts(lang, "checkin.malformed_code"), None
+            return texts(lang, "checkin.malformed_code", code=event.example_code), None
         case UnknownCode():
             return texts(lang, "checkin.unknown_code"), None
         case LockedOut(minutes=minutes):
@@ -83,7 +85,10 @@ def render(
                 keyboards.tables(site, lang, default, current),
             )
         case ChooseCategory():
-            return texts(lang, "checkin.choose_role"), keyboards.categories(event, lang)
+            # The role stands next to inputs only where it replaces the name.
+            shown = event.event.anonymity == AnonymityMode.ROLE_ONLY
+            key = "checkin.choose_role_shown" if shown else "checkin.choose_role"
+            return texts(lang, key), keyboards.categories(event, lang)
         case ChooseAnonymity():
             return texts(lang, "checkin.choose_anonymity"), keyboards.anonymity(texts, lang)
         case CheckedIn(site_key=site_key, group_key=group_key, already=already, moved_from=moved):
@@ -161,7 +166,8 @@ async def checkin_command(update: Update, context: Context) -> None:
         return
     if not context.args:
         lang = await context.lang()
-        await reply(update, context.services.texts(lang, "checkin.usage"))
+        code = context.services.event.example_code
+        await reply(update, context.services.texts(lang, "checkin.usage", code=code))
         return
     await start_command(update, context)
 
@@ -206,7 +212,8 @@ async def anonymous_command(update: Update, context: Context) -> None:
     lang = await context.lang()
     where = await services.checkin.where(user)
     if not where.complete or where.checkin is None:
-        await reply(update, services.texts(lang, "checkin.not_checked_in"))
+        key = "where.withdrawn" if where.withdrawn else "checkin.not_checked_in"
+        await reply(update, services.texts(lang, key))
         return
     anonymous = not bool(where.checkin.anonymous)
     outcome = await services.checkin.choose_anonymity(user, anonymous=anonymous)
@@ -230,6 +237,9 @@ async def where_command(update: Update, context: Context) -> None:
     services = context.services
     lang = await context.lang()
     where = await services.checkin.where(user)
+    if where.withdrawn:
+        await reply(update, services.texts(lang, "where.withdrawn"))
+        return
     if where.checkin is None:
         await reply(update, services.texts(lang, "where.nowhere"))
         return
@@ -385,4 +395,6 @@ async def other_message(update: Update, context: Context) -> None:
     lang = await context.lang()
     where = await services.checkin.where(user)
     key = "fallback.checked_in" if where.complete else "fallback.not_checked_in"
+    if where.withdrawn:
+        key = "where.withdrawn"
     await reply(update, services.texts(lang, key))

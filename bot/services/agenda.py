@@ -312,8 +312,25 @@ class AgendaEngine:
                     now,
                 )
                 recipients = await self._uow.agenda.recipients(self._event.key, site_key)
+                # A prompt that is open now closes when the next item starts: its participants
+                # last read "open until" the old time, so they are told the new one.
+                current = plan.current(now)
+                open_prompt = (
+                    current.item
+                    if current is not None
+                    and current.item.kind is AgendaKind.PROMPT
+                    and plan.fired(current.item.key)
+                    else None
+                )
                 notified = await self._notify_shift(
-                    shift_id, site_key, seconds, target.item, new_start, recipients, now
+                    shift_id,
+                    site_key,
+                    seconds,
+                    target.item,
+                    new_start,
+                    recipients,
+                    now,
+                    open_prompt=open_prompt,
                 )
         if new_start > now:
             self._on_queued()
@@ -526,18 +543,33 @@ class AgendaEngine:
         start: datetime,
         recipients: Sequence[Recipient],
         now: datetime,
+        *,
+        open_prompt: AgendaItem | None = None,
     ) -> int:
+        default = self._event.default_language
+
+        def notice(lang: str, _group: str | None) -> str:
+            text = self._texts(
+                lang,
+                "agenda.delayed" if seconds >= 0 else "agenda.brought_forward",
+                minutes=round(abs(seconds) / 60),
+                title=item.title.get(lang, default),
+                time=start.astimezone(self._event.tz),
+            )
+            if open_prompt is not None:
+                text += "\n" + self._texts(
+                    lang,
+                    "agenda.open_until",
+                    title=open_prompt.title.get(lang, default),
+                    time=start.astimezone(self._event.tz),
+                )
+            return text
+
         return await self._to_each(
             recipients,
             lambda r: f"shift:{self._event.key}:{shift_id}:{r.user_id}",
             "notice",
-            lambda lang, _: self._texts(
-                lang,
-                "agenda.delayed" if seconds >= 0 else "agenda.brought_forward",
-                minutes=round(abs(seconds) / 60),
-                title=item.title.get(lang, self._event.default_language),
-                time=start.astimezone(self._event.tz),
-            ),
+            notice,
             now,
         )
 

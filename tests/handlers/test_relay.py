@@ -121,7 +121,7 @@ async def test_digest_mode_collects_highlights_until_the_cross_site_check_in(
     from_nord, from_syd = digest[nord:syd], digest[syd:]
     assert "Politikerne skal tage risikoen med ind i rammen." in from_nord
     # role_only: the role, no name; and the prompt it answered (the site is the section's).
-    assert "1. Bord 1, politiker – svar på «Gruppearbejde 1»:" in from_nord
+    assert "1. Bord 1, politiker – svar på »Gruppearbejde 1«:" in from_nord
     assert "Deltager Nord" not in digest
     assert "Deres vinkel: Politikernes rolle i velfærdsteknologi" in from_nord
     assert "Deres vinkel: Borgerne og politikerne" in from_syd
