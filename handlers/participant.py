@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.buttons import Anonymity, Category, Consent, Language, Move, ResendUnknown, Table
-from bot.commands import commands_for
+from bot.buttons import (
+    Anonymity,
+    Category,
+    Consent,
+    HelpMore,
+    Language,
+    Move,
+    ResendUnknown,
+    Table,
+)
+from bot.commands import Moment, all_for, essentials
 from bot.event import Anonymity as AnonymityMode
 from bot.event import Event
 from bot.health import snapshot
@@ -306,19 +315,44 @@ async def language_button(
         await answer_button(update, texts(await context.lang(), "buttons.stale"))
 
 
+async def _moment(context: Context, user: UserRef) -> Moment:
+    services = context.services
+    rights = await services.access.rights(user)
+    checked_in = rights.any or (await services.checkin.where(user)).complete
+    return Moment.of(rights.role, checked_in=checked_in)
+
+
 async def help_command(update: Update, context: Context) -> None:
+    """`/help`: the few commands of the person's moment, the rest behind "more";
+    `/help all`: every command they may use."""
     user = context.user
     if user is None:
         return
     services = context.services
     lang = await context.lang()
-    rights = await services.access.rights(user)
-    await reply(update, help_text(services.texts, lang, rights.role))
+    moment = await _moment(context, user)
+    if [word.lower() for word in context.args or []] == ["all"]:
+        await reply(update, help_text(services.texts, lang, moment, everything=True))
+        return
+    text = help_text(services.texts, lang, moment, everything=False)
+    await reply(update, text, keyboards.help_more(services.texts, lang))
 
 
-def help_text(texts: Catalogue, lang: str, role: Role) -> str:
-    lines = [texts(lang, f"help.{role.value}")]
-    lines += [f"/{c.name} — {texts(lang, c.description_key)}" for c in commands_for(role)]
+@button(HelpMore)
+async def help_more_button(
+    update: Update, context: Context, user: UserRef, pressed: HelpMore
+) -> None:
+    lang = await context.lang()
+    moment = await _moment(context, user)
+    await answer_button(update, help_text(context.services.texts, lang, moment, everything=True))
+
+
+def help_text(texts: Catalogue, lang: str, moment: Moment, *, everything: bool) -> str:
+    lines = [texts(lang, f"help.{moment.value}")]
+    commands = all_for(moment) if everything else essentials(moment)
+    lines += [f"/{c.name} — {texts(lang, c.description_key)}" for c in commands]
+    if not everything:
+        lines.append(texts(lang, "help.more"))
     return "\n".join(lines)
 
 
