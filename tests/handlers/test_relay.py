@@ -123,8 +123,8 @@ async def test_digest_mode_collects_highlights_until_the_cross_site_check_in(
     # role_only: the role, no name; and the prompt it answered (the site is the section's).
     assert "1. Bord 1, politiker – svar på »Gruppearbejde 1«:" in from_nord
     assert "Deltager Nord" not in digest
-    assert "Deres vinkel: Politikernes rolle i velfærdsteknologi" in from_nord
-    assert "Deres vinkel: Borgerne og politikerne" in from_syd
+    assert "Stedets vinkel: Politikernes rolle i velfærdsteknologi" in from_nord
+    assert "Stedets vinkel: Borgerne og politikerne" in from_syd
     assert "Ingen highlights siden sidst" in from_syd
     [syd_digest] = relays_to(world, "syd")
     assert "📍 Nord" in syd_digest

