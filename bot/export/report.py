@@ -269,9 +269,11 @@ async def _site(
                 alt,
                 charts.ACTIVITY_WIDTH,
                 svg=lambda: charts.activity_svg(
-                    per_minute, marks, ylabel=ylabel, tz=event.tz, alt=alt
+                    per_minute, marks, ylabel=ylabel, tz=event.tz, alt=alt, lang=presenter.lang
                 ),
-                png=lambda: charts.activity_png(per_minute, marks, ylabel=ylabel, tz=event.tz),
+                png=lambda: charts.activity_png(
+                    per_minute, marks, ylabel=ylabel, tz=event.tz, lang=presenter.lang
+                ),
             )
     block = SiteBlock(
         anchor=_anchor("site", key),
