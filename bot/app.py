@@ -25,13 +25,12 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 import handlers
 from bot.clock import SystemClock
-from bot.commands import commands_for
+from bot.commands import menu
 from bot.config import Settings
 from bot.event import Event
 from bot.eventfile import load_event
 from bot.health import LoopMonitor, gc_frozen, snapshot
 from bot.i18n import Catalogue
-from bot.models import Role
 from bot.ports import Clock, Sender
 from bot.services import Services
 from bot.services.access import AccessService
@@ -267,8 +266,9 @@ async def running(
 
 
 async def _register_commands(app: App, texts: Catalogue) -> None:
-    """The participant commands in every language; the default scope gets the default one."""
-    specs = commands_for(Role.PARTICIPANT)
+    """The menu of bot.commands (what /help shows first to strangers and participants) in
+    every language; the default scope gets the default one."""
+    specs = menu()
     for lang in texts.languages:
         commands = [BotCommand(c.name, texts.plain(lang, c.description_key)) for c in specs]
         await app.bot.set_my_commands(commands, language_code=lang)

@@ -172,6 +172,22 @@ class Language(ButtonData):
         return cls(argument)
 
 
+@dataclass(frozen=True, slots=True)
+class HelpMore(ButtonData):
+    """Every command the presser may use, under the short /help; the presser's role and
+    check-in are looked up at the press, not taken from the message."""
+
+    ACTION: ClassVar[str] = "help"
+    ARGUMENT: ClassVar[re.Pattern[str]] = re.compile("all")
+
+    def argument(self) -> str:
+        return "all"
+
+    @classmethod
+    def from_valid(cls, argument: str) -> Self:
+        return cls()
+
+
 # -- privacy -------------------------------------------------------------------------------
 
 
@@ -286,6 +302,7 @@ ACTIONS: tuple[type[ButtonData], ...] = (
     Category,
     Anonymity,
     Language,
+    HelpMore,
     Forget,
     WithdrawConsent,
     BroadcastChoice,

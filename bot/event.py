@@ -485,6 +485,18 @@ class Event(_Frozen):
     def site(self, key: str) -> Site | None:
         return next((site for site in self.sites if site.key == key), None)
 
+    @property
+    def example_code(self) -> str:
+        """A check-in code of this event for the examples in hints (a table's, as on the cards),
+        so that no hint quotes another event's codes."""
+        site = self.sites[0]
+        return site.groups[-1].code if site.groups and site.groups[-1].code else site.code
+
+    @property
+    def example_site(self) -> str:
+        """A site's key, as people type it after a command, for the examples in hints."""
+        return self.sites[0].key
+
     def item(self, key: str) -> AgendaItem | None:
         return next((item for item in self.agenda if item.key == key), None)
 

@@ -78,6 +78,10 @@ class ParticipantRepo(Protocol):
 
     async def active_consent(self, user_id: int, event_key: str) -> Consent | None: ...
 
+    async def withdrew_consent(self, user_id: int, event_key: str) -> bool:
+        """The person's latest consent for the event was withdrawn (/withdraw)."""
+        ...
+
     async def record_consent(
         self, user_id: int, event_key: str, version: str, now: datetime
     ) -> Consent: ...

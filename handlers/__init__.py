@@ -106,6 +106,7 @@ def register(
             participant.category_button.handler(),
             participant.anonymity_button.handler(),
             participant.language_button.handler(),
+            participant.help_more_button.handler(),
             privacy.forget_button.handler(),
             privacy.withdraw_button.handler(),
             facilitator.broadcast_button.handler(),

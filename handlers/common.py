@@ -5,6 +5,7 @@ Parse mode (HTML) and link previews (off) are application defaults set in `bot.a
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
@@ -15,6 +16,7 @@ from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler
 
 from bot.buttons import ButtonData
+from bot.i18n import Markup
 from bot.models import UserRef
 from bot.services.access import (
     AllOnlyForOrganisers,
@@ -67,10 +69,22 @@ async def refuse(
         case AllOnlyForOrganisers():
             text = texts(lang, "facilitator.all_only_organisers")
         case WhichSite(site_keys=keys):
-            text = texts(lang, "facilitator.which_site", sites=", ".join(keys))
+            # The keys shown as what to type, after the command the person typed.
+            command = _command_of(update) or "/now"
+            typed = [f"<code>{html.escape(f'{command} {key}')}</code>" for key in keys]
+            text = texts(lang, "facilitator.which_site", sites=Markup(", ".join(typed)))
         case NotCheckedIn():
             text = texts(lang, "checkin.not_checked_in")
     await reply(update, text)
+
+
+def _command_of(update: Update) -> str | None:
+    """The command a message starts with, without the bot's name ("/now@bot" → "/now")."""
+    message = update.effective_message
+    words = (message.text or "").split() if message is not None else []
+    if not words or not words[0].startswith("/"):
+        return None
+    return words[0].split("@")[0]
 
 
 async def answer_query(

@@ -58,7 +58,12 @@ async def export_command(update: Update, context: Context) -> None:
     known = {fmt.value: fmt for fmt in ALL_FORMATS}
     if any(word not in known for word in request.words):
         formats_list = ", ".join(known)
-        await reply(update, services.texts(lang, "export.usage", formats=formats_list))
+        await reply(
+            update,
+            services.texts(
+                lang, "export.usage", formats=formats_list, site=services.event.example_site
+            ),
+        )
         return
     formats = [known[word] for word in dict.fromkeys(request.words)] or list(CHAT_FORMATS)
     if services.export.busy:
@@ -73,7 +78,7 @@ async def export_command(update: Update, context: Context) -> None:
     async with services.export.files(request.only, formats) as written:
         for item in written:
             if item.size > DOCUMENT_LIMIT:
-                size = f"{item.size / 1024 / 1024:.0f}"
+                size = round(item.size / 1024 / 1024)
                 await reply(
                     update,
                     services.texts(lang, "export.too_large", file=item.path.name, size=size),
@@ -87,7 +92,7 @@ async def export_command(update: Update, context: Context) -> None:
                     lang, "export.caption", file=item.path.name, count=item.inputs
                 ),
             )
-    seconds = f"{asyncio.get_running_loop().time() - started:.1f}"
+    seconds = round(asyncio.get_running_loop().time() - started, 1)
     await reply(update, services.texts(lang, "export.done", count=len(written), seconds=seconds))
 
 

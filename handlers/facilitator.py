@@ -166,7 +166,7 @@ async def delay_command(update: Update, context: Context, call: Call) -> None:
                 "facilitator.delayed",
                 minutes=round(outcome.seconds / 60),
                 title=outcome.next_item.title.get(call.lang, services.event.default_language),
-                time=views.hhmm(outcome.next_start, services),
+                time=views.local_time(outcome.next_start, services),
                 count=outcome.notified,
             ),
         )
@@ -198,7 +198,7 @@ async def resume_command(update: Update, context: Context, call: Call) -> None:
             call.lang,
             "facilitator.resumed_next",
             title=outcome.next_item.title.get(call.lang, default),
-            time=views.hhmm(outcome.next_start, services),
+            time=views.local_time(outcome.next_start, services),
         )
     else:
         text = texts(call.lang, "facilitator.resumed")
@@ -314,7 +314,9 @@ async def relay_command(update: Update, context: Context, call: Call) -> None:
     """`/relay [site] <text>`: a greeting from the facilitator's site to the other sites."""
     services, lang = context.services, call.lang
     if not call.text:
-        await reply(update, services.texts(lang, "facilitator.relay_usage"))
+        site = services.event.site(call.site_key) if call.site_key else None
+        name = site.name.get(lang, services.event.default_language) if site else ""
+        await reply(update, services.texts(lang, "facilitator.relay_usage", site=name))
         return
     outcome = await services.broadcast.draft(
         call.user.user_id, call.rights, call.site, call.text, kind="greeting"

@@ -91,7 +91,9 @@ async def message_input(update: Update, context: Context) -> None:
     lang = await context.lang()
     match outcome:
         case NotCheckedIn():
-            await reply(update, services.texts(lang, "fallback.not_checked_in"))
+            withdrawn = (await services.checkin.where(user)).withdrawn
+            key = "where.withdrawn" if withdrawn else "fallback.not_checked_in"
+            await reply(update, services.texts(lang, key))
         case NoOpenPrompt(next_item=nxt, next_start=start) if nxt is not None and start:
             await reply(
                 update,
@@ -99,7 +101,7 @@ async def message_input(update: Update, context: Context) -> None:
                     lang,
                     "inputs.no_prompt",
                     title=nxt.title.get(lang, services.event.default_language),
-                    time=views.hhmm(start, services),
+                    time=views.local_time(start, services),
                 ),
             )
         case NoOpenPrompt():
@@ -166,7 +168,7 @@ def _mine_view(
                 lang,
                 "inputs.mine_line",
                 n=n,
-                time=views.hhmm(item.created_at, services),
+                time=views.local_time(item.created_at, services),
                 about=_about(services, lang, item),
                 text=_preview(body),
             )

@@ -14,6 +14,7 @@ from bot.buttons import (
     Category,
     Consent,
     Forget,
+    HelpMore,
     Language,
     Move,
     ResendUnknown,
@@ -70,6 +71,10 @@ def languages(texts: Catalogue) -> InlineKeyboardMarkup:
     return markup(
         (tuple((texts.plain(lang, "language.name"), Language(lang)) for lang in texts.languages),)
     )
+
+
+def help_more(texts: Catalogue, lang: str) -> InlineKeyboardMarkup:
+    return markup((((texts.plain(lang, "help.more_button"), HelpMore()),),))
 
 
 def forget(texts: Catalogue, lang: str) -> InlineKeyboardMarkup:

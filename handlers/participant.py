@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.buttons import Anonymity, Category, Consent, Language, Move, ResendUnknown, Table
-from bot.commands import commands_for
+from bot.buttons import (
+    Anonymity,
+    Category,
+    Consent,
+    HelpMore,
+    Language,
+    Move,
+    ResendUnknown,
+    Table,
+)
+from bot.commands import Moment, all_for, essentials
+from bot.event import Anonymity as AnonymityMode
 from bot.event import Event
 from bot.health import snapshot
-from bot.i18n import Catalogue
+from bot.i18n import Catalogue, clock
 from bot.models import Role, UserRef
 from bot.ports import DATABASE_LOST, DATABASE_READ_ONLY
 from bot.services import Services
@@ -53,9 +63,10 @@ def render(
     default = event.default_language
     match outcome:
         case NeedCode():
-            return texts(lang, "checkin.need_code", event=event.title.get(lang, default)), None
+            title = event.title.get(lang, default)
+            return texts(lang, "checkin.need_code", event=title, code=event.example_code), None
         case UnknownCode(malformed=True):
-            return texts(lang, "checkin.malformed_code"), None
+            return texts(lang, "checkin.malformed_code", code=event.example_code), None
         case UnknownCode():
             return texts(lang, "checkin.unknown_code"), None
         case LockedOut(minutes=minutes):
@@ -85,7 +96,10 @@ def render(
                 keyboards.tables(site, lang, default, current),
             )
         case ChooseCategory():
-            return texts(lang, "checkin.choose_role"), keyboards.categories(event, lang)
+            # The role stands next to inputs only where it replaces the name.
+            shown = event.event.anonymity == AnonymityMode.ROLE_ONLY
+            key = "checkin.choose_role_shown" if shown else "checkin.choose_role"
+            return texts(lang, key), keyboards.categories(event, lang)
         case ChooseAnonymity():
             return texts(lang, "checkin.choose_anonymity"), keyboards.anonymity(texts, lang)
         case CheckedIn(site_key=site_key, group_key=group_key, already=already, moved_from=moved):
@@ -163,7 +177,8 @@ async def checkin_command(update: Update, context: Context) -> None:
         return
     if not context.args:
         lang = await context.lang()
-        await reply(update, context.services.texts(lang, "checkin.usage"))
+        code = context.services.event.example_code
+        await reply(update, context.services.texts(lang, "checkin.usage", code=code))
         return
     await start_command(update, context)
 
@@ -208,7 +223,8 @@ async def anonymous_command(update: Update, context: Context) -> None:
     lang = await context.lang()
     where = await services.checkin.where(user)
     if not where.complete or where.checkin is None:
-        await reply(update, services.texts(lang, "checkin.not_checked_in"))
+        key = "where.withdrawn" if where.withdrawn else "checkin.not_checked_in"
+        await reply(update, services.texts(lang, key))
         return
     outcome = await services.checkin.toggle_anonymity(user)
     match outcome:
@@ -238,6 +254,9 @@ async def where_command(update: Update, context: Context) -> None:
     services = context.services
     lang = await context.lang()
     where = await services.checkin.where(user)
+    if where.withdrawn:
+        await reply(update, services.texts(lang, "where.withdrawn"))
+        return
     if where.checkin is None:
         await reply(update, services.texts(lang, "where.nowhere"))
         return
@@ -306,19 +325,44 @@ async def language_button(
         await answer_button(update, texts(await context.lang(), "buttons.stale"))
 
 
+async def _moment(context: Context, user: UserRef) -> Moment:
+    services = context.services
+    rights = await services.access.rights(user)
+    checked_in = rights.any or (await services.checkin.where(user)).complete
+    return Moment.of(rights.role, checked_in=checked_in)
+
+
 async def help_command(update: Update, context: Context) -> None:
+    """`/help`: the few commands of the person's moment, the rest behind "more";
+    `/help all`: every command they may use."""
     user = context.user
     if user is None:
         return
     services = context.services
     lang = await context.lang()
-    rights = await services.access.rights(user)
-    await reply(update, help_text(services.texts, lang, rights.role))
+    moment = await _moment(context, user)
+    if [word.lower() for word in context.args or []] == ["all"]:
+        await reply(update, help_text(services.texts, lang, moment, everything=True))
+        return
+    text = help_text(services.texts, lang, moment, everything=False)
+    await reply(update, text, keyboards.help_more(services.texts, lang))
 
 
-def help_text(texts: Catalogue, lang: str, role: Role) -> str:
-    lines = [texts(lang, f"help.{role.value}")]
-    lines += [f"/{c.name} — {texts(lang, c.description_key)}" for c in commands_for(role)]
+@button(HelpMore)
+async def help_more_button(
+    update: Update, context: Context, user: UserRef, pressed: HelpMore
+) -> None:
+    lang = await context.lang()
+    moment = await _moment(context, user)
+    await answer_button(update, help_text(context.services.texts, lang, moment, everything=True))
+
+
+def help_text(texts: Catalogue, lang: str, moment: Moment, *, everything: bool) -> str:
+    lines = [texts(lang, f"help.{moment.value}")]
+    commands = all_for(moment) if everything else essentials(moment)
+    lines += [f"/{c.name} — {texts(lang, c.description_key)}" for c in commands]
+    if not everything:
+        lines.append(texts(lang, "help.more"))
     return "\n".join(lines)
 
 
@@ -334,7 +378,7 @@ async def health_command(update: Update, context: Context) -> None:
         return
     figures = await snapshot(services)
     last = (
-        f"{figures.last_delivery.astimezone(services.event.tz):%H:%M:%S}"
+        clock(lang, figures.last_delivery.astimezone(services.event.tz), seconds=True)
         if figures.last_delivery
         else services.texts(lang, "status.nothing")
     )
@@ -371,7 +415,7 @@ async def health_command(update: Update, context: Context) -> None:
             site=site.name.get(lang, services.event.default_language),
             chat=chat.chat_id,
             new=chat.moved_to,
-            time=f"{chat.since.astimezone(services.event.tz):%H:%M}",
+            time=chat.since.astimezone(services.event.tz),
             reason=chat.reason,
         )
         for site, chat in await services.lost_chats.lost()
@@ -420,4 +464,6 @@ async def other_message(update: Update, context: Context) -> None:
     lang = await context.lang()
     where = await services.checkin.where(user)
     key = "fallback.checked_in" if where.complete else "fallback.not_checked_in"
+    if where.withdrawn:
+        key = "where.withdrawn"
     await reply(update, services.texts(lang, key))

@@ -43,7 +43,7 @@ async def revoke_command(update: Update, context: Context) -> None:
         or not args[0].isdigit()
         or (site_key is not None and services.event.site(site_key) is None)
     ):
-        await reply(update, services.texts(lang, "roles.usage"))
+        await reply(update, services.texts(lang, "roles.usage", site=services.event.example_site))
         return
     result = await services.roles.revoke(int(args[0]), site_key)
     if result.ended:

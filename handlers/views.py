@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.i18n import Catalogue
+from bot.i18n import Catalogue, clock
 from bot.services import Services
 from bot.services.agenda import SiteStatus
 from bot.services.plan import Plan
 
 
-def hhmm(moment: datetime, services: Services) -> str:
-    return f"{moment.astimezone(services.event.tz):%H:%M}"
+def local_time(moment: datetime, services: Services) -> datetime:
+    """The moment in the event's timezone; the catalogue writes it as the reader's language
+    writes clock times."""
+    return moment.astimezone(services.event.tz)
 
 
 def programme_line(services: Services, lang: str, plan: Plan, now: datetime) -> str:
@@ -27,7 +29,7 @@ def programme_line(services: Services, lang: str, plan: Plan, now: datetime) -> 
             line += "\n" + texts(
                 lang,
                 "agenda.next",
-                time=hhmm(upcoming.start, services),
+                time=local_time(upcoming.start, services),
                 title=upcoming.item.title.get(lang, default),
             )
         return line
@@ -35,7 +37,7 @@ def programme_line(services: Services, lang: str, plan: Plan, now: datetime) -> 
         return texts(
             lang,
             "agenda.next",
-            time=hhmm(upcoming.start, services),
+            time=local_time(upcoming.start, services),
             title=upcoming.item.title.get(lang, default),
         )
     return texts(lang, "agenda.over")
@@ -56,9 +58,9 @@ def programme(services: Services, lang: str, plan: Plan, now: datetime) -> str:
             key = "agenda.line_past"
         else:
             key = "agenda.line_future"
-        line = texts(lang, key, time=hhmm(slot.start, services), title=title)
+        line = texts(lang, key, time=local_time(slot.start, services), title=title)
         if slot.shift.total_seconds() and slot.start > now:
-            line += " " + texts(lang, "agenda.planned", time=hhmm(slot.planned, services))
+            line += " " + texts(lang, "agenda.planned", time=local_time(slot.planned, services))
         lines.append(line)
     if plan.paused:
         lines.append(texts(lang, "agenda.paused"))
@@ -71,12 +73,14 @@ def status(services: Services, texts: Catalogue, lang: str, state: SiteStatus) -
     site_name = site.name.get(lang, default) if site else state.site_key
     none = texts(lang, "status.nothing")
     current = (
-        f"{hhmm(state.current.start, services)} {state.current.item.title.get(lang, default)}"
+        f"{clock(lang, local_time(state.current.start, services))} "
+        f"{state.current.item.title.get(lang, default)}"
         if state.current
         else none
     )
     upcoming = (
-        f"{hhmm(state.upcoming.start, services)} {state.upcoming.item.title.get(lang, default)}"
+        f"{clock(lang, local_time(state.upcoming.start, services))} "
+        f"{state.upcoming.item.title.get(lang, default)}"
         if state.upcoming
         else none
     )

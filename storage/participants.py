@@ -80,6 +80,18 @@ class SqliteParticipantRepo:
             "UPDATE participants SET unreachable_at = NULL WHERE user_id = ?", (user_id,)
         )
 
+    async def withdrew_consent(self, user_id: int, event_key: str) -> bool:
+        row = await fetch_one(
+            self._conn,
+            """
+            SELECT withdrawn_at IS NOT NULL AS withdrawn FROM consents
+             WHERE user_id = ? AND event_key = ?
+             ORDER BY id DESC LIMIT 1
+            """,
+            (user_id, event_key),
+        )
+        return row is not None and bool(row["withdrawn"])
+
     async def active_consent(self, user_id: int, event_key: str) -> Consent | None:
         row = await fetch_one(
             self._conn,

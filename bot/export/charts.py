@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.i18n import clock
+
 BAR = "#2f6690"
 MARK = "#b5523b"
 GRID = "#d9dee4"
@@ -81,10 +83,12 @@ def activity_png(
     *,
     ylabel: str,
     tz: Any,
+    lang: str = "en",
 ) -> bytes:
     """Inputs per five minutes at one site, in the event's local time, with a marked line
-    where each agenda item started."""
-    from matplotlib.dates import DateFormatter, MinuteLocator
+    where each agenda item started; clock times as `lang` writes them."""
+    from matplotlib.dates import MinuteLocator, num2date
+    from matplotlib.ticker import FuncFormatter
 
     figure, axes = _figure(*ACTIVITY_INCHES)
     binned = bins(per_minute)
@@ -117,7 +121,9 @@ def activity_png(
         axes.set_xlim(min(moments) - BIN, max(moments) + 2 * BIN)
     # matplotlib.dates has no type annotations.
     locator = MinuteLocator(byminute=[0, 30], tz=tz)  # type: ignore[no-untyped-call]
-    formatter = DateFormatter("%H:%M", tz=tz)  # type: ignore[no-untyped-call]
+    formatter = FuncFormatter(
+        lambda value, _: clock(lang, num2date(value, tz=tz))  # type: ignore[no-untyped-call]
+    )
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(formatter)
     axes.yaxis.get_major_locator().set_params(integer=True)
@@ -198,6 +204,7 @@ def activity_svg(
     ylabel: str,
     tz: Any,
     alt: str,
+    lang: str = "en",
 ) -> str:
     """`activity_png` as SVG: inputs per five minutes in the event's local time, a dashed
     line where each agenda item started."""
@@ -245,7 +252,7 @@ def activity_svg(
             body.append(
                 f'<line x1="{_n(at)}" x2="{_n(at)}" y1="{_n(base)}" y2="{_n(base + 4)}" '
                 f'stroke="{GRID}"/><text x="{_n(at)}" y="{_n(base + 15)}" font-size="10.5" '
-                f'text-anchor="middle" fill="{INK}">{moment.astimezone(tz):%H:%M}</text>'
+                f'text-anchor="middle" fill="{INK}">{clock(lang, moment.astimezone(tz))}</text>'
             )
         moment += timedelta(minutes=30)
     for moment, label in starts:

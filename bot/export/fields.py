@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from bot.event import AgendaKind, Anonymity, Event
 from bot.export.records import AdhocQuestion, ExportedInput, PromptRef
-from bot.i18n import Catalogue
+from bot.i18n import Catalogue, clock
 from bot.services.authors import author_label
 
 # A stand-in author name: where `author_label` gives it back, the author is shown by name.
@@ -136,7 +136,8 @@ class Presenter:
         return None if moment is None else self.local(moment).isoformat(timespec="seconds")
 
     def hhmm(self, moment: datetime) -> str:
-        return f"{self.local(moment):%H:%M}"
+        """A clock time as the export's language writes it ("20.32" in Danish)."""
+        return clock(self.lang, self.local(moment))
 
     def site_name(self, site_key: str) -> str:
         site = self.event.site(site_key)

@@ -28,6 +28,7 @@ from bot.export.records import (
     Scope,
 )
 from bot.export.terms import TermCounter
+from bot.i18n import date_and_time
 
 Rows = Callable[[Scope], AsyncIterator[ExportedInput]]
 
@@ -170,7 +171,7 @@ async def walk(
         question=event.question.get(presenter.lang, presenter.default),
         generated=say(
             "report.generated",
-            time=f"{presenter.local(generated_at):%Y-%m-%d %H:%M}",
+            time=date_and_time(presenter.lang, presenter.local(generated_at)),
         ),
         anonymity=say(f"report.anonymity.{event.event.anonymity.value}"),
         overview_title=say("report.overview"),
@@ -198,7 +199,7 @@ async def walk(
 def _date(presenter: Presenter) -> str:
     day = presenter.event.event.date
     month = presenter.say(f"report.months.m{day.month}")
-    return presenter.say("report.date", day=day.day, month=month, year=day.year)
+    return presenter.say("report.date", day=day.day, month=month, year=str(day.year))
 
 
 def _share_text(presenter: Presenter, part: int, whole: int) -> str:
@@ -268,9 +269,11 @@ async def _site(
                 alt,
                 charts.ACTIVITY_WIDTH,
                 svg=lambda: charts.activity_svg(
-                    per_minute, marks, ylabel=ylabel, tz=event.tz, alt=alt
+                    per_minute, marks, ylabel=ylabel, tz=event.tz, alt=alt, lang=presenter.lang
                 ),
-                png=lambda: charts.activity_png(per_minute, marks, ylabel=ylabel, tz=event.tz),
+                png=lambda: charts.activity_png(
+                    per_minute, marks, ylabel=ylabel, tz=event.tz, lang=presenter.lang
+                ),
             )
     block = SiteBlock(
         anchor=_anchor("site", key),

@@ -329,8 +329,25 @@ class AgendaEngine:
                     now,
                 )
                 recipients = await self._uow.agenda.recipients(self._event.key, site_key)
+                # A prompt that is open now closes when the next item starts: its participants
+                # last read "open until" the old time, so they are told the new one.
+                current = plan.current(now)
+                open_prompt = (
+                    current.item
+                    if current is not None
+                    and current.item.kind is AgendaKind.PROMPT
+                    and plan.fired(current.item.key)
+                    else None
+                )
                 notified = await self._notify_shift(
-                    shift_id, site_key, seconds, target.item, new_start, recipients, now
+                    shift_id,
+                    site_key,
+                    seconds,
+                    target.item,
+                    new_start,
+                    recipients,
+                    now,
+                    open_prompt=open_prompt,
                 )
         if new_start > now:
             self._on_queued()
@@ -460,11 +477,11 @@ class AgendaEngine:
         item = slot.item
         default = self._event.default_language
         tz = self._event.tz
-        until = f"{slot.end.astimezone(tz):%H:%M}" if slot.end else ""
+        until = slot.end.astimezone(tz) if slot.end else ""
         return self._texts.fit(
             lang,
             f"push.{item.kind.value}",
-            time=f"{slot.start.astimezone(tz):%H:%M}",
+            time=slot.start.astimezone(tz),
             until=until,
             title=item.title.get(lang, default),
             text=item.text_for(lang, default, plan.site_key, group_key),
@@ -562,18 +579,33 @@ class AgendaEngine:
         start: datetime,
         recipients: Sequence[Recipient],
         now: datetime,
+        *,
+        open_prompt: AgendaItem | None = None,
     ) -> int:
+        default = self._event.default_language
+
+        def notice(lang: str, _group: str | None) -> str:
+            text = self._texts(
+                lang,
+                "agenda.delayed" if seconds >= 0 else "agenda.brought_forward",
+                minutes=round(abs(seconds) / 60),
+                title=item.title.get(lang, default),
+                time=start.astimezone(self._event.tz),
+            )
+            if open_prompt is not None:
+                text += "\n" + self._texts(
+                    lang,
+                    "agenda.open_until",
+                    title=open_prompt.title.get(lang, default),
+                    time=start.astimezone(self._event.tz),
+                )
+            return text
+
         return await self._to_each(
             recipients,
             lambda r: f"shift:{self._event.key}:{shift_id}:{r.user_id}",
             "notice",
-            lambda lang, _: self._texts(
-                lang,
-                "agenda.delayed" if seconds >= 0 else "agenda.brought_forward",
-                minutes=round(abs(seconds) / 60),
-                title=item.title.get(lang, self._event.default_language),
-                time=f"{start.astimezone(self._event.tz):%H:%M}",
-            ),
+            notice,
             now,
         )
 
@@ -587,7 +619,7 @@ class AgendaEngine:
                 lang,
                 "agenda.missed",
                 title=slot.item.title.get(lang, self._event.default_language),
-                time=f"{slot.start.astimezone(self._event.tz):%H:%M}",
+                time=slot.start.astimezone(self._event.tz),
             ),
         )
         return await self._uow.outbox.enqueue(deliveries, now)
@@ -632,7 +664,7 @@ class AgendaEngine:
                     lang,
                     "delivery.missed",
                     title=slot.item.title.get(lang, self._event.default_language),
-                    time=f"{slot.start.astimezone(self._event.tz):%H:%M}",
+                    time=slot.start.astimezone(self._event.tz),
                     count=count,
                 )
 

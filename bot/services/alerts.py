@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.event import Event
-from bot.i18n import Catalogue
+from bot.i18n import Catalogue, clock
 from bot.models import NewDelivery, OutboxMessage
 from bot.ports import Clock, UnitOfWork
 from bot.services.access import AccessService
@@ -77,7 +77,7 @@ class AlertService:
         text = self._texts(
             lang,
             "alerts.handler_failed",
-            time=f"{now.astimezone(self._event.tz):%H:%M:%S}",
+            time=clock(lang, now.astimezone(self._event.tz), seconds=True),
             error=error_name(error),
             where=where if _WHERE.fullmatch(where) else "?",
         )

@@ -136,6 +136,7 @@ Outcome = (
 class Whereabouts:
     checkin: CheckIn | None
     consented: bool
+    withdrawn: bool = False  # consent was given, then withdrawn with /withdraw
 
     @property
     def complete(self) -> bool:
@@ -345,7 +346,10 @@ class CheckInService:
         async with self._uow.transaction():
             current = await self._uow.checkins.get(key, user.user_id)
             consent = await self._uow.participants.active_consent(user.user_id, key)
-        return Whereabouts(current, consent is not None)
+            withdrawn = consent is None and await self._uow.participants.withdrew_consent(
+                user.user_id, key
+            )
+        return Whereabouts(current, consent is not None, withdrawn)
 
     async def choose_category(self, user: UserRef, category_key: str) -> Outcome:
         """The participant's kind (politician, civil servant…) from the event's list."""

@@ -538,7 +538,7 @@ class InputService:
         note = ""
         held = review is not None and review.held
         if item.edited_at is not None:
-            time = f"{item.edited_at.astimezone(event.tz):%H:%M}"
+            time = item.edited_at.astimezone(event.tz)
             if held and review is not None and review.relayed_sites:
                 note = texts(lang, "feed.edited_relayed", time=time)
             elif held:

@@ -523,7 +523,7 @@ class RelayService:
                 lang,
                 "relay.card_heading",
                 title=slot.item.title.get(lang, default),
-                time=f"{slot.start.astimezone(self._event.tz):%H:%M}",
+                time=slot.start.astimezone(self._event.tz),
                 participants=participants,
                 inputs=inputs,
             )

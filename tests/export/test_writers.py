@@ -391,6 +391,11 @@ def test_the_activity_chart_has_a_bar_per_busy_bin_and_a_line_per_start() -> Non
     assert "14:00" in labels  # the event's local time, on the hour
     assert "input pr. 5 min" in labels
     assert activity_svg([], [], ylabel="y", tz=UTC, alt="tom").startswith("<svg")
+    danish = activity_svg(
+        per_minute, starts, ylabel="y", tz=ZoneInfo("Europe/Copenhagen"), alt="a", lang="da"
+    )
+    danish_labels = [t.text for t in ET.fromstring(danish).iter(f"{SVG}text")]  # noqa: S314
+    assert "14.00" in danish_labels  # as Danish writes clock times (CLDR)
 
 
 def test_one_format_may_name_its_file_and_several_go_into_a_folder(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ import pytest
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.event import Event
-from bot.i18n import Catalogue
+from bot.i18n import Catalogue, Plural
 from bot.sandbox import FakeBotApi, FakeUser
 from bot.sandbox.harness import BotHarness
 from tests.handlers.conftest import ORGANISER_ID, TOKEN
@@ -153,12 +153,19 @@ _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
 def sentence(texts: Catalogue, lang: str, key: str) -> re.Pattern[str]:
     """The catalogue sentence as Telegram shows it (tags gone, entities decoded), placeholders
-    matching anything and spaces flexible (an empty placeholder at the end is stripped)."""
-    parts = _PLACEHOLDER.split(texts.raw(lang, key).strip())
-    literal = [
-        r"\s*".join(map(re.escape, html.unescape(_TAG.sub("", part)).split())) for part in parts
-    ]
-    return re.compile(r".*?".join(literal), re.DOTALL)
+    matching anything and spaces flexible (an empty placeholder at the end is stripped); any
+    of its forms if it is a plural."""
+    entry = texts.entry(lang, key)
+    forms = entry.texts() if isinstance(entry, Plural) else [entry]
+    patterns = []
+    for form in forms:
+        parts = _PLACEHOLDER.split(form.strip())
+        literal = [
+            r"\s*".join(map(re.escape, html.unescape(_TAG.sub("", part)).split()))
+            for part in parts
+        ]
+        patterns.append(r".*?".join(literal))
+    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns), re.DOTALL)
 
 
 def snapshot(harness: BotHarness) -> dict[str, list[tuple[Any, ...]]]:

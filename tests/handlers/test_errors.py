@@ -63,7 +63,7 @@ async def test_a_failing_handler_alerts_each_organiser_once_without_what_was_wri
     assert anna.last()["text"].startswith("Sorry, something went wrong")
     for organiser in organisers:
         [alert] = alerts(organiser)
-        assert alert.startswith("⚠️ Fejl i botten kl. 12:00:00: ValueError i ")
+        assert alert.startswith("⚠️ Fejl i botten kl. 12.00.00: ValueError i ")
         assert "handlers.inputs.message_input (message)" in alert
         for private in (SECRET, "hemmelige", "Anna", TOKEN, "401"):
             assert private not in alert
@@ -89,7 +89,7 @@ async def test_a_second_failure_within_a_minute_sends_no_alert_and_is_counted_in
     await harness.settle()
     assert [len(alerts(o)) for o in organisers] == [2, 2]
     latest = alerts(organisers[0])[-1]
-    assert "kl. 12:01:00" in latest
+    assert "kl. 12.01.00" in latest
     assert latest.endswith("Siden den forrige advarsel er der sket 1 fejl mere.")
     rows = harness.query("SELECT chat_id, kind, status FROM outbox WHERE key LIKE 'alert:%'")
     assert sorted(rows) == sorted(

@@ -158,7 +158,7 @@ async def test_stats_show_a_facilitator_their_site_and_an_organiser_every_site(
     assert "København: 1 tjekket ind, 1 af dem har skrevet noget (100 %)" in text
     assert "Bord 1 1, Bord 2 0" in text
     assert "⚠️ 1 kan ikke nås" in text
-    assert "• Gruppearbejde 1: 1 input fra 1 deltagere (100 %)" in text
+    assert "• Gruppearbejde 1: 1 input fra 1 deltager (100 %)" in text
     assert "• Gruppearbejde 2: 0 input fra 0 deltagere (0 %)" in text
     assert "Aalborg" not in text
     organiser = day.api.user(ORGANISER_ID, "Org", language_code="en")
@@ -199,4 +199,4 @@ async def test_media_and_ad_hoc_answers_are_exported_with_their_question_and_fil
     assert photo["prompt"] == "Hvad tager I med hjem?"
     assert photo["item_title"] == "Spørgsmål fra facilitator"
     [site] = data["sites"]
-    assert [p["title"] for p in site["prompts"]][-1] == "Spørgsmål fra facilitator kl. 13:41"
+    assert [p["title"] for p in site["prompts"]][-1] == "Spørgsmål fra facilitator kl. 13.41"

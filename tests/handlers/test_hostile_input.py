@@ -777,10 +777,10 @@ async def _(world: World) -> None:
 async def _(world: World) -> None:
     xena = world.api.user(831, "Xena", language_code="xx")
     await say(world, xena, "/help")
-    answered(world, xena, "help.participant", lang=world.event.default_language)
+    answered(world, xena, "help.stranger", lang=world.event.default_language)
     ellen = world.api.user(832, "Ellen", language_code="en-GB")
     await say(world, ellen, "/help")
-    answered(world, ellen, "help.participant", lang="en")
+    answered(world, ellen, "help.stranger", lang="en")
 
 
 @case("a display name with HTML, shown back escaped everywhere")

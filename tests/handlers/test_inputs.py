@@ -125,7 +125,7 @@ async def test_outside_a_prompt_the_event_keeps_a_general_input_or_redirects(
         await harness.settle()
         assert harness.query("SELECT COUNT(*) FROM inputs") == [(0,)]
         assert "Gruppearbejde 1" in bo.last()["text"]
-        assert "13:40" in bo.last()["text"]
+        assert "13.40" in bo.last()["text"]
 
 
 async def test_an_edit_updates_the_input_and_keeps_the_earlier_text(

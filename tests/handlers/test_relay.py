@@ -116,15 +116,15 @@ async def test_digest_mode_collects_highlights_until_the_cross_site_check_in(
     [digest] = relays_to(world, "midt")
     assert digest.startswith("📡 Nyt fra de andre steder\n")
     assert digest.count("📡") == 1  # one heading, not one per site
-    nord, syd = digest.index("📍 Nord – 1 deltagere, 1 input"), digest.index("📍 Syd")
+    nord, syd = digest.index("📍 Nord – 1 deltager, 1 input"), digest.index("📍 Syd")
     assert nord < syd  # the sites in the event's order
     from_nord, from_syd = digest[nord:syd], digest[syd:]
     assert "Politikerne skal tage risikoen med ind i rammen." in from_nord
     # role_only: the role, no name; and the prompt it answered (the site is the section's).
-    assert "1. Bord 1, politiker – svar på «Gruppearbejde 1»:" in from_nord
+    assert "1. Bord 1, politiker – svar på »Gruppearbejde 1«:" in from_nord
     assert "Deltager Nord" not in digest
-    assert "Deres vinkel: Politikernes rolle i velfærdsteknologi" in from_nord
-    assert "Deres vinkel: Borgerne og politikerne" in from_syd
+    assert "Stedets vinkel: Politikernes rolle i velfærdsteknologi" in from_nord
+    assert "Stedets vinkel: Borgerne og politikerne" in from_syd
     assert "Ingen highlights siden sidst" in from_syd
     [syd_digest] = relays_to(world, "syd")
     assert "📍 Nord" in syd_digest
@@ -204,7 +204,7 @@ async def test_the_check_in_card_reaches_facilitators_two_minutes_before(
     assert not any("Om lidt" in m["text"] for m in world.hosts["nord"].inbox())
     await run_until(world.harness, world.clock, at("13:38"))
     card = world.hosts["nord"].last()["text"]
-    assert "Om lidt: Vi tjekker ind kl. 13:40" in card
+    assert "Om lidt: Vi tjekker ind kl. 13.40" in card
     assert "Et forsøg skal have et stop-punkt." in card
     assert "Ingen highlights endnu" in world.hosts["midt"].last()["text"]
 

@@ -27,7 +27,7 @@ async def test_a_revoked_facilitator_loses_the_right_at_the_next_command(
     assert "302 facilitator aalborg" in olga.last()["text"]
     olga.send("/revoke 302 aalborg")
     await harness.deliver()
-    assert olga.last()["text"].startswith("Done: 1 role(s) ended")
+    assert olga.last()["text"].startswith("Done: 1 role ended")
     assert harness.query("SELECT * FROM roles") == []
     await harness.settle()
 

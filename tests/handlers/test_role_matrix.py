@@ -120,6 +120,16 @@ def only(who: Who, ok: Expect, refusal: No) -> dict[Who, Expect]:
     return expect
 
 
+HELP: dict[Who, Expect] = {
+    Who.STRANGER: Ok("help.stranger", changes=False),
+    Who.NEWCOMER: Ok("help.stranger", changes=False),
+    Who.PARTICIPANT: Ok("help.participant", changes=False),
+    Who.HOST_ELSEWHERE: Ok("help.facilitator", changes=False),
+    Who.HOST: Ok("help.facilitator", changes=False),
+    Who.ORGANISER: Ok("help.organiser", changes=False),
+}
+
+
 # -- set-ups that some rows need --------------------------------------------------------------
 
 
@@ -238,16 +248,10 @@ ROWS: tuple[Row, ...] = (
             Who.HOST_ELSEWHERE: No("facilitator.not_your_site"),
         },
     ),
-    Row(
-        "/help",
-        send="/help",
-        expect={
-            **everyone(Ok("help.participant", changes=False)),
-            Who.HOST_ELSEWHERE: Ok("help.facilitator", changes=False),
-            Who.HOST: Ok("help.facilitator", changes=False),
-            Who.ORGANISER: Ok("help.organiser", changes=False),
-        },
-    ),
+    # Help fits the person's moment: a stranger (or a newcomer who has not said yes) is not
+    # offered the commands of the checked in.
+    Row("/help", send="/help", expect=HELP),
+    Row("/help all", send="/help all", expect=HELP),
     # Facilitators of the site and organisers, naming the site.
     Row("/quiet", send="/quiet kobenhavn", expect=facilitators(Ok("inputs.quiet", changes=False))),
     Row("/now", send="/now kobenhavn", expect=facilitators(Ok("status.site", changes=False))),
@@ -427,6 +431,8 @@ ROWS: tuple[Row, ...] = (
             Who.HOST: Ok("facilitator.broadcast_sent", changes=True),
         },
     ),
+    # "More" under /help: the commands of the presser's moment, looked up at the press.
+    Row("help more", button="help", argument=lambda w: "all", expect=HELP),
     Row(
         "resend unknown copies",
         button="resend",

@@ -49,4 +49,4 @@ async def test_an_organiser_of_a_multi_site_event_is_asked_which_site(
         olga.send(command)
         await harness.settle()
         assert olga.last()["text"].startswith("Which site?"), command
-        assert "Sites: aalborg, kobenhavn" in olga.last()["text"]
+        assert f"like this: {command} aalborg, {command} kobenhavn" in olga.last()["text"]

@@ -19,6 +19,7 @@ from bot.buttons import (
     Category,
     Consent,
     Forget,
+    HelpMore,
     Language,
     Moderate,
     Moderation,
@@ -55,6 +56,7 @@ WIRE: dict[str, ButtonData] = {
     "v1:mod:hide-6": Moderate(Moderation.HIDE, 6),
     "v1:mod:show-6": Moderate(Moderation.SHOW, 6),
     "v1:resend:unknown": ResendUnknown(),
+    "v1:help:all": HelpMore(),
 }
 
 # The longest value of every action.
@@ -73,6 +75,7 @@ LONGEST: tuple[ButtonData, ...] = (
     RelayReaction(BIGGEST_ID),
     Moderate(Moderation.STAR, BIGGEST_ID),
     ResendUnknown(),
+    HelpMore(),
 )
 
 
