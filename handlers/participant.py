@@ -413,8 +413,8 @@ async def health_command(update: Update, context: Context) -> None:
             lang,
             "health.chat_moved" if chat.moved_to is not None else "health.chat_lost",
             site=site.name.get(lang, services.event.default_language),
-            chat=chat.chat_id,
-            new=chat.moved_to,
+            chat=str(chat.chat_id),
+            new=str(chat.moved_to),
             time=chat.since.astimezone(services.event.tz),
             reason=chat.reason,
         )

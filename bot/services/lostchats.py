@@ -234,9 +234,9 @@ class LostChatService:
             )
             names = ", ".join(site.name.get(lang, self._event.default_language) for site in sites)
             text = (
-                self._texts(lang, "lost_chat.moved", site=names, chat=chat, new=moved_to)
+                self._texts(lang, "lost_chat.moved", site=names, chat=str(chat), new=str(moved_to))
                 if moved_to is not None
-                else self._texts(lang, "lost_chat.lost", site=names, chat=chat)
+                else self._texts(lang, "lost_chat.lost", site=names, chat=str(chat))
             )
             deliveries.append(
                 NewDelivery(

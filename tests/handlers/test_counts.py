@@ -19,7 +19,9 @@ from tests.handlers.test_relay import World, at, build_world, event_with
 
 
 def numbers(text: str) -> list[int]:
-    return [int(n) for n in re.findall(r"(?<![\d:])\d+(?![\d:])", text)]
+    """The counts in a line, not the digits of a clock time (13.05 in Danish, 13:05 in
+    English)."""
+    return [int(n) for n in re.findall(r"(?<![\d:.])\d+(?!\d|[:.]\d)", text)]
 
 
 @pytest.fixture
@@ -92,7 +94,7 @@ async def test_stats_measures_a_tables_question_against_that_tables_people(
     await say(world, host(world), "/prompt t2 Hvad håber I på?")
     await say(world, world.people["bo"], "Gode samtaler")
     stats = await say(world, host(world), "/stats")
-    (line,) = [line for line in stats.splitlines() if line.startswith("•") and "13:05" in line]
+    (line,) = [line for line in stats.splitlines() if line.startswith("•") and "13.05" in line]
     # Two people sit at table 2 and one of them answered: half, not a third of the site.
     assert numbers(line) == [1, 1, 50]
 

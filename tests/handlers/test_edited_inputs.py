@@ -63,7 +63,7 @@ async def test_an_edit_updates_the_sent_card_through_the_outbox_and_marks_it_edi
 
     now = shown(world, card)
     assert "Politikerne skal sætte rammen – og følge op" in now["text"]
-    assert "✏️ Redigeret kl. 13:17." in now["text"]
+    assert "✏️ Redigeret kl. 13.17." in now["text"]
     assert buttons(now) == ["⭐ Stjerne (0)", "🙈 Skjul"]  # still moderated from the card
     # Through the outbox, as an edit of the message sent (rate-limited, kept across a restart).
     assert world.harness.query(
@@ -199,7 +199,7 @@ async def test_an_edit_of_a_card_still_in_the_outbox_rewrites_it_before_it_is_se
     [card] = [m for m in host.inbox() if m["text"].startswith("🗨")]
     assert EDITED in card["text"]
     assert APPROVED not in card["text"]
-    assert "✏️ Redigeret kl. 13:16." in card["text"]
+    assert "✏️ Redigeret kl. 13.16." in card["text"]
     # Sent once, as it is now: no edit of it in the host's chat.
     assert not [
         c for c in world.harness.api.calls_to("editMessageText") if c.params["chat_id"] == host.id

@@ -109,7 +109,7 @@ async def test_feed_cards_and_the_check_in_card_are_in_each_facilitators_languag
 
     await run_until(world.harness, world.clock, at("13:38"))
     assert len(cards(world.eve, "Coming up: Checking in at 13:40")) == 1
-    assert len(cards(world.dan, "Om lidt: Vi tjekker ind kl. 13:40")) == 1
+    assert len(cards(world.dan, "Om lidt: Vi tjekker ind kl. 13.40")) == 1
     assert cards(world.eve, "Om lidt") == []
 
 
@@ -129,7 +129,7 @@ async def test_a_facilitator_in_the_group_is_told_once_there_in_the_events_langu
     assert labels(card) == ["⭐ Stjerne (1)", "🙈 Skjul"]
 
     await run_until(world.harness, world.clock, at("13:38"))
-    assert len(cards(world.group, "Om lidt: Vi tjekker ind kl. 13:40")) == 1
+    assert len(cards(world.group, "Om lidt: Vi tjekker ind kl. 13.40")) == 1
     # Eve facilitates Midt too: she gets Midt's card privately, in English, and not Nord's
     # card again (in any language).
     assert len(cards(world.eve, "Coming up: Checking in at 13:40")) == 1

@@ -4,6 +4,7 @@ knowing, and a /help that fits a phone."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -64,9 +65,11 @@ async def test_a_reminder_of_one_minute_says_minut_and_asks_naar_du(
         assert "Når du at skrive dine svar" in reminder
 
 
-async def test_resume_after_a_minute_says_one_minutes_pause_in_the_singular(
+async def test_resume_names_the_next_item_and_its_clock_time_the_danish_way(
     harness: BotHarness, seed_event: Event, clock: ManualClock
 ) -> None:
+    # The old answer, "efter 1 minutters pause", is gone with the rule behind it: a resume
+    # before anything fell due keeps the times, and says when the next item comes.
     host = harness.api.user(1602, "Vært", language_code="da")
     await become_facilitator(harness, seed_event, host, "aalborg")
     await run_until(harness, clock, at(seed_event, "13:20"))
@@ -75,7 +78,9 @@ async def test_resume_after_a_minute_says_one_minutes_pause_in_the_singular(
     await run_until(harness, clock, at(seed_event, "13:21"))
     host.send("/resume")
     await harness.settle()
-    assert host.last()["text"] == "▶️ Programmet fortsætter efter 1 minuts pause."
+    text = host.last()["text"]
+    assert "pause" not in text
+    assert re.search(r"begynder stadig kl\. \d\d\.\d\d\.$", text)
 
 
 async def test_a_broadcast_to_one_participant_says_deltager_in_the_singular(
