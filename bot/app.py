@@ -43,6 +43,7 @@ from bot.services.delivery import DeliveryWorker, RateLimiter
 from bot.services.export import ExportService
 from bot.services.inbox import InboxService
 from bot.services.inputs import InputService
+from bot.services.live import InputChange, InputChanged, LiveBus
 from bot.services.privacy import PrivacyService
 from bot.services.relay import RelayService
 from bot.services.roles import RoleService
@@ -81,15 +82,25 @@ def build_services(
     limiter: RateLimiter | None = None,
     *,
     wake: Callable[[], None] = lambda: None,
+    live: LiveBus | None = None,
 ) -> Services:
     """The services over one database. `wake` is told whenever something changed what the
-    agenda has due (the scheduler that drives the engine)."""
+    agenda has due (the scheduler that drives the engine); `live` carries every committed
+    change to whatever shows it live (the walls)."""
     uow = SqliteUnitOfWork(db)
+    live = live if live is not None else LiveBus()
+
+    def erased(user_id: int) -> None:
+        access.forget_person(user_id)
+        live.publish(InputChanged(InputChange.ERASED, None))
+
     # A missed push is reported by the agenda engine, at the tick the scheduler runs on `wake`.
     delivery = DeliveryWorker(uow, sender, clock, limiter, on_missed=wake)
     queued = delivery.notify
     relay = RelayService(event, uow, clock, texts, on_queued=queued)
-    agenda = AgendaEngine(event, uow, clock, texts, relay=relay, on_queued=queued, wake=wake)
+    agenda = AgendaEngine(
+        event, uow, clock, texts, relay=relay, on_queued=queued, wake=wake, live=live
+    )
     access = AccessService(
         event,
         uow,
@@ -104,13 +115,17 @@ def build_services(
         clock=clock,
         access=access,
         checkin=CheckInService(
-            event, uow, clock, consent_version=texts.raw(texts.default, "consent.version")
+            event,
+            uow,
+            clock,
+            consent_version=texts.raw(texts.default, "consent.version"),
+            live=live,
         ),
         privacy=PrivacyService(
             uow,
             clock,
             event,
-            on_erased=access.forget_person,
+            on_erased=erased,
             texts=texts,
             on_queued=queued,
             rerender=relay.without_erased,
@@ -119,7 +134,7 @@ def build_services(
         broadcast=BroadcastService(event, uow, clock, texts, on_queued=queued),
         delivery=delivery,
         inputs=InputService(
-            event, uow, clock, texts, access, on_queued=queued, wake_agenda=agenda.wake
+            event, uow, clock, texts, access, on_queued=queued, wake_agenda=agenda.wake, live=live
         ),
         # Exports read the same file through a read-only connection of their own.
         export=ExportService(
@@ -133,6 +148,7 @@ def build_services(
         monitor=LoopMonitor(),
         alerts=AlertService(event, uow, clock, texts, access, on_queued=queued),
         roles=RoleService(event, uow, clock, texts, access, on_queued=queued),
+        live=live,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.event import Event
 from bot.health import LoopMonitor
@@ -17,6 +17,7 @@ from bot.services.delivery import DeliveryWorker
 from bot.services.export import ExportService
 from bot.services.inbox import InboxService
 from bot.services.inputs import InputService
+from bot.services.live import LiveBus
 from bot.services.privacy import PrivacyService
 from bot.services.relay import RelayService
 from bot.services.roles import RoleService
@@ -40,3 +41,5 @@ class Services:
     monitor: LoopMonitor
     alerts: AlertService
     roles: RoleService
+    # Every committed change, published once after its commit, for what shows it live.
+    live: LiveBus = field(default_factory=LiveBus)

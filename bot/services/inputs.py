@@ -31,6 +31,7 @@ from bot.models import (
 from bot.ports import Clock, UnitOfWork
 from bot.services.access import AccessService, Rights
 from bot.services.authors import author_label
+from bot.services.live import NOBODY, InputChange, InputChanged, Publisher
 from bot.services.plan import OpenPrompt, Plan
 
 FLOOD_LIMIT = 20  # messages …
@@ -167,9 +168,11 @@ class InputService:
         *,
         on_queued: Callable[[], None] = lambda: None,
         wake_agenda: Callable[[], None] = lambda: None,
+        live: Publisher = NOBODY,
     ) -> None:
         self._event = event
         self._access = access
+        self._live = live  # told of each committed change (the walls)
         self._uow = uow
         self._clock = clock
         self._texts = texts
@@ -239,6 +242,7 @@ class InputService:
             carded = await self._feed(stored, admission.facilitator_chats, now)
         if carded:
             self._on_queued()  # a wake-up without a card would cost the worker a transaction
+        self._live.publish(InputChanged(InputChange.ADDED, stored.site_key, stored.id))
         return Stored(stored, general=prompt is None)
 
     async def edit(
@@ -256,6 +260,7 @@ class InputService:
             await self._uow.inputs.edit(found.id, text, self._clock.now())
             edited = await self._uow.inputs.get(found.id)
         assert edited is not None  # noqa: S101 - just edited
+        self._live.publish(InputChanged(InputChange.EDITED, edited.site_key, edited.id))
         return Edited(edited)
 
     # -- the author's own inputs -----------------------------------------------------------------
@@ -284,6 +289,7 @@ class InputService:
             await self._uow.inputs.set_state(
                 found.id, InputState.WITHDRAWN, user.user_id, self._clock.now()
             )
+        self._live.publish(InputChanged(InputChange.WITHDRAWN, found.site_key, found.id))
         return Withdrawn(found)
 
     # -- facilitators ----------------------------------------------------------------------------
@@ -325,6 +331,12 @@ class InputService:
         assert updated is not None  # noqa: S101 - just read
         if starred:
             self._highlighted()
+        change = {
+            Moderation.STAR: InputChange.STARRED,
+            Moderation.HIDE: InputChange.HIDDEN,
+            Moderation.SHOW: InputChange.SHOWN,
+        }[action]
+        self._live.publish(InputChanged(change, updated.site_key, updated.id))
         return Moderated(updated, starred)
 
     async def view(self, user: UserRef, site_key: str, limit: int = 10) -> PromptView:
@@ -411,6 +423,7 @@ class InputService:
         assert updated is not None  # noqa: S101 - just read
         if highlighted:
             self._highlighted()
+        self._live.publish(InputChanged(InputChange.VOTED, updated.site_key, updated.id))
         return Voted(updated, on)
 
     def _highlighted(self) -> None:
