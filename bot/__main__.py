@@ -118,6 +118,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     qr.add_argument("--lang", help="language of the captions (default: the event's first)")
 
+    walls = sub.add_parser(
+        "walls",
+        help="print the links of the walls (one per site, one for all sites)",
+        description="Print each wall's secret link: PUBLIC_URL/wall/<token> (only the path "
+        "while PUBLIC_URL is not set). Tokens are made at the first start and kept in the "
+        "database. --rotate gives a site's wall (or every wall) a new token: the old link "
+        "stops working at once, and pages open on it close within seconds, even while the "
+        "bot runs.",
+    )
+    walls.add_argument(
+        "--rotate", metavar="SITE|all", help="a new token for this site's wall, or every wall"
+    )
+    walls.add_argument("--event", type=Path, help="event file (default: EVENT_FILE or the seed)")
+    walls.add_argument("--database", type=Path, help="SQLite file (default: DATABASE_PATH)")
+
     export = sub.add_parser(
         "export",
         help="export the inputs and the report (CSV, XLSX, JSON, HTML, Markdown)",
@@ -184,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _purge(args)
         if args.command == "export":
             return _export(args)
+        if args.command == "walls":
+            return _walls(args)
     except EventFileError as exc:
         print(f"The event file has {len(exc.problems)} problem(s):", file=sys.stderr)
         print(str(exc), file=sys.stderr)
@@ -268,6 +285,54 @@ def _rehearse(args: argparse.Namespace) -> int:
     )
     print(result.text)
     print(f"Database and reports in {result.out}/")
+    return EXIT_OK
+
+
+def _walls(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.clock import SystemClock
+    from bot.i18n import Catalogue
+    from bot.services.walls import ALL_SITES, WallLink, WallService
+    from storage.db import Database
+    from storage.unit_of_work import SqliteUnitOfWork
+
+    settings = _settings()
+    event = load_event(args.event or settings.event_file)
+    database = args.database or settings.database_path
+    texts = Catalogue.load(default=event.default_language)
+    rotate: list[str] = []
+    if args.rotate is not None:
+        rotate = (
+            [site.key for site in event.sites] + [ALL_SITES]
+            if args.rotate == "all"
+            else [args.rotate]
+        )
+        if args.rotate != "all" and event.site(args.rotate) is None:
+            sites = ", ".join(site.key for site in event.sites)
+            print(
+                f"There is no site {args.rotate!r} in {event.key}; its sites: {sites}, or all",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+
+    async def links() -> list[WallLink]:
+        db = await Database.open(database)
+        try:
+            service = WallService(
+                event, SqliteUnitOfWork(db), SystemClock(), texts, public_url=settings.public_url
+            )
+            if rotate:
+                await service.rotate(rotate)
+            return await service.links()
+        finally:
+            await db.close()
+
+    for link in asyncio.run(links()):
+        rotated = "  (new)" if link.wall in rotate else ""
+        print(f"{link.name}: {link.url or '/wall/' + link.token}{rotated}")
+    if settings.public_url is None:
+        print("PUBLIC_URL is not set: open these paths on the bot's --listen address.")
     return EXIT_OK
 
 

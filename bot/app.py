@@ -47,6 +47,7 @@ from bot.services.live import InputChange, InputChanged, LiveBus
 from bot.services.privacy import PrivacyService
 from bot.services.relay import RelayService
 from bot.services.roles import RoleService
+from bot.services.walls import WallService
 from bot.telegram.application import ServicesApplication
 from bot.telegram.limits import ReplyLimits
 from bot.telegram.polling import ALLOWED_UPDATES, InboxPoller, RawUpdatesRequest
@@ -83,6 +84,8 @@ def build_services(
     *,
     wake: Callable[[], None] = lambda: None,
     live: LiveBus | None = None,
+    public_url: str | None = None,
+    bot_username: str | None = None,
 ) -> Services:
     """The services over one database. `wake` is told whenever something changed what the
     agenda has due (the scheduler that drives the engine); `live` carries every committed
@@ -148,6 +151,9 @@ def build_services(
         monitor=LoopMonitor(),
         alerts=AlertService(event, uow, clock, texts, access, on_queued=queued),
         roles=RoleService(event, uow, clock, texts, access, on_queued=queued),
+        walls=WallService(
+            event, uow, clock, texts, public_url=public_url, bot_username=bot_username, live=live
+        ),
         live=live,
     )
 
@@ -167,6 +173,7 @@ async def _recover(services: Services) -> None:
     ended = await services.checkin.end_roles_of_old_codes()
     if ended:
         log.warning("%d roles ended: the code that granted them has changed", ended)
+    await services.walls.tokens()  # made at the first start, so `walls` and /wall can list them
     recovered = await services.delivery.recover()
     if recovered:
         log.warning("%d messages were being sent when the bot stopped: marked unknown", recovered)
@@ -237,6 +244,8 @@ async def running(
             TelegramSender(bot),
             limiter,
             wake=scheduler.wake if scheduler is not None else wake or (lambda: None),
+            public_url=settings.public_url,
+            bot_username=bot.username,
         )
         updates: asyncio.Queue[object] = asyncio.Queue()
         app: App = (

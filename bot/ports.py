@@ -467,6 +467,22 @@ class PrivacyRepo(Protocol):
     async def discard_unconsented(self, user_id: int) -> bool: ...
 
 
+class WallRepo(Protocol):
+    """The walls' tokens and what they read (storage/walls.py)."""
+
+    async def tokens(self, event_key: str) -> dict[str, str]: ...
+
+    async def set_token(self, event_key: str, wall: str, token: str, now: datetime) -> None: ...
+
+    async def latest(
+        self, event_key: str, site_key: str, limit: int, *, starred_only: bool
+    ) -> Sequence[Input]: ...
+
+    async def answered(
+        self, event_key: str, site_key: str, item_key: str | None, adhoc_id: int | None
+    ) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One storage transaction; the repositories are only used inside `transaction()`."""
 
@@ -499,6 +515,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> OutboxRepo: ...
+
+    @property
+    def walls(self) -> WallRepo: ...
 
     async def checkpoint(self) -> None:
         """Fold the write-ahead log into the database and empty it (after an erasure, so

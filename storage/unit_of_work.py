@@ -18,6 +18,7 @@ from storage.participants import SqliteParticipantRepo
 from storage.privacy import SqlitePrivacyRepo
 from storage.relay import SqliteRelayRepo
 from storage.roles import SqliteRoleRepo
+from storage.walls import SqliteWallRepo
 
 
 class SqliteUnitOfWork:
@@ -34,6 +35,7 @@ class SqliteUnitOfWork:
         self.relay = SqliteRelayRepo(db.conn)
         self.inbox = SqliteInboxRepo(db.conn)
         self.privacy = SqlitePrivacyRepo(db.conn)
+        self.walls = SqliteWallRepo(db.conn)
 
     async def checkpoint(self) -> None:
         try:

@@ -21,6 +21,7 @@ from bot.services.live import LiveBus
 from bot.services.privacy import PrivacyService
 from bot.services.relay import RelayService
 from bot.services.roles import RoleService
+from bot.services.walls import WallService
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,5 +42,6 @@ class Services:
     monitor: LoopMonitor
     alerts: AlertService
     roles: RoleService
+    walls: WallService
     # Every committed change, published once after its commit, for what shows it live.
     live: LiveBus = field(default_factory=LiveBus)
