@@ -60,7 +60,9 @@ from storage.db import Database
 from storage.exports import open_export_source
 from storage.unit_of_work import SqliteUnitOfWork
 from web.app import build_web_app
+from web.pages import Pages
 from web.server import HttpServer, Listen
+from web.walls import Walls
 
 log = logging.getLogger(__name__)
 
@@ -327,6 +329,7 @@ async def serve(
     # every so often under load.
     gc_frozen.hold()
     http: HttpServer | None = None
+    walls: Walls | None = None
     tasks: list[asyncio.Task[None]] = []
     try:
         poller = InboxPoller(app, services.inbox, timeout=poll_timeout, raw=bot.raw_updates)
@@ -339,7 +342,10 @@ async def serve(
             routes.append(hook.route(urlsplit(webhook.url).path or "/"))
         if webhook is not None or listen is not None:
             listen = listen or Listen()
-            http = HttpServer(build_web_app(lambda: snapshot(services), routes), listen)
+            walls = Walls(services.walls, Pages(services.texts, services.event.tz), services.clock)
+            services.live.subscribe(walls.hub.on_event)
+            walls.hub.start()
+            http = HttpServer(build_web_app(lambda: snapshot(services), routes, walls), listen)
             await http.start()
             bot.http_port = http.port
             log.info("HTTP: listening on %s:%d", listen.host, http.port)
@@ -362,6 +368,8 @@ async def serve(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if walls is not None:
+            await walls.hub.stop()  # open streams end, so the server stops without waiting
         if http is not None:
             await http.stop()
         gc_frozen.let_go()  # a process that serves again (the tests) may collect it all
