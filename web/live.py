@@ -170,9 +170,10 @@ class WallHub:
         try:
             if key not in self._frames:
                 await self._update(key)
-            yield f"retry: {RETRY_MS}\n\n".encode() + self._frames.get(key, b"")
+            # What changes while a frame is on its way is kept for the next one.
             viewer.changed.clear()
             viewer.latest = None
+            yield f"retry: {RETRY_MS}\n\n".encode() + self._frames.get(key, b"")
             while True:
                 try:
                     await asyncio.wait_for(viewer.changed.wait(), self._ping)
