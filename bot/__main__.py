@@ -45,9 +45,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--serve",
         action="store_true",
-        help="serve HTTP on --listen:--port while long polling (/healthz; implied by --webhook)",
+        help="serve HTTP on --listen:--port while long polling (the walls, /healthz; implied "
+        "by --webhook and by --listen)",
     )
-    run.add_argument("--listen", default="127.0.0.1", help="HTTP address (default: %(default)s)")
+    run.add_argument(
+        "--listen",
+        metavar="HOST",
+        help="serve HTTP (the walls, /healthz, the webhook) on this address (default with "
+        "--serve or --webhook: 127.0.0.1); links use PUBLIC_URL",
+    )
     run.add_argument("--port", type=_port, default=8443, help="HTTP port (default: %(default)s)")
     run.add_argument(
         "--drop-pending-updates",
@@ -417,7 +423,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.webhook:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
         webhook = Webhook(url=args.webhook, secret_token=secret or secrets.token_urlsafe(32))
-    listen = Listen(args.listen, args.port) if webhook or args.serve else None
+    serving = webhook is not None or args.serve or args.listen is not None
+    listen = Listen(args.listen or "127.0.0.1", args.port) if serving else None
 
     async def run() -> None:
         async with running(settings) as bot:

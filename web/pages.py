@@ -56,8 +56,10 @@ class Pages:
             if wall.checkin.url
             else None
         )
+        # A long link may break after a slash, never inside a word.
+        short = Markup("/<wbr>").join(wall.checkin.label.split("/"))
         return self._env.get_template("_site.html").render(
-            wall=wall, qr=qr, now=now, minutes=_minutes, **self._words(wall.lang)
+            wall=wall, qr=qr, short=short, now=now, minutes=_minutes, **self._words(wall.lang)
         )
 
     def all_fragment(self, wall: AllWall, now: datetime) -> str:

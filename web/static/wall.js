@@ -42,11 +42,14 @@
     source.close();
     window.location.reload();
   });
+  // The stream's state, for the offline notice and for whoever inspects the page.
   source.addEventListener("open", function () {
     offline.hidden = true;
+    document.documentElement.setAttribute("data-live", "open");
   });
   source.addEventListener("error", function () {
     offline.hidden = false;
+    document.documentElement.setAttribute("data-live", "retrying");
   });
   learnSkew();
   window.setInterval(countDown, 5000);
