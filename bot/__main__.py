@@ -98,6 +98,18 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for the database and reports (default: %(default)s)",
     )
     rehearse.add_argument("--seed", type=int, default=2018, help="random seed (default 2018)")
+    rehearse.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the walls while the rehearsal runs and print their URLs (without "
+        "--speed it runs at 60 event seconds a second, to be watched)",
+    )
+    rehearse.add_argument(
+        "--listen", default="127.0.0.1", metavar="HOST", help="with --serve (default: %(default)s)"
+    )
+    rehearse.add_argument(
+        "--port", type=_port, default=8080, help="with --serve (default: %(default)s)"
+    )
 
     purge = sub.add_parser(
         "purge",
@@ -278,15 +290,22 @@ def _rehearse(args: argparse.Namespace) -> int:
     # The timeline is the output; the bot's own INFO lines would drown it.
     logs.configure("WARNING", [])
     logging.getLogger("bot.services.delivery").setLevel(logging.ERROR)
+    from web.server import Listen
+
     event_file = args.event or settings.event_file
     print(f"Rehearsing {event_file} with {args.participants} simulated participants…", flush=True)
+    speed = args.speed if args.speed > 0 or not args.serve else 60.0
+    if args.serve:
+        print(f"The walls, live at {speed:g} event seconds a second:", flush=True)
     result = asyncio.run(
         rehearse(
             event_file,
             participants=args.participants,
-            speed=args.speed,
+            speed=speed,
             out=args.out,
             seed=args.seed,
+            serve=Listen(args.listen, args.port) if args.serve else None,
+            announce=lambda line: print(line, flush=True),
         )
     )
     print(result.text)

@@ -297,6 +297,28 @@ async def _register_commands(app: App, texts: Catalogue) -> None:
             await app.bot.set_my_commands(commands)
 
 
+def live_walls(services: Services) -> Walls:
+    """The walls' pages and streams, following every committed change from now on."""
+    walls = Walls(services.walls, Pages(services.texts, services.event.tz), services.clock)
+    services.live.subscribe(walls.hub.on_event)
+    walls.hub.start()
+    return walls
+
+
+@contextlib.asynccontextmanager
+async def web_face(services: Services, listen: Listen) -> AsyncIterator[int]:
+    """HTTP with the walls (and /healthz) on `listen` without polling or a webhook (the
+    rehearsal); yields the port."""
+    walls = live_walls(services)
+    http = HttpServer(build_web_app(lambda: snapshot(services), (), walls), listen)
+    try:
+        await http.start()
+        yield http.port
+    finally:
+        await walls.hub.stop()
+        await http.stop()
+
+
 @dataclass(frozen=True, slots=True)
 class Webhook:
     """Serve Telegram's webhook at `url` (HTTPS, terminated by a reverse proxy that forwards
@@ -342,9 +364,7 @@ async def serve(
             routes.append(hook.route(urlsplit(webhook.url).path or "/"))
         if webhook is not None or listen is not None:
             listen = listen or Listen()
-            walls = Walls(services.walls, Pages(services.texts, services.event.tz), services.clock)
-            services.live.subscribe(walls.hub.on_event)
-            walls.hub.start()
+            walls = live_walls(services)
             http = HttpServer(build_web_app(lambda: snapshot(services), routes, walls), listen)
             await http.start()
             bot.http_port = http.port
