@@ -300,7 +300,7 @@ async def _register_commands(app: App, texts: Catalogue) -> None:
 def live_walls(services: Services) -> Walls:
     """The walls' pages and streams, following every committed change from now on."""
     walls = Walls(services.walls, Pages(services.texts, services.event.tz), services.clock)
-    services.live.subscribe(walls.hub.on_event)
+    walls.hub.unsubscribe = services.live.subscribe(walls.hub.on_event)
     walls.hub.start()
     return walls
 

@@ -81,6 +81,8 @@ class WallHub:
         self._flush: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
         self.renders = 0  # walls rendered since start (a figure for tests and benchmarks)
+        # Set by whoever subscribes `on_event` to the publication: undone by `stop()`.
+        self.unsubscribe: Callable[[], None] = lambda: None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -89,6 +91,7 @@ class WallHub:
 
     async def stop(self) -> None:
         """Close every open stream (the server can then stop without waiting for them)."""
+        self.unsubscribe()
         for task in (self._refresher, self._flush):
             if task is not None:
                 task.cancel()
