@@ -49,9 +49,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--serve",
         action="store_true",
-        help="serve HTTP on --listen:--port while long polling (/healthz; implied by --webhook)",
+        help="serve HTTP on --listen:--port while long polling (the walls, /healthz; implied "
+        "by --webhook and by --listen)",
     )
-    run.add_argument("--listen", default="127.0.0.1", help="HTTP address (default: %(default)s)")
+    run.add_argument(
+        "--listen",
+        metavar="HOST",
+        help="serve HTTP (the walls, /healthz, the webhook) on this address (default with "
+        "--serve or --webhook: 127.0.0.1); links use PUBLIC_URL",
+    )
     run.add_argument("--port", type=_port, default=8443, help="HTTP port (default: %(default)s)")
     run.add_argument(
         "--drop-pending-updates",
@@ -104,6 +110,18 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for the database and reports (default: %(default)s)",
     )
     rehearse.add_argument("--seed", type=int, default=2018, help="random seed (default 2018)")
+    rehearse.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the walls while the rehearsal runs and print their URLs (without "
+        "--speed it runs at 60 event seconds a second, to be watched)",
+    )
+    rehearse.add_argument(
+        "--listen", default="127.0.0.1", metavar="HOST", help="with --serve (default: %(default)s)"
+    )
+    rehearse.add_argument(
+        "--port", type=_port, default=8080, help="with --serve (default: %(default)s)"
+    )
 
     purge = sub.add_parser(
         "purge",
@@ -129,6 +147,21 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("qr-codes"), help="folder (default: %(default)s)"
     )
     qr.add_argument("--lang", help="language of the captions (default: the event's first)")
+
+    walls = sub.add_parser(
+        "walls",
+        help="print the links of the walls (one per site, one for all sites)",
+        description="Print each wall's secret link: PUBLIC_URL/wall/<token> (only the path "
+        "while PUBLIC_URL is not set). Tokens are made at the first start and kept in the "
+        "database. --rotate gives a site's wall (or every wall) a new token: the old link "
+        "stops working at once, and pages open on it close within seconds, even while the "
+        "bot runs.",
+    )
+    walls.add_argument(
+        "--rotate", metavar="SITE|all", help="a new token for this site's wall, or every wall"
+    )
+    walls.add_argument("--event", type=Path, help="event file (default: EVENT_FILE or the seed)")
+    walls.add_argument("--database", type=Path, help="SQLite file (default: DATABASE_PATH)")
 
     export = sub.add_parser(
         "export",
@@ -203,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _purge(args)
         if args.command == "export":
             return _export(args)
+        if args.command == "walls":
+            return _walls(args)
     except EventFileError as exc:
         print(f"The event file has {len(exc.problems)} problem(s):", file=sys.stderr)
         print(str(exc), file=sys.stderr)
@@ -292,19 +327,74 @@ def _rehearse(args: argparse.Namespace) -> int:
     # The timeline is the output; the bot's own INFO lines would drown it.
     logs.configure("WARNING", [])
     logging.getLogger("bot.services.delivery").setLevel(logging.ERROR)
+    from web.server import Listen
+
     event_file = args.event or settings.event_file
     print(f"Rehearsing {event_file} with {args.participants} simulated participants…", flush=True)
+    speed = args.speed if args.speed > 0 or not args.serve else 60.0
+    if args.serve:
+        print(f"The walls, live at {speed:g} event seconds a second:", flush=True)
     result = asyncio.run(
         rehearse(
             event_file,
             participants=args.participants,
-            speed=args.speed,
+            speed=speed,
             out=args.out,
             seed=args.seed,
+            serve=Listen(args.listen, args.port) if args.serve else None,
+            announce=lambda line: print(line, flush=True),
         )
     )
     print(result.text)
     print(f"Database and reports in {result.out}/")
+    return EXIT_OK
+
+
+def _walls(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.clock import SystemClock
+    from bot.i18n import Catalogue
+    from bot.services.walls import ALL_SITES, WallLink, WallService
+    from storage.db import Database
+    from storage.unit_of_work import SqliteUnitOfWork
+
+    settings = _settings()
+    event = load_event(args.event or settings.event_file)
+    database = args.database or settings.database_path
+    texts = Catalogue.load(default=event.default_language)
+    rotate: list[str] = []
+    if args.rotate is not None:
+        rotate = (
+            [site.key for site in event.sites] + [ALL_SITES]
+            if args.rotate == "all"
+            else [args.rotate]
+        )
+        if args.rotate != "all" and event.site(args.rotate) is None:
+            sites = ", ".join(site.key for site in event.sites)
+            print(
+                f"There is no site {args.rotate!r} in {event.key}; its sites: {sites}, or all",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+
+    async def links() -> list[WallLink]:
+        db = await Database.open(database)
+        try:
+            service = WallService(
+                event, SqliteUnitOfWork(db), SystemClock(), texts, public_url=settings.public_url
+            )
+            if rotate:
+                await service.rotate(rotate)
+            return await service.links()
+        finally:
+            await db.close()
+
+    for link in asyncio.run(links()):
+        rotated = "  (new)" if link.wall in rotate else ""
+        print(f"{link.name}: {link.url or '/wall/' + link.token}{rotated}")
+    if settings.public_url is None:
+        print("PUBLIC_URL is not set: open these paths on the bot's --listen address.")
     return EXIT_OK
 
 
@@ -461,7 +551,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.webhook:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
         webhook = Webhook(url=args.webhook, secret_token=secret or secrets.token_urlsafe(32))
-    listen = Listen(args.listen, args.port) if webhook or args.serve else None
+    serving = webhook is not None or args.serve or args.listen is not None
+    listen = Listen(args.listen or "127.0.0.1", args.port) if serving else None
 
     async def run() -> None:
         async with running(settings, event=review.event) as bot:

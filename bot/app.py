@@ -42,10 +42,12 @@ from bot.services.delivery import DeliveryWorker, RateLimiter
 from bot.services.export import ExportService
 from bot.services.inbox import InboxService
 from bot.services.inputs import InputService
+from bot.services.live import InputChange, InputChanged, LiveBus
 from bot.services.lostchats import LostChatService
 from bot.services.privacy import PrivacyService
 from bot.services.relay import RelayService
 from bot.services.roles import RoleService
+from bot.services.walls import WallService
 from bot.telegram.application import ServicesApplication
 from bot.telegram.limits import ReplyLimits
 from bot.telegram.polling import ALLOWED_UPDATES, InboxPoller, RawUpdatesRequest
@@ -58,7 +60,9 @@ from storage.db import Database
 from storage.exports import open_export_source
 from storage.unit_of_work import SqliteUnitOfWork
 from web.app import build_web_app
+from web.pages import Pages
 from web.server import HttpServer, Listen
+from web.walls import Walls
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +85,27 @@ def build_services(
     limiter: RateLimiter | None = None,
     *,
     wake: Callable[[], None] = lambda: None,
+    live: LiveBus | None = None,
+    public_url: str | None = None,
+    bot_username: str | None = None,
 ) -> Services:
     """The services over one database. `wake` is told whenever something changed what the
-    agenda has due (the scheduler that drives the engine)."""
+    agenda has due (the scheduler that drives the engine); `live` carries every committed
+    change to whatever shows it live (the walls)."""
     uow = SqliteUnitOfWork(db)
+    live = live if live is not None else LiveBus()
+
+    def erased(user_id: int) -> None:
+        access.forget_person(user_id)
+        live.publish(InputChanged(InputChange.ERASED, None))
+
     # A missed push is reported by the agenda engine, at the tick the scheduler runs on `wake`.
     delivery = DeliveryWorker(uow, sender, clock, limiter, on_missed=wake)
     queued = delivery.notify
     relay = RelayService(event, uow, clock, texts, on_queued=queued)
-    agenda = AgendaEngine(event, uow, clock, texts, relay=relay, on_queued=queued, wake=wake)
+    agenda = AgendaEngine(
+        event, uow, clock, texts, relay=relay, on_queued=queued, wake=wake, live=live
+    )
     access = AccessService(
         event,
         uow,
@@ -108,13 +124,17 @@ def build_services(
         clock=clock,
         access=access,
         checkin=CheckInService(
-            event, uow, clock, consent_version=texts.raw(texts.default, "consent.version")
+            event,
+            uow,
+            clock,
+            consent_version=texts.raw(texts.default, "consent.version"),
+            live=live,
         ),
         privacy=PrivacyService(
             uow,
             clock,
             event,
-            on_erased=access.forget_person,
+            on_erased=erased,
             texts=texts,
             on_queued=queued,
             rerender=relay.without_erased,
@@ -123,7 +143,7 @@ def build_services(
         broadcast=BroadcastService(event, uow, clock, texts, on_queued=queued),
         delivery=delivery,
         inputs=InputService(
-            event, uow, clock, texts, access, on_queued=queued, wake_agenda=agenda.wake
+            event, uow, clock, texts, access, on_queued=queued, wake_agenda=agenda.wake, live=live
         ),
         # Exports read the same file through a read-only connection of their own.
         export=ExportService(
@@ -138,6 +158,10 @@ def build_services(
         alerts=AlertService(event, uow, clock, texts, access, on_queued=queued),
         roles=RoleService(event, uow, clock, texts, access, on_queued=queued),
         lost_chats=lost_chats,
+        walls=WallService(
+            event, uow, clock, texts, public_url=public_url, bot_username=bot_username, live=live
+        ),
+        live=live,
     )
 
 
@@ -156,6 +180,7 @@ async def _recover(services: Services) -> None:
     ended = await services.checkin.end_roles_of_old_codes()
     if ended:
         log.warning("%d roles ended: the code that granted them has changed", ended)
+    await services.walls.tokens()  # made at the first start, so `walls` and /wall can list them
     recovered = await services.delivery.recover()
     if recovered:
         log.warning("%d messages were being sent when the bot stopped: marked unknown", recovered)
@@ -226,6 +251,8 @@ async def running(
             TelegramSender(bot),
             limiter,
             wake=scheduler.wake if scheduler is not None else wake or (lambda: None),
+            public_url=settings.public_url,
+            bot_username=bot.username,
         )
         updates: asyncio.Queue[object] = asyncio.Queue()
         app: App = (
@@ -276,6 +303,28 @@ async def _register_commands(app: App, texts: Catalogue) -> None:
             await app.bot.set_my_commands(commands)
 
 
+def live_walls(services: Services) -> Walls:
+    """The walls' pages and streams, following every committed change from now on."""
+    walls = Walls(services.walls, Pages(services.texts, services.event.tz), services.clock)
+    walls.hub.unsubscribe = services.live.subscribe(walls.hub.on_event)
+    walls.hub.start()
+    return walls
+
+
+@contextlib.asynccontextmanager
+async def web_face(services: Services, listen: Listen) -> AsyncIterator[int]:
+    """HTTP with the walls (and /healthz) on `listen` without polling or a webhook (the
+    rehearsal); yields the port."""
+    walls = live_walls(services)
+    http = HttpServer(build_web_app(lambda: snapshot(services), (), walls), listen)
+    try:
+        await http.start()
+        yield http.port
+    finally:
+        await walls.hub.stop()
+        await http.stop()
+
+
 @dataclass(frozen=True, slots=True)
 class Webhook:
     """Serve Telegram's webhook at `url` (HTTPS, terminated by a reverse proxy that forwards
@@ -308,6 +357,7 @@ async def serve(
     # every so often under load.
     gc_frozen.hold()
     http: HttpServer | None = None
+    walls: Walls | None = None
     tasks: list[asyncio.Task[None]] = []
     try:
         poller = InboxPoller(app, services.inbox, timeout=poll_timeout, raw=bot.raw_updates)
@@ -320,7 +370,8 @@ async def serve(
             routes.append(hook.route(urlsplit(webhook.url).path or "/"))
         if webhook is not None or listen is not None:
             listen = listen or Listen()
-            http = HttpServer(build_web_app(lambda: snapshot(services), routes), listen)
+            walls = live_walls(services)
+            http = HttpServer(build_web_app(lambda: snapshot(services), routes, walls), listen)
             await http.start()
             bot.http_port = http.port
             log.info("HTTP: listening on %s:%d", listen.host, http.port)
@@ -343,6 +394,8 @@ async def serve(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if walls is not None:
+            await walls.hub.stop()  # open streams end, so the server stops without waiting
         if http is not None:
             await http.stop()
         gc_frozen.let_go()  # a process that serves again (the tests) may collect it all

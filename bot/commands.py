@@ -57,6 +57,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("revoke", Role.ORGANISER),
     CommandSpec("stats", Role.FACILITATOR),
     CommandSpec("export", Role.FACILITATOR),
+    CommandSpec("wall", Role.FACILITATOR),
 )
 
 

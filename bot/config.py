@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -26,6 +27,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Telegram's secret_token for webhook mode; a random one per start when not set.
     webhook_secret: SecretStr | None = None
+    # The public base URL of the web face (walls, short check-in links), as people reach it
+    # through the reverse proxy; the base of every link the bot prints or sends. Empty: off.
+    public_url: str | None = None
 
     @field_validator("telegram_bot_token", "event_file", mode="before")
     @classmethod
@@ -34,6 +38,19 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None if info.field_name == "telegram_bot_token" else Path(str(SEED_EVENT))
         return value
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _base_url(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            return value
+        url = value.strip().rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ValueError("give the base URL, like https://samtidig.example.org")
+        return url
 
     @field_validator("organizer_ids", mode="before")
     @classmethod

@@ -90,6 +90,14 @@ class RelayMode(StrEnum):
     DIGEST = "digest"
 
 
+class WallInputs(StrEnum):
+    """Which of a site's inputs its wall shows (hidden and withdrawn ones never)."""
+
+    ALL = "all"
+    STARRED = "starred"
+    NONE = "none"
+
+
 # --- field types -----------------------------------------------------------------------------
 
 
@@ -387,6 +395,11 @@ class RelayConfig(_Frozen):
     exclude_sites: list[Name] = Field(default_factory=list, max_length=MAX_SITES)
 
 
+class WallConfig(_Frozen):
+    # Starred by default: a projector shows what a facilitator chose, not whatever arrives.
+    inputs: WallInputs = WallInputs.STARRED
+
+
 class ParticipantRole(_Frozen):
     """What kind of participant someone is (a politician, a civil servant…): asked at check-in
     when the event lists any, stored with each input, and shown instead of a name when the
@@ -407,6 +420,7 @@ class EventInfo(_Frozen):
     anonymity: Anonymity = Anonymity.PARTICIPANT_CHOICE
     outside_prompt: OutsidePrompt = OutsidePrompt.KEEP
     relay: RelayConfig = Field(default_factory=RelayConfig)
+    wall: WallConfig = Field(default_factory=WallConfig)
     retention_days: PositiveCount | None = None
     grace_minutes: Count = 10
     participant_roles: list[ParticipantRole] = Field(default_factory=list, max_length=20)

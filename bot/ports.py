@@ -465,7 +465,9 @@ class RelayRepo(Protocol):
         self, event_key: str, from_site: str, to_site: str, limit: int
     ) -> Sequence[Input]: ...
 
-    async def top(self, event_key: str, site_key: str, limit: int) -> Sequence[Input]: ...
+    async def top(
+        self, event_key: str, site_key: str, limit: int, *, approved_only: bool = False
+    ) -> Sequence[Input]: ...
 
     async def mark_relayed(
         self, input_ids: Sequence[int], to_site: str, mode: str, relay_key: str, now: datetime
@@ -550,6 +552,22 @@ class LostChatRepo(Protocol):
         ...
 
 
+class WallRepo(Protocol):
+    """The walls' tokens and what they read (storage/walls.py)."""
+
+    async def tokens(self, event_key: str) -> dict[str, str]: ...
+
+    async def set_token(self, event_key: str, wall: str, token: str, now: datetime) -> None: ...
+
+    async def latest(
+        self, event_key: str, site_key: str, limit: int, *, starred_only: bool
+    ) -> Sequence[Input]: ...
+
+    async def answered(
+        self, event_key: str, site_key: str, item_key: str | None, adhoc_id: int | None
+    ) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One storage transaction; the repositories are only used inside `transaction()`."""
 
@@ -585,6 +603,9 @@ class UnitOfWork(Protocol):
 
     @property
     def lost_chats(self) -> LostChatRepo: ...
+
+    @property
+    def walls(self) -> WallRepo: ...
 
     async def checkpoint(self) -> None:
         """Fold the write-ahead log into the database and empty it (after an erasure, so

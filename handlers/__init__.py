@@ -16,7 +16,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import exports, facilitator, gate, inputs, participant, privacy, roles
+from handlers import exports, facilitator, gate, inputs, participant, privacy, roles, walls
 from handlers.common import stale_button
 from handlers.errors import error_handler
 from handlers.gate import note_contact
@@ -93,6 +93,8 @@ def register(
             CommandHandler("roles", roles.roles_command, filters=PRIVATE),
             CommandHandler("revoke", roles.revoke_command, filters=PRIVATE),
             CommandHandler("stats", exports.stats_command, filters=team),
+            # The walls' links are secrets: only in a private chat.
+            CommandHandler("wall", walls.wall_command, filters=PRIVATE),
             # An export takes seconds: it runs as a task of its own (block=False), so the
             # updates after it are not held up.
             CommandHandler("export", exports.export_command, filters=PRIVATE, block=False),

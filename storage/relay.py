@@ -88,12 +88,16 @@ class SqliteRelayRepo:
         ) as cur:
             return [input_from_row(row) async for row in cur]
 
-    async def top(self, event_key: str, site_key: str, limit: int) -> Sequence[Input]:
-        """A site's visible highlights, starred first, then the most voted."""
+    async def top(
+        self, event_key: str, site_key: str, limit: int, *, approved_only: bool = False
+    ) -> Sequence[Input]:
+        """A site's visible highlights, starred first, then the most voted; `approved_only`
+        leaves out those edited since they were approved (held for a new star)."""
+        held = " AND h.held_at IS NULL" if approved_only else ""
         async with self._conn.execute(
             f"""{_SELECT}
               JOIN highlights h ON h.input_id = i.id
-             WHERE h.event_key = ? AND h.site_key = ? AND i.state = 'visible'
+             WHERE h.event_key = ? AND h.site_key = ? AND i.state = 'visible'{held}
              ORDER BY stars > 0 DESC, votes DESC, i.id DESC
              LIMIT ?""",
             (event_key, site_key, limit),

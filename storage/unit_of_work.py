@@ -19,6 +19,7 @@ from storage.participants import SqliteParticipantRepo
 from storage.privacy import SqlitePrivacyRepo
 from storage.relay import SqliteRelayRepo
 from storage.roles import SqliteRoleRepo
+from storage.walls import SqliteWallRepo
 
 
 class SqliteUnitOfWork:
@@ -36,6 +37,7 @@ class SqliteUnitOfWork:
         self.inbox = SqliteInboxRepo(db.conn)
         self.privacy = SqlitePrivacyRepo(db.conn)
         self.lost_chats = SqliteLostChatRepo(db.conn)
+        self.walls = SqliteWallRepo(db.conn)
 
     async def checkpoint(self) -> None:
         try:

@@ -91,6 +91,39 @@ def test_settings_read_the_environment_with_the_documented_names(
     assert settings.organizer_ids == frozenset({12, 34, 56})
     assert settings.event_file == Path(str(SEED_EVENT))
     assert settings.log_level == "DEBUG"
+    assert settings.public_url is None
+    monkeypatch.setenv("PUBLIC_URL", "https://samtidig.example.org/")
+    assert Settings(_env_file=None).public_url == "https://samtidig.example.org"
+    monkeypatch.setenv("PUBLIC_URL", "samtidig.example.org")
+    with pytest.raises(ValueError, match="base URL"):
+        Settings(_env_file=None)
+
+
+def test_walls_prints_every_link_and_a_rotation_replaces_only_the_rotated_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "db.sqlite3"))
+    monkeypatch.setenv("PUBLIC_URL", "https://samtidig.example.org")
+    monkeypatch.delenv("EVENT_FILE", raising=False)
+
+    def links() -> dict[str, str]:
+        out = capsys.readouterr().out
+        pairs = (line.removesuffix("  (new)").split(": ", 1) for line in out.splitlines())
+        return {pair[0]: pair[1] for pair in pairs if len(pair) == 2}
+
+    assert main(["walls"]) == 0
+    first = links()
+    assert set(first) == {"Aalborg", "København", "Alle steder"}
+    assert all(url.startswith("https://samtidig.example.org/wall/") for url in first.values())
+    assert main(["walls"]) == 0
+    assert links() == first
+    assert main(["walls", "--rotate", "aalborg"]) == 0
+    rotated = links()
+    assert rotated["Aalborg"] != first["Aalborg"]
+    assert rotated["København"] == first["København"]
+    assert main(["walls", "--rotate", "all"]) == 0
+    assert not set(links().values()) & set(first.values())
+    assert main(["walls", "--rotate", "nowhere"]) == 2
 
 
 def test_the_token_is_redacted_from_every_log_line(caplog: pytest.LogCaptureFixture) -> None:

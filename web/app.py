@@ -14,16 +14,58 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.health import Snapshot
+from web.walls import Walls
 
 log = logging.getLogger(__name__)
 
 
+# Every response: scripts, styles and streams only from the bot itself, no inline script, no
+# framing, no referrer (a wall's token is in its URL), no guessing of content types.
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (
+        b"content-security-policy",
+        b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
+
+
+class SecurityHeaders:
+    """Adds `SECURITY_HEADERS` to every HTTP response (pure ASGI: streams pass untouched)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in {name for name, _ in SECURITY_HEADERS}
+                ]
+                message = {**message, "headers": [*headers, *SECURITY_HEADERS]}
+            await send(message)
+
+        await self._app(scope, receive, with_headers)
+
+
 def build_web_app(
-    health: Callable[[], Awaitable[Snapshot]], extra: Sequence[BaseRoute] = ()
+    health: Callable[[], Awaitable[Snapshot]],
+    extra: Sequence[BaseRoute] = (),
+    walls: Walls | None = None,
 ) -> Starlette:
-    """`health` gives the figures of `/healthz`; `extra` are further routes (the webhook)."""
+    """`health` gives the figures of `/healthz`; `extra` are further routes (the webhook);
+    `walls` the walls' pages and streams."""
 
     async def healthz(request: Request) -> Response:
         # For a reverse proxy or a monitor: 200 while the bot can store what it is sent, 503
@@ -41,4 +83,8 @@ def build_web_app(
         return JSONResponse(body, status_code=200 if figures.database is None else 503)
 
     routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET", "HEAD"])]
-    return Starlette(routes=[*routes, *extra])
+    if walls is not None:
+        routes.extend(walls.routes())
+    app = Starlette(routes=[*routes, *extra])
+    app.add_middleware(SecurityHeaders)
+    return app

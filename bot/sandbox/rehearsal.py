@@ -10,11 +10,12 @@ many is then read back from the database and printed per site.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
@@ -25,6 +26,7 @@ import yaml
 from pydantic import SecretStr
 
 from bot import buttons
+from bot.app import web_face
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.event import AgendaKind, Event, Site
@@ -34,6 +36,7 @@ from bot.sandbox.harness import BotHarness
 from bot.services.plan import Plan
 from storage import reports
 from storage.db import Database
+from web.server import Listen
 
 TOKEN = "424242:REHEARSAL-sandbox"  # noqa: S105 - the sandbox's own token, reaches nothing
 STEP = timedelta(seconds=30)
@@ -178,8 +181,11 @@ async def rehearse(
     speed: float = 0.0,
     out: Path = Path("rehearsal-output"),
     seed: int = 2018,
+    serve: Listen | None = None,
+    announce: Callable[[str], None] = lambda line: None,
 ) -> Result:
-    """Run the event; `speed` 0 runs as fast as possible, N runs N event seconds a second."""
+    """Run the event; `speed` 0 runs as fast as possible, N runs N event seconds a second.
+    With `serve`, the walls are served there while it runs; `announce` is told their URLs."""
     started = time.perf_counter()
     event = load_event(event_file)
     database = _fresh_database(out)
@@ -199,7 +205,8 @@ async def rehearse(
     answers: Counter[tuple[str, str]] = Counter()  # (site, item) → messages written
     answerers: defaultdict[tuple[str, str], set[int]] = defaultdict(set)
 
-    async with BotHarness.running(settings, api=api, event=event, clock=clock) as harness:
+    running = BotHarness.running(settings, api=api, event=event, clock=clock)
+    async with running as harness, _walls(harness, serve, announce):
         plan = _Plan()
         people = _people(event, participants, rng, first, api)
         latest = _LastMessage(api)
@@ -261,6 +268,21 @@ async def rehearse(
     )
     await _write_exports(event, database, out, clock.now())
     return Result(text, summary, out, wall)
+
+
+@contextlib.asynccontextmanager
+async def _walls(
+    harness: BotHarness, serve: Listen | None, announce: Callable[[str], None]
+) -> AsyncIterator[None]:
+    """The walls, served while the rehearsal runs (if asked), their URLs announced."""
+    if serve is None:
+        yield
+        return
+    async with web_face(harness.services, serve) as port:
+        host = f"[{serve.host}]" if ":" in serve.host else serve.host
+        for link in await harness.services.walls.links():
+            announce(f"  {link.name}: http://{host}:{port}/wall/{link.token}")
+        yield
 
 
 def _fresh_database(out: Path) -> Path:

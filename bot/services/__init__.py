@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.event import Event
 from bot.health import LoopMonitor
@@ -17,10 +17,12 @@ from bot.services.delivery import DeliveryWorker
 from bot.services.export import ExportService
 from bot.services.inbox import InboxService
 from bot.services.inputs import InputService
+from bot.services.live import LiveBus
 from bot.services.lostchats import LostChatService
 from bot.services.privacy import PrivacyService
 from bot.services.relay import RelayService
 from bot.services.roles import RoleService
+from bot.services.walls import WallService
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +44,6 @@ class Services:
     alerts: AlertService
     roles: RoleService
     lost_chats: LostChatService
+    walls: WallService
+    # Every committed change, published once after its commit, for what shows it live.
+    live: LiveBus = field(default_factory=LiveBus)

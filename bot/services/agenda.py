@@ -20,6 +20,7 @@ from bot.i18n import Catalogue, pick_language
 from bot.models import NewDelivery, OutboxMessage, Recipient, ShiftReason
 from bot.ports import Clock, UnitOfWork
 from bot.services.audience import site_facilitator_targets
+from bot.services.live import NOBODY, AgendaChange, AgendaChanged, Publisher, Relayed
 from bot.services.plan import Plan, Slot
 from bot.services.relay import RelayService
 
@@ -118,8 +119,10 @@ class AgendaEngine:
         on_queued: Callable[[], None] = lambda: None,
         wake: Callable[[], None] = lambda: None,
         grace: timedelta | None = None,
+        live: Publisher = NOBODY,
     ) -> None:
         self._event = event
+        self._live = live  # told of each committed change (the walls)
         self._uow = uow
         self._clock = clock
         self._texts = texts
@@ -192,6 +195,14 @@ class AgendaEngine:
         return report
 
     async def _tick_site(self, site: Site, report: TickReport) -> None:
+        started, queued = len(report.started), report.queued
+        await self._tick_site_committed(site, report)
+        if len(report.started) > started:
+            self._live.publish(AgendaChanged(AgendaChange.STARTED, site.key))
+        elif report.queued > queued:
+            self._live.publish(Relayed(site.key))  # a relay card, a reminder or a notice
+
+    async def _tick_site_committed(self, site: Site, report: TickReport) -> None:
         key = self._event.key
         async with self._uow.transaction(urgent=True):
             now = self._clock.now()
@@ -352,6 +363,7 @@ class AgendaEngine:
         if new_start > now:
             self._on_queued()
             self.wake()
+            self._live.publish(AgendaChanged(AgendaChange.DELAYED, site_key))
             return Shifted(site_key, seconds, target.item, new_start, notified)
         return await self.advance(site_key, by)
 
@@ -388,6 +400,7 @@ class AgendaEngine:
             )
         if changed:
             self.wake()
+            self._live.publish(AgendaChanged(AgendaChange.PAUSED, site_key))
         return PauseChanged(site_key, paused=True, changed=changed)
 
     async def resume(self, site_key: str, by: int | None) -> Resumed | PauseChanged:
@@ -401,6 +414,7 @@ class AgendaEngine:
             return PauseChanged(site_key, paused=False, changed=False)
         report = await self._tick_one(site_key)
         self.wake()
+        self._live.publish(AgendaChanged(AgendaChange.RESUMED, site_key))
         started = next((item for site, item in report.started if site == site_key), None)
         plan = await self.plan(site_key)
         slot = plan.slot(started) if started is not None else None
@@ -457,11 +471,17 @@ class AgendaEngine:
             recipients = await self._uow.agenda.recipients(self._event.key, site_key, group_key)
             notified = await self._enqueue_adhoc(site_key, prompt_id, text, recipients, now)
         self._on_queued()
+        self._live.publish(AgendaChanged(AgendaChange.ADHOC, site_key))
         return AdhocOpened(site_key, group_key, prompt_id, notified)
 
     async def close_adhoc(self, site_key: str) -> int:
         async with self._uow.transaction():
-            return await self._uow.agenda.close_adhoc(self._event.key, site_key, self._clock.now())
+            closed = await self._uow.agenda.close_adhoc(
+                self._event.key, site_key, self._clock.now()
+            )
+        if closed:
+            self._live.publish(AgendaChanged(AgendaChange.ADHOC, site_key))
+        return closed
 
     # -- rendering and queueing ----------------------------------------------------------------
 

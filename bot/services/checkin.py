@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from bot.event import Anonymity, Event, Site
 from bot.models import CheckIn, Role, UserRef
 from bot.ports import Clock, UnitOfWork
+from bot.services.live import NOBODY, CheckinsChanged, Publisher
 from bot.services.lockout import CodeLockout
 
 # What Telegram accepts as a deep-link payload; anything else cannot have come from a QR code.
@@ -151,8 +152,11 @@ class CheckInService:
         clock: Clock,
         consent_version: str,
         lockout: CodeLockout | None = None,
+        *,
+        live: Publisher = NOBODY,
     ) -> None:
         self._event = event
+        self._live = live  # told when a site's count of people checked in changed
         self._uow = uow
         self._clock = clock
         self._consent_version = consent_version
@@ -272,7 +276,9 @@ class CheckInService:
             await self._uow.participants.record_consent(
                 user.user_id, key, self._consent_version, now
             )
-            return self._placed(current, already=False)
+            placed = self._placed(current, already=False)
+        self._live.publish(CheckinsChanged(current.site_key))
+        return placed
 
     async def decline(self, user: UserRef) -> Outcome:
         key = self._event.key
@@ -331,9 +337,10 @@ class CheckInService:
             )
             await self._uow.checkins.save(moved)
             placed = self._placed(moved, already=False)
-            if isinstance(placed, CheckedIn):
-                return replace(placed, moved_from=current.site_key)
-            return placed
+        self._live.publish(CheckinsChanged(None))  # one site fewer, the other one more
+        if isinstance(placed, CheckedIn):
+            return replace(placed, moved_from=current.site_key)
+        return placed
 
     async def switch(self, user: UserRef) -> Outcome:
         where = await self.where(user)

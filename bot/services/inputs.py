@@ -36,6 +36,7 @@ from bot.ports import Clock, UnitOfWork
 from bot.services.access import AccessService, Rights
 from bot.services.audience import facilitator_targets, site_facilitator_targets
 from bot.services.authors import author_label
+from bot.services.live import NOBODY, InputChange, InputChanged, Publisher
 from bot.services.lostchats import facilitator_group
 from bot.services.plan import OpenPrompt, Plan
 
@@ -175,9 +176,11 @@ class InputService:
         *,
         on_queued: Callable[[], None] = lambda: None,
         wake_agenda: Callable[[], None] = lambda: None,
+        live: Publisher = NOBODY,
     ) -> None:
         self._event = event
         self._access = access
+        self._live = live  # told of each committed change (the walls)
         self._uow = uow
         self._clock = clock
         self._texts = texts
@@ -249,6 +252,7 @@ class InputService:
             carded = await self._feed(stored, admission.facilitators, now)
         if carded:
             self._on_queued()  # a wake-up without a card would cost the worker a transaction
+        self._live.publish(InputChanged(InputChange.ADDED, stored.site_key, stored.id))
         return Stored(stored, general=prompt is None)
 
     async def edit(
@@ -274,6 +278,7 @@ class InputService:
             queued = await self._update_cards(edited, review, now)
         if queued:
             self._on_queued()
+        self._live.publish(InputChanged(InputChange.EDITED, edited.site_key, edited.id))
         return Edited(edited, review)
 
     async def _update_cards(
@@ -355,6 +360,7 @@ class InputService:
             await self._uow.inputs.set_state(
                 found.id, InputState.WITHDRAWN, user.user_id, self._clock.now()
             )
+        self._live.publish(InputChanged(InputChange.WITHDRAWN, found.site_key, found.id))
         return Withdrawn(found)
 
     # -- facilitators ----------------------------------------------------------------------------
@@ -408,6 +414,13 @@ class InputService:
         assert updated is not None  # noqa: S101 - just read
         if starred:
             self._highlighted()
+        change = {
+            Moderation.STAR: InputChange.STARRED,
+            Moderation.APPROVE: InputChange.STARRED,
+            Moderation.HIDE: InputChange.HIDDEN,
+            Moderation.SHOW: InputChange.SHOWN,
+        }[action]
+        self._live.publish(InputChanged(change, updated.site_key, updated.id))
         return Moderated(updated, starred, review)
 
     async def view(self, user: UserRef, site_key: str, limit: int = 10) -> PromptView:
@@ -494,6 +507,7 @@ class InputService:
         assert updated is not None  # noqa: S101 - just read
         if highlighted:
             self._highlighted()
+        self._live.publish(InputChanged(InputChange.VOTED, updated.site_key, updated.id))
         return Voted(updated, on)
 
     def _highlighted(self) -> None:

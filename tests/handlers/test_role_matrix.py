@@ -316,6 +316,18 @@ ROWS: tuple[Row, ...] = (
         expect=facilitators(Ok("facilitator.broadcast_preview", changes=True)),
     ),
     Row(
+        "/wall",
+        send="/wall",
+        expect={
+            **dict.fromkeys(WITHOUT_ROLE, No("wall.chat_not_allowed")),
+            # This world has no PUBLIC_URL: a link would lead nowhere (tests/handlers/
+            # test_walls.py has the links themselves).
+            Who.HOST: Ok("wall.chat_no_url", changes=False),
+            Who.HOST_ELSEWHERE: Ok("wall.chat_no_url", changes=False),
+            Who.ORGANISER: Ok("wall.chat_no_url", changes=False),
+        },
+    ),
+    Row(
         "/stats", send="/stats kobenhavn", expect=facilitators(Ok("stats.heading", changes=False))
     ),
     Row(

@@ -374,6 +374,11 @@ CASES = {
         "  key: demo\n  relay: {mode: instant}\n",
         [("relay:", "event.relay.mode", "'live' or 'digest'")],
     ),
+    "unknown wall inputs": Case(
+        "  key: demo\n",
+        "  key: demo\n  wall:\n    inputs: some\n",
+        [("inputs: some", "event.wall.inputs", "'all', 'starred' or 'none'")],
+    ),
     "relay threshold not positive": Case(
         "  key: demo\n",
         "  key: demo\n  relay:\n    vote_threshold: 0\n",

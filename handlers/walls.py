@@ -1,0 +1,29 @@
+"""`/wall`: the links of the walls a person may show (their site's; an organiser's every one)."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from handlers.common import reply
+from handlers.context import Context
+
+
+async def wall_command(update: Update, context: Context) -> None:
+    user = context.user
+    if user is None:
+        return
+    services = context.services
+    lang = await context.lang()
+    rights = await services.access.rights(user)
+    if not rights.any:
+        await reply(update, services.texts(lang, "wall.chat_not_allowed"))
+        return
+    links = await services.walls.links(rights, lang)
+    if services.walls.public_url is None:
+        await reply(update, services.texts(lang, "wall.chat_no_url"))
+        return
+    lines = "\n".join(
+        services.texts(lang, "wall.chat_line", name=link.name, url=link.url or "")
+        for link in links
+    )
+    await reply(update, services.texts(lang, "wall.chat_links", links=lines))
