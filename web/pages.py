@@ -28,11 +28,13 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self._env.filters["hhmm"] = self._hhmm
+        self._env.filters["local"] = self._local
         self._env.filters["iso"] = lambda moment: moment.isoformat() if moment else ""
 
-    def _hhmm(self, moment: datetime | None) -> str:
-        return f"{moment.astimezone(self._tz):%H:%M}" if moment else ""
+    def _local(self, moment: datetime | None) -> datetime | str:
+        """The moment in the event's time zone; the catalogue writes it as the page's language
+        writes clock times (12.41 in Danish)."""
+        return moment.astimezone(self._tz) if moment else ""
 
     def word(self, lang: str, key: str, /, **params: object) -> str:
         return self._texts.plain(lang, key, **params)

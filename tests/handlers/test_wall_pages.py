@@ -4,6 +4,7 @@ page shows, what it never shows, its headers, and how it follows changes."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -62,6 +63,8 @@ async def test_a_site_wall_is_a_page_that_shows_the_item_figures_and_inputs_esca
     assert page.status_code == 200
     html = page.text
     assert "Gruppearbejde 1" in html
+    # The next item's clock time as Danish writes it, like every time the chat gives.
+    assert re.search(r"Derefter: [^<]* kl\. \d\d\.\d\d<", html)
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Politikerne skal sætte rammen" in html
     assert "<script>alert" not in html
     assert "Anna Andersen" in html
@@ -109,6 +112,7 @@ async def test_the_all_sites_wall_shows_every_site_side_by_side(
     assert "Aalborg" in html
     assert "Copenhagen" in html
     assert "All sites" in html
+    assert re.search(r"Next: [^<]* at \d\d:\d\d<", html)
 
 
 async def test_the_static_script_and_style_are_served_by_the_bot(
