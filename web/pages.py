@@ -6,6 +6,8 @@ served and the live stream sends it again, rendered once per change for every op
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -15,7 +17,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from bot.i18n import Catalogue
-from bot.services.walls import AllWall, SiteWall
+from bot.services.console import FeedItem
+from bot.services.inputs import QuietTables
+from bot.services.walls import AllWall, SiteColumn, SiteWall
 
 
 class Pages:
@@ -86,3 +90,79 @@ def _minutes(until: datetime | None, now: datetime) -> int | None:
         return None
     seconds = (until - now).total_seconds()
     return max(0, -(-int(seconds) // 60))
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleData:
+    """What a console shows live for one site, read from the services."""
+
+    lang: str
+    site: SiteColumn
+    feed: Sequence[FeedItem]
+    quiet: Sequence[QuietTables]
+    checkin: AllWall
+    now: datetime
+
+
+PARTS = ("now", "feed", "quiet", "checkin")  # a console's live parts, each in its own place
+
+
+class ConsolePages:
+    """The console's pages, with the walls' environment (one layout, one set of filters)."""
+
+    def __init__(self, pages: Pages) -> None:
+        self._pages = pages
+        self._env = pages._env
+
+    def word(self, lang: str, key: str, /, **params: object) -> str:
+        return self._pages.word(lang, key, **params)
+
+    def _words(self, lang: str) -> dict[str, Any]:
+        return self._pages._words(lang)
+
+    def plain_page(self, lang: str, text: str) -> str:
+        return self._env.get_template("plain.html").render(
+            title=text, text=text, **self._words(lang)
+        )
+
+    def parts(
+        self, data: ConsoleData, filters: Mapping[str, str] | None = None
+    ) -> dict[str, Markup]:
+        """Each live part's HTML; `filters` (table, prompt, q) narrow the feed for a page
+        without scripts (the script filters in the browser, the stream sends everything)."""
+        feed = list(data.feed)
+        if filters:
+            table, prompt, q = (filters.get(k, "") for k in ("table", "prompt", "q"))
+            feed = [
+                item
+                for item in feed
+                if (not table or item.table == table)
+                and (not prompt or item.prompt == prompt)
+                and (not q or q.casefold() in item.text.casefold())
+            ]
+        template = self._env.get_template("_console.html")
+        module = template.make_module(
+            {"data": data, "items": feed, "minutes": _minutes, **self._words(data.lang)}
+        )
+        # Rendered by these templates, escaped there: Markup, so the page does not escape again.
+        return {part: Markup(getattr(module, f"{part}_part")()) for part in PARTS}  # noqa: S704
+
+    def frame(self, parts: Mapping[str, Markup]) -> str:
+        """The parts as one fragment for the live stream: the script puts each in its place."""
+        return "".join(f'<div data-part="{name}">{html}</div>' for name, html in parts.items())
+
+    def overview(self, wall: AllWall, now: datetime) -> Markup:
+        html = self._env.get_template("_console_overview.html").render(
+            wall=wall, now=now, minutes=_minutes, **self._words(wall.lang)
+        )
+        return Markup(html)  # noqa: S704 - rendered and escaped by the template
+
+    def page(self, **context: Any) -> str:
+        lang = context["lang"]
+        return self._env.get_template("console.html").render({**context, **self._words(lang)})
+
+    def preview(self, **context: Any) -> str:
+        lang = context["lang"]
+        return self._env.get_template("console_preview.html").render(
+            {**context, **self._words(lang)}
+        )
