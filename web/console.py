@@ -228,8 +228,13 @@ class Console:
             quiet=await self.services.inputs.quiet(view),
             checkin=await walls.all_wall(lang),
             now=now,
+            tables=self._tables(view, lang),
         )
         return self.pages.parts(data, filters)
+
+    def _tables(self, site_key: str, lang: str) -> dict[str, str]:
+        site, default = self.services.event.site(site_key), self.services.event.default_language
+        return {g.key: g.name.get(lang, default) for g in site.groups} if site else {}
 
     async def render(self, key: str, lang: str) -> str:
         """The hub's renderer for PREFIX + site: every part, unfiltered, in one fragment."""

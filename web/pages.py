@@ -102,6 +102,7 @@ class ConsoleData:
     quiet: Sequence[QuietTables]
     checkin: AllWall
     now: datetime
+    tables: Mapping[str, str]  # table key → its name, for the quiet tables
 
 
 PARTS = ("now", "feed", "quiet", "checkin")  # a console's live parts, each in its own place

@@ -112,7 +112,7 @@
         boxes[i].checked = false;
       }
     }
-    return fetch(form.action, {
+    return fetch(form.getAttribute("action"), {  // not form.action: a button is named so
       method: "POST",
       body: new URLSearchParams(body),  // URL-encoded, as the form itself posts
       credentials: "same-origin",
