@@ -81,9 +81,9 @@ class FeedItem:
 
 class SignInLimiter:
     """At most `limit` sign-in attempts per client address in a sliding `window` (seconds),
-    in memory: a guesser is slowed, a facilitator who clicks twice is not."""
+    in memory: a guesser is slowed, the facilitators of a venue behind one address are not."""
 
-    def __init__(self, limit: int = 10, window: float = 60.0) -> None:
+    def __init__(self, limit: int = 20, window: float = 60.0) -> None:
         self._limit, self._window = limit, window
         self._seen: dict[str, deque[float]] = {}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -22,8 +23,10 @@ from bot.sandbox.harness import BotHarness
 from tests.handlers.conftest import ORGANISER_ID, TOKEN
 from tests.handlers.helpers import at, become_facilitator, check_in, run_until
 from tests.handlers.test_inputs import with_event
+from tests.waiting import eventually
 from web.app import build_web_app
-from web.console import Console
+from web.console import PREFIX, SECURE_COOKIE, Console
+from web.live import WallHub
 from web.pages import ConsolePages, Pages
 from web.walls import Walls
 
@@ -177,10 +180,40 @@ async def test_an_expired_link_and_a_forged_cookie_get_the_plain_refusal(
 
 
 async def test_the_login_endpoint_is_rate_limited_per_client_address(world: World) -> None:
-    _, _, client = world
-    answers = [(await client.get(f"/console/login/guess{n}")).status_code for n in range(12)]
-    assert answers[:10] == [403] * 10
-    assert answers[10:] == [429, 429]
+    _, console, client = world
+    answers = [(await client.get(f"/console/login/guess{n}")).status_code for n in range(22)]
+    assert answers[:20] == [403] * 20
+    assert answers[20:] == [429, 429]
+    limiter = console.service.limiter
+    assert limiter.admit("203.0.113.9")  # another address is not held up
+    assert not limiter.admit("198.51.100.7", now=time.monotonic() + 30)
+    assert limiter.admit("198.51.100.7", now=time.monotonic() + 61)  # the window slid on
+
+
+async def test_an_open_live_console_closes_when_the_role_is_revoked(
+    world: World, clock: ManualClock
+) -> None:
+    harness, console, client = world
+    host, _ = await day(harness, clock)
+    await signed_in(harness, client, host)
+    hub = WallHub(console.render, console.services.walls.tokens, refresh=0.05)
+    hub.add_view(PREFIX, console.render, console.service.still_open)
+    hub.start()
+    session = await console.service.open(client.cookies.get(SECURE_COOKIE))
+    assert session is not None
+    stream = hub.stream(PREFIX + "aalborg", "da", session.session_hash)
+    first = (await anext(stream)).decode()
+    assert "Politikerne skal sætte rammen" in first
+    # Several checks pass while the role holds: the page stays open.
+    before = hub.renders
+    await eventually(lambda: hub.renders >= before + 3, what="three refreshes")
+    assert hub.open_pages == 1
+    await harness.services.roles.revoke(690, None)
+    gone = await asyncio.wait_for(anext(stream), 5)
+    while gone.startswith((b": ping", b"event: state")):
+        gone = await asyncio.wait_for(anext(stream), 5)
+    assert gone.decode().startswith("event: gone")
+    await hub.stop()
 
 
 async def test_a_change_without_the_right_csrf_token_or_from_elsewhere_is_refused(
