@@ -13,10 +13,11 @@ from functools import partial
 from typing import Any
 
 import segno
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 from markupsafe import Markup
 
-from bot.i18n import Catalogue
+from bot.i18n import Catalogue, clock
 from bot.services.console import FeedItem
 from bot.services.inputs import QuietTables
 from bot.services.walls import AllWall, SiteColumn, SiteWall
@@ -35,8 +36,12 @@ class Pages:
         self._env.filters["hhmm"] = self._hhmm
         self._env.filters["iso"] = lambda moment: moment.isoformat() if moment else ""
 
-    def _hhmm(self, moment: datetime | None) -> str:
-        return f"{moment.astimezone(self._tz):%H:%M}" if moment else ""
+    @pass_context
+    def _hhmm(self, context: Context, moment: datetime | None) -> str:
+        """A clock time in the event's zone, as the page's language writes it (13.40 in
+        Danish, as the chat does)."""
+        lang = context.get("lang") or self._texts.default
+        return clock(lang, moment.astimezone(self._tz)) if moment else ""
 
     def word(self, lang: str, key: str, /, **params: object) -> str:
         return self._texts.plain(lang, key, **params)

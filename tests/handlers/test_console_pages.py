@@ -146,6 +146,7 @@ async def test_a_link_opens_one_session_once_with_a_safe_cookie(
     assert page.status_code == 200
     assert "Politikerne skal sætte rammen" in page.text
     assert "Aalborg" in page.text
+    assert "· 13.41</p>" in page.text  # when it came, as Danish writes a clock time
 
     client.cookies.clear()
     again = await client.get(path)
