@@ -578,6 +578,8 @@ class ConsoleRepo(Protocol):
 
     async def use_link(self, token_hash: str, event_key: str, now: datetime) -> int | None: ...
 
+    async def link_owner(self, token_hash: str, event_key: str) -> int | None: ...
+
     async def add_session(
         self,
         session_hash: str,

@@ -36,6 +36,15 @@ class SqliteConsoleRepo:
         )
         return int(row["user_id"]) if row else None
 
+    async def link_owner(self, token_hash: str, event_key: str) -> int | None:
+        """Whose link this is, used or expired or not."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT user_id FROM console_links WHERE token_hash = ? AND event_key = ?",
+            (token_hash, event_key),
+        )
+        return int(row["user_id"]) if row else None
+
     async def add_session(
         self,
         session_hash: str,

@@ -38,7 +38,7 @@ from bot.services import Services
 from bot.services.access import OnSite, Purpose
 from bot.services.agenda import Advanced, NothingAhead, PausedNow, Resumed, Shifted
 from bot.services.broadcast import AlreadyDone, Cancelled, Drafted, Queued, TooLong
-from bot.services.console import Signed
+from bot.services.console import LinkRefused, Signed
 from bot.services.export import ExportsUnavailableError
 from bot.services.inputs import Moderated
 from bot.services.walls import ALL_SITES
@@ -174,8 +174,8 @@ class Console:
         if not self.service.limiter.admit(address):
             return self._plain(lang, "console.too_many", 429)
         signed_in = await self.service.sign_in(request.path_params["token"])
-        if signed_in is None:
-            return self._plain(lang, "console.refused", 403)
+        if isinstance(signed_in, LinkRefused):
+            return self._plain(signed_in.language or lang, "console.refused", 403)
         response = RedirectResponse("/console", status_code=303)
         max_age = int((signed_in.expires_at - self.services.clock.now()).total_seconds())
         # Lax, not Strict: the link is opened from Telegram, another site, and a Strict cookie

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.event import Event
-from bot.i18n import Catalogue
+from bot.i18n import Catalogue, pick_language
 from bot.models import Input, InputKind, InputState, UserRef
 from bot.ports import Clock, UnitOfWork
 from bot.services.access import AccessService, Rights
@@ -47,6 +47,14 @@ class ConsoleLink:
 class SignedIn:
     session_id: str  # for the cookie; only its hash is stored
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRefused:
+    """A link that opens nothing (unknown, used, expired, or its person has no role now);
+    `language` is its person's, when the link was one of ours."""
+
+    language: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,19 +152,19 @@ class ConsoleService:
             )
         return ConsoleLink(f"{self.public_url}/console/login/{token}")
 
-    async def sign_in(self, token: str) -> SignedIn | None:
-        """Use a link (once) and open a session for its person; None: unknown, used,
-        expired, or its person has no role any more."""
+    async def sign_in(self, token: str) -> SignedIn | LinkRefused:
+        """Use a link (once) and open a session for its person."""
         now = self._clock.now()
         session_id = secrets.token_urlsafe(TOKEN_BYTES)
         expires = self.session_end(now)
         async with self._uow.transaction():
             user_id = await self._uow.console.use_link(_hash(token), self._event.key, now)
             if user_id is None:
-                return None
+                owner = await self._uow.console.link_owner(_hash(token), self._event.key)
+                return LinkRefused(await self._language_of(owner))
             rights = await self._access.rights_within(self._user(user_id))
             if not rights.any:
-                return None
+                return LinkRefused(await self._language_of(user_id))
             await self._uow.console.add_session(
                 _hash(session_id),
                 self._event.key,
@@ -194,6 +202,20 @@ class ConsoleService:
         if not rights.any:
             return None
         return Signed(user, rights, found.csrf, hashed, found.expires_at)
+
+    async def _language_of(self, user_id: int | None) -> str | None:
+        """Inside a transaction: the person's language, as the chat speaks to them."""
+        if user_id is None:
+            return None
+        participant = await self._uow.participants.get(user_id)
+        if participant is None:
+            return None
+        return pick_language(
+            participant.language,
+            participant.telegram_language,
+            self._texts.languages,
+            self._event.default_language,
+        )
 
     async def sign_out(self, signed: Signed) -> None:
         async with self._uow.transaction():

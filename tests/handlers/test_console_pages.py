@@ -166,10 +166,15 @@ async def test_an_expired_link_and_a_forged_cookie_get_the_plain_refusal(
     host, _ = await day(harness, clock)
     path = await link_of(harness, host)
     clock.advance(timedelta(minutes=10, seconds=1))
-    expired = await client.get(path, headers={"Accept-Language": "en-GB,en;q=0.9"})
+    english = {"Accept-Language": "en-GB,en;q=0.9"}
+    expired = await client.get(path, headers=english)
     assert expired.status_code == 403
-    assert "This console link has been used or has expired" in expired.text
+    # In its person's language (Danish), whatever the browser asks for.
+    assert "Linket til konsollen er brugt eller udløbet" in expired.text
     assert "Politikerne" not in expired.text
+    unknown = await client.get("/console/login/" + "x" * 43, headers=english)
+    assert unknown.status_code == 403
+    assert "This console link has been used or has expired" in unknown.text  # the browser's
     assert harness.query("SELECT COUNT(*) FROM console_sessions") == [(0,)]
 
     client.cookies.set("__Host-samtidig_console", "forged-" + "A" * 40, domain="samtidig.test")
