@@ -300,16 +300,17 @@ class Console:
     # -- actions -------------------------------------------------------------------------------
 
     async def moderate(self, request: Request) -> Response:
-        """Star, hide or show one input (`one` = "star:12") or the selected (`action`, `id`)."""
+        """Star, hide or show one input (`one` = "star:12") or the selected (`action`, `input`)."""
         signed, lang, form = await self._change(request)
         one = form.get("one")
         if isinstance(one, str) and ":" in one:
             action, ids = one.split(":", 1)[0], [one.split(":", 1)[1]]
         else:
             action = str(form.get("action", ""))
-            ids = [str(value) for value in form.getlist("id")]
+            ids = [str(value) for value in form.getlist("input")]
         what = _ACTIONS.get(action)
-        numbers = [int(i) for i in ids if i.isdigit()][:200]
+        # Each input once: a star given twice would be taken back.
+        numbers = list(dict.fromkeys(int(i) for i in ids if i.isdigit()))[:200]
         if what is None:
             raise Refused(400, "console.forbidden")
         done = 0

@@ -86,6 +86,16 @@ async def test_a_facilitator_runs_the_site_from_the_console(stack: Stack) -> Non
     await expect(item.locator(".badge")).to_have_text("Skjult")  # still in the feed, marked
     assert stack.query("SELECT state FROM inputs WHERE text = ?", (answer,)) == [("hidden",)]
 
+    # Several at once: both checked, one click, each pressed once — a star is a toggle, as
+    # the chat's ⭐: the starred one loses its star, the other gets one.
+    for tick in await console.locator(".item input[type=checkbox]").all():
+        await tick.check()
+    await console.get_by_role("button", name="Giv de valgte en stjerne").click()
+    await expect(console.locator("#notice")).to_contain_text("2 input er opdateret.")
+    starred = "SELECT i.text FROM input_stars s JOIN inputs i ON i.id = s.input_id"
+    assert stack.query(starred) == [(other,)]
+    await expect(console.locator(".item input[type=checkbox]:checked")).to_have_count(0)
+
     # Filters, live in the browser: only the other input is left.
     await console.locator("#filter-text").fill("borgermøder")
     await expect(console.locator(".item:not(.filtered-out)")).to_have_count(1)

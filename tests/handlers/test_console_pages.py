@@ -312,7 +312,12 @@ async def test_star_hide_and_show_one_or_several_as_the_chat_buttons_do(
 
     both = await client.post(
         "/console/moderate",
-        data={"action": "hide", "id": [str(first), str(second)], "site": "aalborg", "csrf": csrf},
+        data={
+            "action": "hide",
+            "input": [str(first), str(second), str(first)],  # each once, however often named
+            "site": "aalborg",
+            "csrf": csrf,
+        },
     )
     assert both.status_code == 303
     assert both.headers["location"] == "/console?site=aalborg&done=moderated&n=2"

@@ -67,7 +67,8 @@
     for (var j = 0; j < parts.length; j++) {
       var name = parts[j].getAttribute("data-part");
       var place = document.getElementById("part-" + name);
-      if (place) {
+      // A part that did not change is left alone: focus, scroll and clicks stay where they are.
+      if (place && place.innerHTML !== parts[j].innerHTML) {
         place.innerHTML = parts[j].innerHTML;
       }
     }
@@ -105,14 +106,16 @@
     if (submitter && submitter.name) {
       body.append(submitter.name, submitter.value);
     }
-    if (form.id === "moderate" && !(submitter && submitter.name === "one")) {
+    // Attributes, not form.id or form.action: a form's controls named so would shadow them.
+    var moderating = form.getAttribute("id") === "moderate";
+    if (moderating && !(submitter && submitter.name === "one")) {
+      // The checkboxes belong to the form (form="moderate"): FormData has them already.
       var boxes = main.querySelectorAll(".item input[type=checkbox]:checked");
       for (var i = 0; i < boxes.length; i++) {
-        body.append("id", boxes[i].value);
         boxes[i].checked = false;
       }
     }
-    return fetch(form.getAttribute("action"), {  // not form.action: a button is named so
+    return fetch(form.getAttribute("action"), {
       method: "POST",
       body: new URLSearchParams(body),  // URL-encoded, as the form itself posts
       credentials: "same-origin",
@@ -137,7 +140,7 @@
     }
     event.preventDefault();
     post(form, event.submitter).then(function () {
-      if (form.id !== "moderate" && form.querySelector("textarea")) {
+      if (form.getAttribute("id") !== "moderate" && form.querySelector("textarea")) {
         form.reset();
       }
     });
