@@ -100,6 +100,7 @@ async def test_a_facilitator_runs_the_site_from_the_console(stack: Stack) -> Non
     await console.locator("#filter-text").fill("borgermøder")
     await expect(console.locator(".item:not(.filtered-out)")).to_have_count(1)
     await console.locator("#filter-text").fill("")
+    await console.locator("#filter-text").blur()
     await console.screenshot(path=stack.screenshots / "console-1280x900.png", full_page=True)
 
     # The link worked once; another browser without a session is refused, in words.
