@@ -38,6 +38,7 @@ from bot.services.agenda import AgendaEngine
 from bot.services.alerts import AlertService
 from bot.services.broadcast import BroadcastService
 from bot.services.checkin import CheckInService
+from bot.services.console import ConsoleService
 from bot.services.delivery import DeliveryWorker, RateLimiter
 from bot.services.export import ExportService
 from bot.services.inbox import InboxService
@@ -60,7 +61,8 @@ from storage.db import Database
 from storage.exports import open_export_source
 from storage.unit_of_work import SqliteUnitOfWork
 from web.app import build_web_app
-from web.pages import Pages
+from web.console import Console
+from web.pages import ConsolePages, Pages
 from web.server import HttpServer, Listen
 from web.walls import Walls
 
@@ -161,6 +163,7 @@ def build_services(
         walls=WallService(
             event, uow, clock, texts, public_url=public_url, bot_username=bot_username, live=live
         ),
+        console=ConsoleService(event, uow, clock, texts, access, public_url=public_url),
         live=live,
     )
 
@@ -303,20 +306,23 @@ async def _register_commands(app: App, texts: Catalogue) -> None:
             await app.bot.set_my_commands(commands)
 
 
-def live_walls(services: Services) -> Walls:
-    """The walls' pages and streams, following every committed change from now on."""
-    walls = Walls(services.walls, Pages(services.texts, services.event.tz), services.clock)
+def live_walls(services: Services) -> tuple[Walls, Console]:
+    """The walls' and the console's pages and streams (one hub), following every committed
+    change from now on."""
+    pages = Pages(services.texts, services.event.tz)
+    walls = Walls(services.walls, pages, services.clock)
+    console = Console(services, ConsolePages(pages), walls.hub)
     walls.hub.unsubscribe = services.live.subscribe(walls.hub.on_event)
     walls.hub.start()
-    return walls
+    return walls, console
 
 
 @contextlib.asynccontextmanager
 async def web_face(services: Services, listen: Listen) -> AsyncIterator[int]:
     """HTTP with the walls (and /healthz) on `listen` without polling or a webhook (the
     rehearsal); yields the port."""
-    walls = live_walls(services)
-    http = HttpServer(build_web_app(lambda: snapshot(services), (), walls), listen)
+    walls, console = live_walls(services)
+    http = HttpServer(build_web_app(lambda: snapshot(services), (), walls, console), listen)
     try:
         await http.start()
         yield http.port
@@ -370,8 +376,10 @@ async def serve(
             routes.append(hook.route(urlsplit(webhook.url).path or "/"))
         if webhook is not None or listen is not None:
             listen = listen or Listen()
-            walls = live_walls(services)
-            http = HttpServer(build_web_app(lambda: snapshot(services), routes, walls), listen)
+            walls, console = live_walls(services)
+            http = HttpServer(
+                build_web_app(lambda: snapshot(services), routes, walls, console), listen
+            )
             await http.start()
             bot.http_port = http.port
             log.info("HTTP: listening on %s:%d", listen.host, http.port)

@@ -58,6 +58,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("stats", Role.FACILITATOR),
     CommandSpec("export", Role.FACILITATOR),
     CommandSpec("wall", Role.FACILITATOR),
+    CommandSpec("console", Role.FACILITATOR),
 )
 
 

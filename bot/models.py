@@ -405,3 +405,12 @@ class Input:
     author_name: str = ""  # the participant's display name, for events that credit authors
     stars: int = 0
     votes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSession:
+    """An open session of the facilitators' console (found by the hash of its id)."""
+
+    user_id: int
+    csrf: str  # the session's token for its forms
+    expires_at: datetime

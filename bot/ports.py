@@ -13,6 +13,7 @@ from bot.models import (
     CarriedCopy,
     CheckIn,
     Consent,
+    ConsoleSession,
     DeliveryStatus,
     FacilitatorChat,
     HighlightReview,
@@ -568,6 +569,36 @@ class WallRepo(Protocol):
     ) -> int: ...
 
 
+class ConsoleRepo(Protocol):
+    """The console's sign-in links and sessions, by hash, and its feed (storage/console.py)."""
+
+    async def add_link(
+        self, token_hash: str, event_key: str, user_id: int, now: datetime, expires: datetime
+    ) -> None: ...
+
+    async def use_link(self, token_hash: str, event_key: str, now: datetime) -> int | None: ...
+
+    async def link_owner(self, token_hash: str, event_key: str) -> int | None: ...
+
+    async def add_session(
+        self,
+        session_hash: str,
+        event_key: str,
+        user_id: int,
+        csrf: str,
+        now: datetime,
+        expires: datetime,
+    ) -> None: ...
+
+    async def session(
+        self, session_hash: str, event_key: str, now: datetime
+    ) -> ConsoleSession | None: ...
+
+    async def end_session(self, session_hash: str, now: datetime) -> None: ...
+
+    async def feed(self, event_key: str, site_key: str, limit: int) -> Sequence[Input]: ...
+
+
 class UnitOfWork(Protocol):
     """One storage transaction; the repositories are only used inside `transaction()`."""
 
@@ -606,6 +637,9 @@ class UnitOfWork(Protocol):
 
     @property
     def walls(self) -> WallRepo: ...
+
+    @property
+    def console(self) -> ConsoleRepo: ...
 
     async def checkpoint(self) -> None:
         """Fold the write-ahead log into the database and empty it (after an erasure, so

@@ -93,8 +93,9 @@ def register(
             CommandHandler("roles", roles.roles_command, filters=PRIVATE),
             CommandHandler("revoke", roles.revoke_command, filters=PRIVATE),
             CommandHandler("stats", exports.stats_command, filters=team),
-            # The walls' links are secrets: only in a private chat.
+            # The walls' links and the console's sign-in links are secrets: only in a private chat.
             CommandHandler("wall", walls.wall_command, filters=PRIVATE),
+            CommandHandler("console", walls.console_command, filters=PRIVATE),
             # An export takes seconds: it runs as a task of its own (block=False), so the
             # updates after it are not held up.
             CommandHandler("export", exports.export_command, filters=PRIVATE, block=False),

@@ -1,10 +1,13 @@
-"""`/wall`: the links of the walls a person may show (their site's; an organiser's every one)."""
+"""`/wall`: the links of the walls a person may show (their site's; an organiser's every one).
+`/console`: a one-time link to the facilitators' console."""
 
 from __future__ import annotations
 
 from telegram import Update
 
-from handlers.common import reply
+from bot.services.access import NotFacilitator
+from bot.services.console import LINK_TTL
+from handlers.common import refuse, reply
 from handlers.context import Context
 
 
@@ -27,3 +30,22 @@ async def wall_command(update: Update, context: Context) -> None:
         for link in links
     )
     await reply(update, services.texts(lang, "wall.chat_links", links=lines))
+
+
+async def console_command(update: Update, context: Context) -> None:
+    """`/console`: a one-time link to the facilitators' console in the browser."""
+    user = context.user
+    if user is None:
+        return
+    services = context.services
+    rights = await services.access.rights(user)
+    if not rights.any:
+        await refuse(update, context, NotFacilitator())
+        return
+    lang = await context.lang()
+    link = await services.console.issue_link(user)
+    if link.url is None:
+        await reply(update, services.texts(lang, "console.chat_no_url"))
+        return
+    minutes = round(LINK_TTL.total_seconds() / 60)
+    await reply(update, services.texts(lang, "console.chat_link", url=link.url, minutes=minutes))

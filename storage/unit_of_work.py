@@ -10,6 +10,7 @@ from bot.ports import StorageUnavailableError
 from storage.agenda import SqliteAgendaRepo
 from storage.broadcasts import SqliteBroadcastRepo
 from storage.checkins import SqliteCheckInRepo
+from storage.console import SqliteConsoleRepo
 from storage.db import Database
 from storage.inbox import SqliteInboxRepo
 from storage.inputs import SqliteInputRepo
@@ -38,6 +39,7 @@ class SqliteUnitOfWork:
         self.privacy = SqlitePrivacyRepo(db.conn)
         self.lost_chats = SqliteLostChatRepo(db.conn)
         self.walls = SqliteWallRepo(db.conn)
+        self.console = SqliteConsoleRepo(db.conn)
 
     async def checkpoint(self) -> None:
         try:

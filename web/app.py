@@ -17,18 +17,20 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.health import Snapshot
+from web.console import Console, refusals
 from web.walls import Walls
 
 log = logging.getLogger(__name__)
 
 
 # Every response: scripts, styles and streams only from the bot itself, no inline script, no
-# framing, no referrer (a wall's token is in its URL), no guessing of content types.
+# framing, forms only to the bot (the console's), no referrer (a wall's token is in its URL),
+# no guessing of content types.
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (
         b"content-security-policy",
         b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        b"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        b"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
     ),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -63,9 +65,10 @@ def build_web_app(
     health: Callable[[], Awaitable[Snapshot]],
     extra: Sequence[BaseRoute] = (),
     walls: Walls | None = None,
+    console: Console | None = None,
 ) -> Starlette:
     """`health` gives the figures of `/healthz`; `extra` are further routes (the webhook);
-    `walls` the walls' pages and streams."""
+    `walls` the walls' pages and streams; `console` the facilitators' console."""
 
     async def healthz(request: Request) -> Response:
         # For a reverse proxy or a monitor: 200 while the bot can store what it is sent, 503
@@ -85,6 +88,10 @@ def build_web_app(
     routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET", "HEAD"])]
     if walls is not None:
         routes.extend(walls.routes())
-    app = Starlette(routes=[*routes, *extra])
+    handlers = {}
+    if console is not None:
+        routes.extend(console.routes())
+        handlers = refusals(console)
+    app = Starlette(routes=[*routes, *extra], exception_handlers=handlers)
     app.add_middleware(SecurityHeaders)
     return app

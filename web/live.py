@@ -30,6 +30,7 @@ PING = 15.0  # seconds between comments on a quiet stream (proxies, dead connect
 RETRY_MS = 1000  # how soon a browser reconnects after the stream broke
 
 Render = Callable[[str, str], Awaitable[str]]  # (wall, lang) → the wall's HTML fragment
+StillOpen = Callable[[str], Awaitable[bool]]  # a page's credential → whether it still counts
 
 
 def frame(html: str, event: str = "state") -> bytes:
@@ -80,11 +81,23 @@ class WallHub:
         self._dirty: set[str] = set()
         self._flush: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
+        # Other live pages (the console): key prefix → their renderer and their check, done
+        # with the walls' tokens every `refresh` seconds.
+        self._views: dict[str, tuple[Render, StillOpen]] = {}
         self.renders = 0  # walls rendered since start (a figure for tests and benchmarks)
         # Set by whoever subscribes `on_event` to the publication: undone by `stop()`.
         self.unsubscribe: Callable[[], None] = lambda: None
 
     # -- lifecycle -------------------------------------------------------------------------
+
+    def add_view(self, prefix: str, render: Render, still_open: StillOpen) -> None:
+        """Pages whose key starts with `prefix` (followed by a site key or ALL_SITES) are
+        rendered by `render`; their credential (the viewer's token) is checked by
+        `still_open` instead of the walls' tokens."""
+        self._views[prefix] = (render, still_open)
+
+    def _view(self, wall: str) -> tuple[Render, StillOpen] | None:
+        return next((v for p, v in self._views.items() if wall.startswith(p)), None)
 
     def start(self) -> None:
         self._refresher = asyncio.get_running_loop().create_task(self._refresh_loop())
@@ -120,6 +133,7 @@ class WallHub:
             # A new input shows on its own site's wall and the all-sites figures only; any
             # other change may touch a highlight that every wall shows.
             touched = {event.site_key or ALL_SITES, ALL_SITES}
+            touched |= {prefix + wall for prefix in self._views for wall in list(touched)}
         else:
             touched = {wall for wall, _ in self._viewers}
         self._mark(touched)
@@ -136,8 +150,10 @@ class WallHub:
             await self._update(key)
 
     async def _update(self, key: tuple[str, str]) -> None:
+        view = self._view(key[0])
+        render = view[0] if view is not None else self._render
         try:
-            data = frame(await self._render(*key))
+            data = frame(await render(*key))
         except Exception:
             log.exception("a wall could not be rendered")
             return
@@ -157,10 +173,21 @@ class WallHub:
                 log.exception("the walls' tokens could not be read")
                 continue
             for viewers in list(self._viewers.values()):
-                for viewer in [v for v in viewers if tokens.get(v.wall) != v.token]:
-                    viewers.discard(viewer)
-                    viewer.close(gone=True)
+                for viewer in list(viewers):
+                    if not await self._still_open(viewer, tokens):
+                        viewers.discard(viewer)
+                        viewer.close(gone=True)
             self._mark({wall for wall, _ in self._viewers})
+
+    async def _still_open(self, viewer: Viewer, tokens: dict[str, str]) -> bool:
+        view = self._view(viewer.wall)
+        if view is None:
+            return tokens.get(viewer.wall) == viewer.token
+        try:
+            return await view[1](viewer.token)
+        except Exception:
+            log.exception("a live page's session could not be checked")
+            return True
 
     # -- one open page -----------------------------------------------------------------------
 

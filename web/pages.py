@@ -6,16 +6,21 @@ served and the live stream sends it again, rendered once per change for every op
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 import segno
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 from markupsafe import Markup
 
-from bot.i18n import Catalogue
-from bot.services.walls import AllWall, SiteWall
+from bot.i18n import Catalogue, clock
+from bot.services.console import FeedItem
+from bot.services.inputs import QuietTables
+from bot.services.walls import AllWall, SiteColumn, SiteWall
 
 
 class Pages:
@@ -28,13 +33,21 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self._env.filters["local"] = self._local
+        self._env.filters["local"] = self._local  # a moment for the catalogue to write
+        self._env.filters["hhmm"] = self._hhmm  # a clock time standing alone
         self._env.filters["iso"] = lambda moment: moment.isoformat() if moment else ""
 
     def _local(self, moment: datetime | None) -> datetime | str:
         """The moment in the event's time zone; the catalogue writes it as the page's language
         writes clock times (12.41 in Danish)."""
         return moment.astimezone(self._tz) if moment else ""
+
+    @pass_context
+    def _hhmm(self, context: Context, moment: datetime | None) -> str:
+        """A clock time in the event's zone, as the page's language writes it (13.40 in
+        Danish, as the chat does)."""
+        lang = context.get("lang") or self._texts.default
+        return clock(lang, moment.astimezone(self._tz)) if moment else ""
 
     def word(self, lang: str, key: str, /, **params: object) -> str:
         return self._texts.plain(lang, key, **params)
@@ -88,3 +101,80 @@ def _minutes(until: datetime | None, now: datetime) -> int | None:
         return None
     seconds = (until - now).total_seconds()
     return max(0, -(-int(seconds) // 60))
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleData:
+    """What a console shows live for one site, read from the services."""
+
+    lang: str
+    site: SiteColumn
+    feed: Sequence[FeedItem]
+    quiet: Sequence[QuietTables]
+    checkin: AllWall
+    now: datetime
+    tables: Mapping[str, str]  # table key → its name, for the quiet tables
+
+
+PARTS = ("now", "feed", "quiet", "checkin")  # a console's live parts, each in its own place
+
+
+class ConsolePages:
+    """The console's pages, with the walls' environment (one layout, one set of filters)."""
+
+    def __init__(self, pages: Pages) -> None:
+        self._pages = pages
+        self._env = pages._env
+
+    def word(self, lang: str, key: str, /, **params: object) -> str:
+        return self._pages.word(lang, key, **params)
+
+    def _words(self, lang: str) -> dict[str, Any]:
+        return self._pages._words(lang)
+
+    def plain_page(self, lang: str, text: str) -> str:
+        return self._env.get_template("plain.html").render(
+            title=text, text=text, **self._words(lang)
+        )
+
+    def parts(
+        self, data: ConsoleData, filters: Mapping[str, str] | None = None
+    ) -> dict[str, Markup]:
+        """Each live part's HTML; `filters` (table, prompt, q) narrow the feed for a page
+        without scripts (the script filters in the browser, the stream sends everything)."""
+        feed = list(data.feed)
+        if filters:
+            table, prompt, q = (filters.get(k, "") for k in ("table", "prompt", "q"))
+            feed = [
+                item
+                for item in feed
+                if (not table or item.table == table)
+                and (not prompt or item.prompt == prompt)
+                and (not q or q.casefold() in item.text.casefold())
+            ]
+        template = self._env.get_template("_console.html")
+        module = template.make_module(
+            {"data": data, "items": feed, "minutes": _minutes, **self._words(data.lang)}
+        )
+        # Rendered by these templates, escaped there: Markup, so the page does not escape again.
+        return {part: Markup(getattr(module, f"{part}_part")()) for part in PARTS}  # noqa: S704
+
+    def frame(self, parts: Mapping[str, Markup]) -> str:
+        """The parts as one fragment for the live stream: the script puts each in its place."""
+        return "".join(f'<div data-part="{name}">{html}</div>' for name, html in parts.items())
+
+    def overview(self, wall: AllWall, now: datetime) -> Markup:
+        html = self._env.get_template("_console_overview.html").render(
+            wall=wall, now=now, minutes=_minutes, **self._words(wall.lang)
+        )
+        return Markup(html)  # noqa: S704 - rendered and escaped by the template
+
+    def page(self, **context: Any) -> str:
+        lang = context["lang"]
+        return self._env.get_template("console.html").render({**context, **self._words(lang)})
+
+    def preview(self, **context: Any) -> str:
+        lang = context["lang"]
+        return self._env.get_template("console_preview.html").render(
+            {**context, **self._words(lang)}
+        )

@@ -13,6 +13,7 @@ from bot.services.agenda import AgendaEngine
 from bot.services.alerts import AlertService
 from bot.services.broadcast import BroadcastService
 from bot.services.checkin import CheckInService
+from bot.services.console import ConsoleService
 from bot.services.delivery import DeliveryWorker
 from bot.services.export import ExportService
 from bot.services.inbox import InboxService
@@ -45,5 +46,6 @@ class Services:
     roles: RoleService
     lost_chats: LostChatService
     walls: WallService
+    console: ConsoleService
     # Every committed change, published once after its commit, for what shows it live.
     live: LiveBus = field(default_factory=LiveBus)

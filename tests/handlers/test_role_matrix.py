@@ -328,6 +328,17 @@ ROWS: tuple[Row, ...] = (
         },
     ),
     Row(
+        "/console",
+        send="/console",
+        expect={
+            **dict.fromkeys(WITHOUT_ROLE, No("facilitator.only")),
+            # No PUBLIC_URL here either (test_console_pages.py has the links themselves).
+            Who.HOST: Ok("console.chat_no_url", changes=False),
+            Who.HOST_ELSEWHERE: Ok("console.chat_no_url", changes=False),
+            Who.ORGANISER: Ok("console.chat_no_url", changes=False),
+        },
+    ),
+    Row(
         "/stats", send="/stats kobenhavn", expect=facilitators(Ok("stats.heading", changes=False))
     ),
     Row(
