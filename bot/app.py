@@ -43,6 +43,7 @@ from bot.services.delivery import DeliveryWorker, RateLimiter
 from bot.services.export import ExportService
 from bot.services.inbox import InboxService
 from bot.services.inputs import InputService
+from bot.services.pace import PaceGate
 from bot.services.privacy import PrivacyService
 from bot.services.relay import RelayService
 from bot.services.roles import RoleService
@@ -81,9 +82,11 @@ def build_services(
     limiter: RateLimiter | None = None,
     *,
     wake: Callable[[], None] = lambda: None,
+    pace: PaceGate | None = None,
 ) -> Services:
     """The services over one database. `wake` is told whenever something changed what the
-    agenda has due (the scheduler that drives the engine)."""
+    agenda has due (the scheduler that drives the engine); `pace` is the per-person limit for
+    commands and button presses (by default `PaceRule()`'s)."""
     uow = SqliteUnitOfWork(db)
     # A missed push is reported by the agenda engine, at the tick the scheduler runs on `wake`.
     delivery = DeliveryWorker(uow, sender, clock, limiter, on_missed=wake)
@@ -133,6 +136,7 @@ def build_services(
         monitor=LoopMonitor(),
         alerts=AlertService(event, uow, clock, texts, access, on_queued=queued),
         roles=RoleService(event, uow, clock, texts, access, on_queued=queued),
+        pace=pace if pace is not None else PaceGate(),
     )
 
 
@@ -165,6 +169,7 @@ async def running(
     request_factory: Callable[[], BaseRequest] | None = None,
     limiter: RateLimiter | None = None,
     wake: Callable[[], None] | None = None,
+    pace: PaceGate | None = None,
 ) -> AsyncIterator[Running]:
     """The bot, started; stopped on the way out, whatever happened inside.
 
@@ -172,7 +177,8 @@ async def running(
     Bot API's in-process request); otherwise the Bot API server of the settings is used.
     Without `wake`, the JobQueue drives the agenda engine on the real clock; with it, the
     caller does (the rehearsal and tests tick the engine on a simulated clock) and `wake` is
-    told whenever something changed what is due, as the JobQueue would be.
+    told whenever something changed what is due, as the JobQueue would be. `pace` replaces
+    the per-person limit for commands and presses (`bot.services.pace`).
     """
     if settings.telegram_bot_token is None:
         raise MissingTokenError
@@ -221,6 +227,7 @@ async def running(
             TelegramSender(bot),
             limiter,
             wake=scheduler.wake if scheduler is not None else wake or (lambda: None),
+            pace=pace,
         )
         updates: asyncio.Queue[object] = asyncio.Queue()
         app: App = (

@@ -17,6 +17,7 @@ from bot.services.delivery import DeliveryWorker
 from bot.services.export import ExportService
 from bot.services.inbox import InboxService
 from bot.services.inputs import InputService
+from bot.services.pace import PaceGate
 from bot.services.privacy import PrivacyService
 from bot.services.relay import RelayService
 from bot.services.roles import RoleService
@@ -40,3 +41,4 @@ class Services:
     monitor: LoopMonitor
     alerts: AlertService
     roles: RoleService
+    pace: PaceGate
