@@ -21,7 +21,7 @@ async def pace(update: Update, context: Context) -> None:
     user = context.user
     if user is None:
         return
-    verdict = context.services.pace.admit(user.user_id)
+    verdict = context.services.pace.admit(user.user_id, context.arrived)
     if not isinstance(verdict, Refused):
         return
     query = update.callback_query

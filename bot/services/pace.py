@@ -79,10 +79,14 @@ class PaceGate:
         self._buckets: dict[int, _Bucket] = {}
         self._sweep_at = 1024  # forget idle buckets when this many are kept
 
-    def admit(self, user_id: int) -> Admitted | Refused:
+    def admit(self, user_id: int, at: float | None = None) -> Admitted | Refused:
+        """Count one command or press of `user_id` that arrived `at` (monotonic seconds; now
+        if not given). The caller passes when it arrived, not when its turn came: a backlog
+        worked off one a second would otherwise look like a person going at one a second."""
         if self.unlimited:
             return Admitted()
-        rule, now = self.rule, self._monotonic()
+        rule = self.rule
+        now = self._monotonic() if at is None else at
         bucket = self._buckets.get(user_id)
         if bucket is None:
             bucket = self._buckets[user_id] = _Bucket(rule.burst, now)
