@@ -176,10 +176,13 @@ class RateLimiter:
 
     def reply_delay(self, chat_id: int) -> float:
         """Seconds until an answer to `chat_id` may start: the pause and the overall window,
-        and a group's minute, and the worker's share, but not a private chat's own second
-        (see `acquire_reply`)."""
+        the chat's own second and a group's minute, and the worker's share (see
+        `acquire_reply`)."""
         now = self._monotonic()
         wait = max(self.global_delay(), self._replies_delay(now))
+        last = self._last_in_chat.get(chat_id)
+        if last is not None:
+            wait = max(wait, last.reference(now) + self.per_chat_interval + self.margin - now)
         group = self._in_group.get(chat_id)
         if group is not None and len(group) == self.per_group_per_minute:
             wait = max(wait, group[0].reference(now) + 60.0 + self.margin - now)
@@ -187,9 +190,13 @@ class RateLimiter:
 
     async def acquire_reply(self, chat_id: int) -> Slot:
         """A slot for answering someone who just wrote. It counts like any send (so the
-        worker keeps the overall rate, and its next message to the chat keeps its distance)
-        but does not wait for the chat's one-second interval: a person expects the answer at
-        once, and Telegram allows short bursts within one chat."""
+        worker keeps the overall rate, and its next message to the chat keeps its distance),
+        and waits for the chat's one-second interval like any send: Telegram may answer a
+        second message within the second with a 429, and a 429 holds up every send of the
+        bot (`pause`). Forty people each writing once a second, each answered at once, drew
+        a 429 every second or so, and the pauses starved the broadcast going on meanwhile
+        (no copy out in 60 s); waiting for the chat's second costs the person at most that
+        second and draws none."""
         while (wait := self.reply_delay(chat_id)) > 0:
             await self._sleep(wait)
         slot = self._take(chat_id)
