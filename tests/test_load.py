@@ -20,7 +20,9 @@ async def test_forty_flooders_leave_a_broadcast_within_twice_its_time_and_where_
     figures = await flood_during_broadcast(tmp_path)
     print(f"\n{figures}")  # noqa: T201 - the figures, visible with -s
     assert figures.inputs_sent >= 40 * 3  # the flood really ran while the broadcast went out
+    assert figures.loaded is not None, f"{figures.loaded_reached} of 150 copies"
     assert figures.loaded <= 2 * figures.unloaded
+    assert figures.stopped_cleanly
     assert figures.unanswered_where == 0
     assert figures.where_latencies
     assert max(figures.where_latencies) < 2.0
