@@ -11,6 +11,7 @@ Sections (each also runs alone: `.venv/bin/python bench/<script> --help`):
 4. export_figures.py   100,000 inputs over 50 sites: time and memory per format; stalls
 5. footprint_bench.py  `python -m bot run` with 10,000 participants: memory, start to polling
 6. rehearsal_bench.py  wall time of `python -m bot rehearse`, 75 and 2,000 participants
+7. load_bench.py       issue 14: a broadcast under 40 flooders, a stranger's flood, 300 check-ins
 
 Benchmarks print figures; they assert nothing. Everything runs on loopback or in-process and
 stops by itself (each section has a time limit).
@@ -40,6 +41,7 @@ SECTIONS = [
     ("4. Export", "export_figures.py", 240),
     ("5. Footprint", "footprint_bench.py", 90),
     ("6. Rehearsal", "rehearsal_bench.py", 240),
+    ("7. Load", "load_bench.py", 240),
 ]
 
 HOW = """\
@@ -64,6 +66,10 @@ How the figures are measured, in short:
 5. Footprint: `python -m bot run` as a process against `FakeBotApiServer` on loopback; start =
    spawn to the fake's first getUpdates; memory = VmRSS/VmHWM from /proc.
 6. Rehearsal: `python -m bot rehearse` as a process, stopped after 200 s.
+7. Load: `python -m bot run` as a process against `FakeBotApiServer` with Telegram's limits on
+   (`bot.sandbox.load`); broadcast time = Send pressed to the last copy the fake accepted, the
+   same broadcast without and with 40 participants writing once a second; latencies from the
+   fake's timestamps; check-ins: `/start`, consent, role, named, each pressed on arrival.
 """
 
 

@@ -45,6 +45,7 @@ from bot.services.inbox import InboxService
 from bot.services.inputs import InputService
 from bot.services.live import InputChange, InputChanged, LiveBus
 from bot.services.lostchats import LostChatService
+from bot.services.pace import PaceGate
 from bot.services.privacy import PrivacyService
 from bot.services.relay import RelayService
 from bot.services.roles import RoleService
@@ -90,10 +91,12 @@ def build_services(
     live: LiveBus | None = None,
     public_url: str | None = None,
     bot_username: str | None = None,
+    pace: PaceGate | None = None,
 ) -> Services:
     """The services over one database. `wake` is told whenever something changed what the
     agenda has due (the scheduler that drives the engine); `live` carries every committed
-    change to whatever shows it live (the walls)."""
+    change to whatever shows it live (the walls); `pace` is the per-person limit for
+    commands and button presses (by default `PaceRule()`'s)."""
     uow = SqliteUnitOfWork(db)
     live = live if live is not None else LiveBus()
 
@@ -165,6 +168,7 @@ def build_services(
         ),
         console=ConsoleService(event, uow, clock, texts, access, public_url=public_url),
         live=live,
+        pace=pace if pace is not None else PaceGate(),
     )
 
 
@@ -198,6 +202,7 @@ async def running(
     request_factory: Callable[[], BaseRequest] | None = None,
     limiter: RateLimiter | None = None,
     wake: Callable[[], None] | None = None,
+    pace: PaceGate | None = None,
 ) -> AsyncIterator[Running]:
     """The bot, started; stopped on the way out, whatever happened inside.
 
@@ -205,7 +210,8 @@ async def running(
     Bot API's in-process request); otherwise the Bot API server of the settings is used.
     Without `wake`, the JobQueue drives the agenda engine on the real clock; with it, the
     caller does (the rehearsal and tests tick the engine on a simulated clock) and `wake` is
-    told whenever something changed what is due, as the JobQueue would be.
+    told whenever something changed what is due, as the JobQueue would be. `pace` replaces
+    the per-person limit for commands and presses (`bot.services.pace`).
     """
     if settings.telegram_bot_token is None:
         raise MissingTokenError
@@ -256,6 +262,7 @@ async def running(
             wake=scheduler.wake if scheduler is not None else wake or (lambda: None),
             public_url=settings.public_url,
             bot_username=bot.username,
+            pace=pace,
         )
         updates: asyncio.Queue[object] = asyncio.Queue()
         app: App = (

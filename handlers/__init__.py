@@ -53,6 +53,11 @@ def register(
     # there too (`/now`, `/now@bot`), and act on that chat's site unless another is named.
     # Rights are still checked per person; any other group the bot is added to gets silence.
     team = PRIVATE | filters.Chat(chat_id=list(facilitator_chats))
+    # Group -2 runs first: a command or button press over its sender's pace stops here, before
+    # it costs a database write or a reply (`bot.services.pace`). Inputs are not counted: they
+    # have their own flood rule in the input service. Edits are neither.
+    app.add_handler(MessageHandler(PRIVATE & NEW & filters.COMMAND, gate.pace), group=-2)
+    app.add_handler(CallbackQueryHandler(gate.pace), group=-2)
     # Group -1 runs first for every update and never stops the others: it records the
     # facilitator roles that the event file gives, before any command checks rights.
     app.add_handler(TypeHandler(Update, note_contact), group=-1)

@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.models import UserRef
 from bot.services import Services
 from bot.telegram.application import ServicesApplication
+from bot.telegram.processor import ChatOrderedProcessor
 
 
 class Context(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -39,6 +40,15 @@ class Context(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], dict[
         if not isinstance(app, ServicesApplication):
             raise TypeError("handlers run in the application that bot.app builds")
         return app.services
+
+    @property
+    def arrived(self) -> float | None:
+        """When the update reached the bot (monotonic seconds), if it came through the
+        chat-ordered processor (polling, the webhook); None when handed in directly."""
+        processor = self.application.update_processor
+        if self._update is None or not isinstance(processor, ChatOrderedProcessor):
+            return None
+        return processor.arrived(self._update.update_id)
 
     @property
     def user(self) -> UserRef | None:

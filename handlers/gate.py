@@ -1,13 +1,38 @@
-"""Who is there: the roles the event file gives (before every other handler, in a negative
-group), and whether a person can be reached at all."""
+"""Who is there and how fast: the per-person pace for commands and presses and the roles the
+event file gives (before every other handler, in negative groups), and whether a person can
+be reached at all."""
 
 from __future__ import annotations
 
 from telegram import ChatMember, Update
 from telegram.constants import ChatType
+from telegram.ext import ApplicationHandlerStop
 
-from handlers.common import chat_site
+from bot.services.pace import Refused
+from handlers.common import answer_query, chat_site, reply
 from handlers.context import Context
+
+
+async def pace(update: Update, context: Context) -> None:
+    """A command or a button press over the person's pace is not handled: the first gets one
+    notice, the rest nothing. A press is still answered (without text), so the phone's spinner
+    stops: answerCallbackQuery puts nothing in a chat and takes none of Telegram's 30 places a
+    second. The notice for a press is its pop-up, for a command a message."""
+    user = context.user
+    if user is None:
+        return
+    verdict = context.services.pace.admit(user.user_id, context.arrived)
+    if not isinstance(verdict, Refused):
+        return
+    query = update.callback_query
+    text = (
+        context.services.texts(await context.lang(), "pace.slow_down") if verdict.notice else None
+    )
+    if query is not None:
+        await answer_query(query, text)
+    elif text is not None:
+        await reply(update, text)
+    raise ApplicationHandlerStop
 
 
 async def note_contact(update: Update, context: Context) -> None:

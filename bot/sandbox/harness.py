@@ -25,6 +25,7 @@ from bot.sandbox.fake_api import FakeBotApi
 from bot.sandbox.request import FakeRequest
 from bot.services import Services
 from bot.services.delivery import RateLimiter
+from bot.services.pace import PaceGate
 from bot.telegram.scheduler import HEARTBEAT_SECONDS
 
 
@@ -100,6 +101,7 @@ class BotHarness:
         event: Event | None = None,
         clock: Clock | None = None,
         limiter: RateLimiter | None = None,
+        pace: PaceGate | None = None,
     ) -> AsyncIterator[BotHarness]:
         """The bot as `bot.app.running` starts it, without the polling loop and with a
         `SimulatedScheduler` in place of the JobQueue: the caller decides when updates are
@@ -107,7 +109,9 @@ class BotHarness:
 
         Telegram's limits are real-time limits; on a simulated clock they would only slow the
         run down, so by default the delivery worker is not throttled here (the delivery tests
-        and benchmarks measure the real limits)."""
+        and benchmarks measure the real limits). For the same reason the per-person pace for
+        commands and presses is off unless `pace` is given: a test (or a simulated participant
+        of the rehearsal) taps far faster than a person."""
         if api is None:
             token = settings.telegram_bot_token
             api = FakeBotApi(token.get_secret_value()) if token else FakeBotApi()
@@ -120,6 +124,7 @@ class BotHarness:
             request_factory=lambda: FakeRequest(fake),
             limiter=limiter or unthrottled(),
             wake=scheduler.wake,
+            pace=pace if pace is not None else PaceGate(unlimited=True),
         ) as bot:
             yield cls(bot, api, settings.database_path, scheduler)
 

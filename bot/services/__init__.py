@@ -20,6 +20,7 @@ from bot.services.inbox import InboxService
 from bot.services.inputs import InputService
 from bot.services.live import LiveBus
 from bot.services.lostchats import LostChatService
+from bot.services.pace import PaceGate
 from bot.services.privacy import PrivacyService
 from bot.services.relay import RelayService
 from bot.services.roles import RoleService
@@ -47,5 +48,6 @@ class Services:
     lost_chats: LostChatService
     walls: WallService
     console: ConsoleService
+    pace: PaceGate
     # Every committed change, published once after its commit, for what shows it live.
     live: LiveBus = field(default_factory=LiveBus)

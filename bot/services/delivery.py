@@ -110,7 +110,6 @@ class RateLimiter:
         # leaves only when a start passes its window, so no earlier one can still matter.
         self._recent: deque[Slot] = deque(maxlen=per_second)
         self._last_in_chat: dict[int, Slot] = {}
-        self._last_reply_in_chat: dict[int, Slot] = {}
         self._in_group: dict[int, deque[Slot]] = {}
         self._paused_until = float("-inf")
         # The answers among the recent sends, and when the worker last asked for a slot.
@@ -180,11 +179,11 @@ class RateLimiter:
 
     def reply_delay(self, chat_id: int, *, paced: bool = True) -> float:
         """Seconds until an answer to `chat_id` may start: the pause and the overall window,
-        a group's minute, the worker's share, and the chat's own second after an earlier
-        answer, but not after the worker's last send there (see `acquire_reply`)."""
+        the chat's own second (not for an edit) and a group's minute, and the worker's share
+        (see `acquire_reply`)."""
         now = self._monotonic()
         wait = max(self.global_delay(), self._replies_delay(now))
-        last = self._last_reply_in_chat.get(chat_id) if paced else None
+        last = self._last_in_chat.get(chat_id) if paced else None
         if last is not None:
             wait = max(wait, last.reference(now) + self.per_chat_interval + self.margin - now)
         group = self._in_group.get(chat_id)
@@ -194,29 +193,30 @@ class RateLimiter:
 
     async def acquire_reply(self, chat_id: int, *, paced: bool = True) -> Slot:
         """A slot for answering someone who just wrote. It counts like any send (so the
-        worker keeps the overall rate, and its next message to the chat keeps its distance).
-        The first answer does not wait for the chat's one-second interval after the worker's
-        last message there: a person expects the answer at once, and Telegram lets a second
-        message into a chat now and then. A second answer waits for the chat's second after
-        the first: answers one after another (the files of an export, a handler's several
-        messages) are a steady rate, which Telegram refuses with a 429 beyond one a second.
-        Callers that answer one chat concurrently take their turns in order themselves (see
+        worker keeps the overall rate, and its next message to the chat keeps its distance),
+        and waits for the chat's one-second interval like any send: Telegram may answer a
+        second message within the second with a 429, and a 429 holds up every send of the
+        bot (`pause`). Forty people each writing once a second, each answered at once, drew
+        a 429 every second or so, and the pauses starved the broadcast going on meanwhile
+        (no copy out in 60 s); waiting for the chat's second costs the person at most that
+        second and draws none. Answers one after another (the files of an export, a handler's
+        several messages) take the same steady second each. Callers that answer one chat
+        concurrently take their turns in order themselves (see
         `bot.telegram.limits.ReplyLimits`). Not `paced`: an edit of a message already in the
         chat, which Telegram does not count as a new message there, neither waits for nor
         starts the chat's second."""
         while (wait := self.reply_delay(chat_id, paced=paced)) > 0:
             await self._sleep(wait)
-        slot = self._take(chat_id)
+        slot = self._take(chat_id, per_chat=paced)
         self._recent_replies.append(slot)
-        if paced:
-            self._last_reply_in_chat[chat_id] = slot
         return slot
 
-    def _take(self, chat_id: int) -> Slot:
+    def _take(self, chat_id: int, *, per_chat: bool = True) -> Slot:
         now = self._monotonic()
         slot = Slot(chat_id, now)
         self._recent.append(slot)
-        self._last_in_chat[chat_id] = slot
+        if per_chat:
+            self._last_in_chat[chat_id] = slot
         if chat_id < 0:
             group = self._in_group.setdefault(chat_id, deque(maxlen=self.per_group_per_minute))
             group.append(slot)
@@ -240,10 +240,6 @@ class RateLimiter:
             horizon = self.per_chat_interval + self.margin
             if last.answered is not None and now - last.answered > horizon:
                 del self._last_in_chat[chat_id]
-        for chat_id, last in list(self._last_reply_in_chat.items()):
-            horizon = self.per_chat_interval + self.margin
-            if last.answered is not None and now - last.answered > horizon:
-                del self._last_reply_in_chat[chat_id]
         for chat_id, group in list(self._in_group.items()):
             last_answer = group[-1].answered
             if last_answer is not None and now - last_answer > 60.0 + self.margin:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -41,6 +42,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         *,
         max_concurrent_updates: int = 64,
         retry_delay: float = RETRY_DELAY,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_concurrent_updates < 1:
             raise ValueError("max_concurrent_updates must be at least 1")
@@ -55,6 +57,8 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         self._locks: dict[int, asyncio.Lock] = {}
         self._users: Counter[int] = Counter()
         self._failures: dict[int, bool] = {}  # update id → worth retrying
+        self._monotonic = monotonic
+        self._arrived: dict[int, float] = {}  # update id → when it reached the processor
 
     async def initialize(self) -> None:
         """Nothing to open: the inbox belongs to the services."""
@@ -67,10 +71,23 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         little later (`retry`: the database did not take it), or recorded as failed."""
         self._failures[update_id] = retry
 
+    def arrived(self, update_id: int) -> float | None:
+        """When (monotonic seconds) an update being handled reached the processor, before it
+        waited for its chat: the per-person pace counts arrivals, not the moments a backlog is
+        worked off (a chat whose answers Telegram allows one a second would otherwise be
+        handled exactly at the pace allowed, however fast the person sends)."""
+        return self._arrived.get(update_id)
+
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        await self._in_chat_order(update, coroutine)
-        if isinstance(update, Update):
+        if not isinstance(update, Update):
+            await self._in_chat_order(update, coroutine)
+            return
+        self._arrived[update.update_id] = self._monotonic()
+        try:
+            await self._in_chat_order(update, coroutine)
             await self._finish(update)
+        finally:
+            self._arrived.pop(update.update_id, None)
 
     async def _handle(self, coroutine: Awaitable[Any]) -> None:
         """One of the `limit` places, taken only when it is this update's turn in its chat."""

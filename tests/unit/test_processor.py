@@ -76,3 +76,27 @@ async def test_no_more_than_the_limit_are_handled_at_once() -> None:
     release.set()
     await asyncio.gather(*tasks)
     assert processor.peak == 3
+
+
+async def test_an_update_arrives_when_it_reaches_the_processor_not_when_its_turn_comes() -> None:
+    async def requeue(update: Update) -> None:
+        del update
+
+    clock = {"now": 100.0}
+    processor = ChatOrderedProcessor(FakeInbox(), requeue, monotonic=lambda: clock["now"])
+    release = asyncio.Event()
+    seen: dict[int, float | None] = {}
+
+    async def handle(update_id: int) -> None:
+        seen[update_id] = processor.arrived(update_id)
+        await release.wait()
+
+    first = asyncio.create_task(processor.process_update(update_in(1, 1), handle(1)))
+    await eventually(lambda: 1 in seen)
+    second = asyncio.create_task(processor.process_update(update_in(1, 2), handle(2)))
+    await eventually(lambda: processor.arrived(2) is not None)
+    clock["now"] = 160.0  # the second waits a minute behind the first
+    release.set()
+    await asyncio.gather(first, second)
+    assert seen == {1: 100.0, 2: 100.0}
+    assert processor.arrived(2) is None  # forgotten once handled

@@ -228,25 +228,33 @@ def test_nonsense_limits_are_refused() -> None:
         RateLimiter(per_second=0)
 
 
-async def test_an_answer_counts_towards_the_window_but_does_not_wait_for_its_chat() -> None:
+async def test_an_answer_counts_towards_the_window_and_keeps_its_chats_second() -> None:
     time = VirtualTime()
     limiter = RateLimiter(per_second=3, monotonic=time, sleep=time.sleep)
-    pushed = await limiter.acquire(7)
-    limiter.release(pushed)
-    # The worker just wrote to chat 7; the answer to what its person wrote goes at once.
-    answer = await limiter.acquire_reply(7)
-    limiter.release(answer)
-    assert answer.started == 0.0
+    # An answer to a chat nobody wrote to lately goes at once.
+    first = await limiter.acquire_reply(7)
+    limiter.release(first)
+    assert first.started == 0.0
+    # The next answer to the same chat keeps its distance: Telegram answers a second one
+    # within the second with a 429, and a 429 holds up every send of the bot.
+    again = asyncio.create_task(limiter.acquire_reply(7))
+    await _settle()
+    assert not again.done()
+    await time.advance(1.0)
+    second = await again
+    limiter.release(second)
+    assert second.started == pytest.approx(1.0)
     # It counts as a send to the chat: the worker's next message keeps its distance …
     assert limiter.delay(7) == pytest.approx(1.0)
-    # … and towards the overall window: the third send fills it, the fourth waits.
+    # … and towards the window: with the worker at work (it just asked), answers have two of
+    # the three places a second; the second and third fill them, the fourth waits.
     third = await limiter.acquire_reply(8)
     limiter.release(third)
     fourth = asyncio.create_task(limiter.acquire_reply(9))
     await _settle()
     assert not fourth.done()
     await time.advance(1.0)
-    assert (await fourth).started == pytest.approx(1.0)
+    assert (await fourth).started == pytest.approx(2.0)
 
 
 async def test_an_answer_waits_for_a_pause_after_a_429() -> None:
