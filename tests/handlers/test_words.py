@@ -132,6 +132,25 @@ async def test_a_delay_that_closes_the_open_question_earlier_tells_participants_
     assert "Spørgsmålet Gruppearbejde 1 er derfor åbent til kl. 14.20." in notice
 
 
+async def test_a_facilitator_who_brings_the_programme_forward_reads_frem_not_minus_minutes(
+    harness: BotHarness, seed_event: Event, clock: ManualClock
+) -> None:
+    host = harness.api.user(1620, "Vært", language_code="da")
+    guest = harness.api.user(1621, "Guest", language_code="en")
+    await become_facilitator(harness, seed_event, host, "aalborg")
+    await become_facilitator(harness, seed_event, guest, "aalborg")
+    await run_until(harness, clock, at(seed_event, "13:45"))
+
+    host.send("/delay -5")
+    await harness.settle()
+    assert host.last()["text"].startswith("⏱ Resten af programmet er rykket 5 minutter frem.")
+    guest.send("/delay -1")
+    await harness.settle()
+    earlier = "⏱ The rest of the programme has moved 1 minute earlier."
+    assert guest.last()["text"].startswith(earlier)
+    assert "-" not in host.last()["text"] + guest.last()["text"]
+
+
 # -- hints from the running event -------------------------------------------------------------
 
 
