@@ -145,6 +145,22 @@ async def test_an_edit_after_the_relay_leaves_the_relayed_copies_as_approved(
     assert "efter at det blev sendt videre. De steder, det er nået til, beholder" in now["text"]
 
 
+@pytest.mark.parametrize("world", [{"mode": "live"}], indirect=True)
+async def test_the_check_in_digest_names_a_live_highlight_by_its_approved_text_not_its_edit(
+    world: World,
+) -> None:
+    await run_until(world.harness, world.clock, at("13:15"))
+    await answer_and_star(world, "nord", APPROVED)
+    assert any(APPROVED in t for t in relays_to(world, "midt"))  # relayed live, as approved
+    world.clock.advance(at("13:17") - world.clock.now())
+    await edit(world, "nord", EDITED)
+
+    await run_until(world.harness, world.clock, at("13:41"))
+    [digest] = [t for t in relays_to(world, "midt") if t.startswith("📡")]
+    assert f"Allerede delt med jer live siden sidst: »{APPROVED}«" in digest
+    assert not any(EDITED in t for t in relays_to(world, "midt") + relays_to(world, "syd"))
+
+
 async def test_an_edited_vote_highlight_is_held_like_a_starred_one(
     settings: Settings, clock: ManualClock
 ) -> None:
