@@ -185,6 +185,14 @@ class CheckInService:
             if code is None:
                 if current is not None and consented:
                     return CheckedIn(current.site_key, current.group_key, already=True)
+                if current is None:
+                    # A facilitator or organiser named in the event file (or by an earlier
+                    # code) opens the chat with a plain /start: tell them their role, not to
+                    # scan a table's QR code.
+                    grants = await self._uow.roles.of_user(key, user.user_id)
+                    if grants:
+                        first = min(grants, key=lambda g: g.role is not Role.ORGANISER)
+                        return RoleGranted(first.role, first.site_key, new=False)
                 return NeedCode()
             locked = self._locked(user.user_id)
             if locked is not None:

@@ -154,6 +154,31 @@ async def test_a_facilitator_who_brings_the_programme_forward_reads_frem_not_min
 # -- hints from the running event -------------------------------------------------------------
 
 
+async def test_a_facilitator_named_in_the_event_file_who_opens_the_chat_is_told_the_role(
+    settings: Settings,
+) -> None:
+    # By id and by @username, nobody gives them a code: their first /start must not send them
+    # off to scan a table's QR code.
+    data = load_event(THREE_SITES).model_dump(mode="python")
+    data["sites"][0]["facilitators"] = [1631, "@anne_midt"]
+    data["sites"][1]["facilitators"] = ["@anne_midt"]
+    event = Event.model_validate(data)
+    api = FakeBotApi(TOKEN)
+    clock = ManualClock(at(event, "12:30"))
+    async with BotHarness.running(settings, api=api, event=event, clock=clock) as harness:
+        finn = api.user(1631, "Finn", language_code="en")
+        anne = api.user(1632, "Anne", language_code="da", username="anne_midt")
+        finn.send("/start")
+        anne.send("/start")
+        await harness.settle()
+        assert finn.last()["text"] == (
+            "You are already a facilitator at Nord. Send /help to see your commands."
+        )
+        assert anne.last()["text"].startswith("Du er allerede facilitator i ")
+        assert "QR" not in finn.last()["text"] + anne.last()["text"]
+    api.assert_no_unexpected()
+
+
 async def test_hints_quote_the_running_events_codes_and_sites_not_the_seed_events(
     three_sites: BotHarness,
 ) -> None:
