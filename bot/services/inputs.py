@@ -410,8 +410,8 @@ class InputService:
             self._highlighted()
         return Moderated(updated, starred, review)
 
-    async def view(self, user: UserRef, site_key: str, limit: int = 10) -> PromptView:
-        """The latest visible inputs of the site for the prompt open now."""
+    async def view(self, user: UserRef, site_key: str, lang: str, limit: int = 10) -> PromptView:
+        """The latest visible inputs of the site for the prompt open now, its title in `lang`."""
         key = self._event.key
         async with self._uow.transaction():
             now = self._clock.now()
@@ -429,10 +429,12 @@ class InputService:
             votes = await self._uow.inputs.voted_by(user.user_id, [i.id for i in items])
         site = self._event.site(site_key)
         quiet = [g.key for g in site.groups if not counts.get(g.key)] if site else []
-        return PromptView(site_key, prompt, self._title(plan, prompt), items, counts, votes, quiet)
+        title = self._title(plan, prompt, lang)
+        return PromptView(site_key, prompt, title, items, counts, votes, quiet)
 
-    async def quiet(self, site_key: str) -> list[QuietTables]:
-        """Every question open at the site now, with the tables that have not answered it.
+    async def quiet(self, site_key: str, lang: str) -> list[QuietTables]:
+        """Every question open at the site now (titled in `lang`), with the tables that have
+        not answered it.
 
         Each table answers one question at a time (its own ad-hoc question, else the site's
         ad-hoc question, else the agenda's prompt), so the tables are grouped by the question
@@ -454,18 +456,18 @@ class InputService:
                 counts = await self._uow.inputs.counts_by_group(key, site_key, item_key, adhoc_id)
                 found.append(
                     QuietTables(
-                        self._title(plan, prompt),
+                        self._title(plan, prompt, lang),
                         [t for t in put_to if t is not None],
                         [t for t in put_to if t is not None and not counts.get(t)],
                     )
                 )
         return found
 
-    def _title(self, plan: Plan, prompt: OpenPrompt) -> str:
+    def _title(self, plan: Plan, prompt: OpenPrompt, lang: str) -> str:
         default = self._event.default_language
         if prompt.item_key is not None:
             item = self._event.item(prompt.item_key)
-            return item.title.get(default, default) if item else prompt.item_key
+            return item.title.get(lang, default) if item else prompt.item_key
         adhoc = next((a for a in plan.state.adhoc if a.id == prompt.adhoc_id), None)
         return adhoc.text if adhoc else ""
 
