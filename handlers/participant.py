@@ -133,8 +133,9 @@ def render(
             return texts(lang, "checkin.stayed", site=site_name), None
         case Declined():
             return texts(lang, "checkin.declined"), None
-        case NotCheckedIn():
-            return texts(lang, "checkin.not_checked_in"), None
+        case NotCheckedIn(withdrawn=withdrawn):
+            key = "where.withdrawn" if withdrawn else "checkin.not_checked_in"
+            return texts(lang, key), None
         case Stale():
             return texts(lang, "buttons.stale"), None
     raise AssertionError(f"unrendered outcome {outcome!r}")  # pragma: no cover

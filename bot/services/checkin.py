@@ -111,7 +111,10 @@ class Stale:
 
 @dataclass(frozen=True, slots=True)
 class NotCheckedIn:
-    """The action needs a completed check-in."""
+    """The action needs a completed check-in. `withdrawn`: the person had one, until they
+    withdrew their consent."""
+
+    withdrawn: bool = False
 
 
 Outcome = (
@@ -346,7 +349,7 @@ class CheckInService:
     async def switch(self, user: UserRef) -> Outcome:
         where = await self.where(user)
         if not where.complete or where.checkin is None:
-            return NotCheckedIn()
+            return NotCheckedIn(where.withdrawn)
         return ChooseTable(where.checkin.site_key, where.checkin.group_key)
 
     async def where(self, user: UserRef) -> Whereabouts:

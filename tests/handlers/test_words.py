@@ -238,7 +238,7 @@ async def test_after_withdrawing_where_and_messages_say_so_and_how_to_come_back(
     assert button_labels(anna.last()) == ["Ja, træk det tilbage", "Nej, jeg bliver"]
     anna.press_button(anna.last(), "Ja, træk det tilbage")
     await harness.settle()
-    for said in ("/where", "Et input efter", "/anonymous"):
+    for said in ("/where", "Et input efter", "/anonymous", "/agenda", "/inputs", "/switch"):
         anna.send(said)
         await harness.settle()
         text = anna.last()["text"]
