@@ -277,11 +277,17 @@ class InputService:
         return Edited(edited, review)
 
     async def _update_cards(
-        self, item: Input, review: HighlightReview | None, now: datetime
+        self,
+        item: Input,
+        review: HighlightReview | None,
+        now: datetime,
+        *,
+        change: str | None = None,
     ) -> int:
         """The input's feed cards show it as it is now: a card not sent yet is rewritten in
         the outbox; a sent one is edited through the outbox (so the rate limits hold and a
-        restart loses nothing), superseding an edit of it still waiting there."""
+        restart loses nothing), superseding an edit of it still waiting there. `change` names
+        an update that is not a text edit (the text edits are numbered)."""
         prefix = f"feed:{self._event.key}:{item.id}:"
         rows = await self._uow.outbox.with_prefix(prefix)
         cards = [row for row in rows if row.key == f"{prefix}{row.chat_id}"]
@@ -292,7 +298,7 @@ class InputService:
         # Each card again in the language it was drawn in: its chat's, as for a new card.
         languages = await self._card_languages(item)
         drawn: dict[str, OutboxMessage] = {}
-        edits = len(await self._uow.inputs.history(item.id))
+        edits = change or str(len(await self._uow.inputs.history(item.id)))
         deliveries = []
         for row in cards:
             lang = languages.get(row.chat_id, self._event.default_language)
@@ -339,7 +345,8 @@ class InputService:
         return items, total
 
     async def withdraw(self, user: UserRef, input_id: int | None = None) -> Withdrawn | Unknown:
-        """Withdraw one input, or (None) the person's latest: it leaves every export."""
+        """Withdraw one input, or (None) the person's latest: it leaves every export, and its
+        feed cards say so and can no longer be starred."""
         async with self._uow.transaction():
             if input_id is None:
                 latest = await self._uow.inputs.of_user(self._event.key, user.user_id, 1)
@@ -352,9 +359,13 @@ class InputService:
                 or found.state is InputState.WITHDRAWN
             ):
                 return Unknown()
-            await self._uow.inputs.set_state(
-                found.id, InputState.WITHDRAWN, user.user_id, self._clock.now()
-            )
+            now = self._clock.now()
+            await self._uow.inputs.set_state(found.id, InputState.WITHDRAWN, user.user_id, now)
+            withdrawn = await self._uow.inputs.get(found.id)
+            assert withdrawn is not None  # noqa: S101 - just withdrawn
+            queued = await self._update_cards(withdrawn, None, now, change="withdrawn")
+        if queued:
+            self._on_queued()
         return Withdrawn(found)
 
     # -- facilitators ----------------------------------------------------------------------------
@@ -560,6 +571,9 @@ class InputService:
             note=Markup(note),
             limit=limit,
         )
+        if item.state is InputState.WITHDRAWN:
+            # Nothing left to moderate: the author took it back.
+            return OutboxMessage(text, silent=True, media=media)
         toggle, label = (
             (Moderation.HIDE, "feed.hide")
             if item.state is InputState.VISIBLE

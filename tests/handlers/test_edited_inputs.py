@@ -74,6 +74,25 @@ async def test_an_edit_updates_the_sent_card_through_the_outbox_and_marks_it_edi
     )  # no second card
 
 
+async def test_an_input_its_author_takes_back_is_marked_on_the_card_which_loses_its_buttons(
+    world: World,
+) -> None:
+    await run_until(world.harness, world.clock, at("13:15"))
+    world.people["nord"].send(APPROVED)
+    await world.harness.settle()
+    card = world.hosts["nord"].last()
+    assert buttons(card) == ["⭐ Stjerne (0)", "🙈 Skjul"]
+
+    world.people["nord"].send("/undo")
+    await world.harness.settle()
+
+    now = shown(world, card)
+    assert APPROVED in now["text"]
+    assert "· trukket tilbage" in now["text"]
+    assert "reply_markup" not in now  # nothing left to star or hide
+    assert world.hosts["nord"].last()["message_id"] == card["message_id"]  # no second card
+
+
 async def test_a_starred_input_edited_before_the_relay_waits_for_a_new_star(
     world: World,
 ) -> None:
