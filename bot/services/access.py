@@ -324,7 +324,9 @@ class AccessService:
             if rights.organiser:
                 if len(event.sites) == 1:
                     return OnSite(event.sites[0].key, facilitator=True, named=False, rights=rights)
-                return WhichSite(tuple(s.key for s in event.sites))
+                # An organiser's message may go everywhere: the choice is shown with the sites.
+                every = ("all",) if purpose is Purpose.BROADCAST else ()
+                return WhichSite((*(s.key for s in event.sites), *every))
             return await self._not_checked_in(user)
 
     async def _named(
