@@ -6,6 +6,7 @@ from __future__ import annotations
 from telegram import ChatMember, Update
 from telegram.constants import ChatType
 
+from bot.services.lostchats import REMOVED_FROM_GROUP
 from handlers.common import chat_site
 from handlers.context import Context
 
@@ -34,7 +35,7 @@ async def blocked_or_back(update: Update, context: Context) -> None:
     if change.chat.type != ChatType.PRIVATE:
         lost_chats = context.services.lost_chats
         if gone:
-            await lost_chats.gone(change.chat.id, "the bot was removed from the group")
+            await lost_chats.gone(change.chat.id, REMOVED_FROM_GROUP)
         else:
             await lost_chats.back(change.chat.id)
         return

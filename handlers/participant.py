@@ -41,6 +41,7 @@ from bot.services.checkin import (
     StayedAt,
     UnknownCode,
 )
+from bot.services.lostchats import REMOVED_FROM_GROUP
 from handlers import keyboards, views
 from handlers.common import answer_button, button, chat_site, refuse, reply, stale_button
 from handlers.context import Context
@@ -417,7 +418,11 @@ async def health_command(update: Update, context: Context) -> None:
             chat=str(chat.chat_id),
             new=str(chat.moved_to),
             time=chat.since.astimezone(services.event.tz),
-            reason=chat.reason,
+            reason=(
+                services.texts.plain(lang, "health.removed_from_group")
+                if chat.reason == REMOVED_FROM_GROUP
+                else chat.reason
+            ),
         )
         for site, chat in await services.lost_chats.lost()
     ]
