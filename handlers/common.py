@@ -73,8 +73,8 @@ async def refuse(
             command = _command_of(update) or "/now"
             typed = [f"<code>{html.escape(f'{command} {key}')}</code>" for key in keys]
             text = texts(lang, "facilitator.which_site", sites=Markup(", ".join(typed)))
-        case NotCheckedIn():
-            text = texts(lang, "checkin.not_checked_in")
+        case NotCheckedIn(withdrawn=withdrawn):
+            text = texts(lang, "where.withdrawn" if withdrawn else "checkin.not_checked_in")
     await reply(update, text)
 
 

@@ -141,7 +141,7 @@ def stats_text(presenter: Presenter, figures: Participation, site_key: str) -> s
     ]
     if site is not None and site.groups:
         tables = ", ".join(
-            f"{presenter.table_name(site_key, group.key)} {totals.by_table.get(group.key, 0)}"
+            f"{presenter.table_name(site_key, group.key)}: {totals.by_table.get(group.key, 0)}"
             for group in site.groups
         )
         lines.append(texts(lang, "stats.tables", tables=tables))

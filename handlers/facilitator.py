@@ -163,8 +163,8 @@ async def delay_command(update: Update, context: Context, call: Call) -> None:
             update,
             services.texts(
                 call.lang,
-                "facilitator.delayed",
-                minutes=round(outcome.seconds / 60),
+                "facilitator.delayed" if outcome.seconds >= 0 else "facilitator.brought_forward",
+                minutes=round(abs(outcome.seconds) / 60),
                 title=outcome.next_item.title.get(call.lang, services.event.default_language),
                 time=views.local_time(outcome.next_start, services),
                 count=outcome.notified,

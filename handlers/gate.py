@@ -8,6 +8,7 @@ from telegram import ChatMember, Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
+from bot.services.lostchats import REMOVED_FROM_GROUP
 from bot.services.pace import Refused
 from handlers.common import answer_query, chat_site, reply
 from handlers.context import Context
@@ -59,7 +60,7 @@ async def blocked_or_back(update: Update, context: Context) -> None:
     if change.chat.type != ChatType.PRIVATE:
         lost_chats = context.services.lost_chats
         if gone:
-            await lost_chats.gone(change.chat.id, "the bot was removed from the group")
+            await lost_chats.gone(change.chat.id, REMOVED_FROM_GROUP)
         else:
             await lost_chats.back(change.chat.id)
         return

@@ -279,10 +279,9 @@ async def inputs_command(update: Update, context: Context) -> None:
     if not isinstance(place, OnSite):
         await refuse(update, context, place)
         return
-    view = await services.inputs.view(user, place.site_key)
-    text, keyboard = _view_text(
-        services, await context.lang(), view, facilitator=place.facilitator
-    )
+    lang = await context.lang()
+    view = await services.inputs.view(user, place.site_key, lang)
+    text, keyboard = _view_text(services, lang, view, facilitator=place.facilitator)
     await reply(update, text, keyboard)
 
 
@@ -296,7 +295,7 @@ async def vote_button(update: Update, context: Context, user: UserRef, pressed: 
     if not isinstance(outcome, Voted):
         await answer_query(query, services.texts.plain(lang, "inputs.cannot_vote"), alert=True)
         return
-    view = await services.inputs.view(user, outcome.input.site_key)
+    view = await services.inputs.view(user, outcome.input.site_key, lang)
     rights = await services.access.rights(user)
     text, keyboard = _view_text(
         services, lang, view, facilitator=rights.may_facilitate(outcome.input.site_key)
@@ -317,7 +316,7 @@ async def quiet_command(update: Update, context: Context) -> None:
         await refuse(update, context, place)
         return
     lang = await context.lang()
-    questions = await services.inputs.quiet(place.site_key)
+    questions = await services.inputs.quiet(place.site_key, lang)
     if not questions:
         await reply(update, services.texts(lang, "inputs.view_none"))
         return

@@ -41,6 +41,7 @@ from bot.services.checkin import (
     StayedAt,
     UnknownCode,
 )
+from bot.services.lostchats import REMOVED_FROM_GROUP
 from handlers import keyboards, views
 from handlers.common import answer_button, button, chat_site, refuse, reply, stale_button
 from handlers.context import Context
@@ -133,8 +134,9 @@ def render(
             return texts(lang, "checkin.stayed", site=site_name), None
         case Declined():
             return texts(lang, "checkin.declined"), None
-        case NotCheckedIn():
-            return texts(lang, "checkin.not_checked_in"), None
+        case NotCheckedIn(withdrawn=withdrawn):
+            key = "where.withdrawn" if withdrawn else "checkin.not_checked_in"
+            return texts(lang, key), None
         case Stale():
             return texts(lang, "buttons.stale"), None
     raise AssertionError(f"unrendered outcome {outcome!r}")  # pragma: no cover
@@ -416,7 +418,11 @@ async def health_command(update: Update, context: Context) -> None:
             chat=str(chat.chat_id),
             new=str(chat.moved_to),
             time=chat.since.astimezone(services.event.tz),
-            reason=chat.reason,
+            reason=(
+                services.texts.plain(lang, "health.removed_from_group")
+                if chat.reason == REMOVED_FROM_GROUP
+                else chat.reason
+            ),
         )
         for site, chat in await services.lost_chats.lost()
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 import aiosqlite
@@ -143,7 +144,8 @@ class SqliteRelayRepo:
         self, event_key: str, from_site: str, to_site: str, since: datetime | None, limit: int
     ) -> Sequence[Input]:
         """Visible highlights of `from_site` relayed live to `to_site` since `since` (or ever),
-        the earliest first."""
+        the earliest first, each with the text it had when it was relayed: an edit made since
+        was not approved for `to_site` and must not reach it by being named."""
         async with self._conn.execute(
             f"""{_SELECT}
               JOIN highlights h ON h.input_id = i.id
@@ -154,7 +156,21 @@ class SqliteRelayRepo:
              LIMIT ?""",
             (event_key, from_site, to_site, "" if since is None else to_db(since), limit),
         ) as cur:
-            return [input_from_row(row) async for row in cur]
+            found = [input_from_row(row) async for row in cur]
+        return [await self._as_relayed(item, to_site) for item in found]
+
+    async def _as_relayed(self, item: Input, to_site: str) -> Input:
+        """The input with the text it had when it was relayed to `to_site`: the text the first
+        edit since then replaced, if there was one."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT e.text FROM input_edits e"
+            "  JOIN highlight_relays r ON r.input_id = e.input_id AND r.to_site = ?"
+            " WHERE e.input_id = ? AND e.replaced_at >= r.relayed_at"
+            " ORDER BY e.replaced_at, e.rowid LIMIT 1",
+            (to_site, item.id),
+        )
+        return item if row is None else replace(item, text=row["text"])
 
     async def toggle_reaction(
         self, input_id: int, user_id: int, site_key: str, now: datetime

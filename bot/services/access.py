@@ -100,7 +100,11 @@ class WhichSite:
 
 @dataclass(frozen=True, slots=True)
 class NotCheckedIn:
-    """The person has no place at the event: not checked in, and no role."""
+    """The person has no place at the event: not checked in, and no role. `withdrawn`: they
+    were, until they withdrew their consent (they are told what that means, not to check in
+    as if they never had)."""
+
+    withdrawn: bool = False
 
 
 Refusal = NotFacilitator | NotYourSite | AllOnlyForOrganisers | WhichSite | NotCheckedIn
@@ -320,8 +324,10 @@ class AccessService:
             if rights.organiser:
                 if len(event.sites) == 1:
                     return OnSite(event.sites[0].key, facilitator=True, named=False, rights=rights)
-                return WhichSite(tuple(s.key for s in event.sites))
-            return NotCheckedIn()
+                # An organiser's message may go everywhere: the choice is shown with the sites.
+                every = ("all",) if purpose is Purpose.BROADCAST else ()
+                return WhichSite((*(s.key for s in event.sites), *every))
+            return await self._not_checked_in(user)
 
     async def _named(
         self, user: UserRef, rights: Rights, site_key: str, purpose: Purpose
@@ -332,7 +338,7 @@ class AccessService:
             return NotYourSite()
         here = await self._checked_in_at(user)
         if here is None and not rights.any:
-            return NotCheckedIn()
+            return await self._not_checked_in(user)
         if purpose is Purpose.PROGRAMME or here == site_key:
             return OnSite(site_key, facilitator=False, named=True, rights=rights)
         return NotYourSite()
@@ -351,6 +357,11 @@ class AccessService:
             None if wanted is None else tuple(s.key for s in self._event.sites if s.key in wanted)
         )
         return OnSites(keys, named, rights)
+
+    async def _not_checked_in(self, user: UserRef) -> NotCheckedIn:
+        """The refusal for a person without a place (inside a transaction)."""
+        key = self._event.key
+        return NotCheckedIn(await self._uow.participants.withdrew_consent(user.user_id, key))
 
     async def _checked_in_at(self, user: UserRef) -> str | None:
         """The site of the person's check-in, once they consented (inside a transaction)."""

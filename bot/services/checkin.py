@@ -112,7 +112,10 @@ class Stale:
 
 @dataclass(frozen=True, slots=True)
 class NotCheckedIn:
-    """The action needs a completed check-in."""
+    """The action needs a completed check-in. `withdrawn`: the person had one, until they
+    withdrew their consent."""
+
+    withdrawn: bool = False
 
 
 Outcome = (
@@ -189,6 +192,14 @@ class CheckInService:
             if code is None:
                 if current is not None and consented:
                     return CheckedIn(current.site_key, current.group_key, already=True)
+                if current is None:
+                    # A facilitator or organiser named in the event file (or by an earlier
+                    # code) opens the chat with a plain /start: tell them their role, not to
+                    # scan a table's QR code.
+                    grants = await self._uow.roles.of_user(key, user.user_id)
+                    if grants:
+                        first = min(grants, key=lambda g: g.role is not Role.ORGANISER)
+                        return RoleGranted(first.role, first.site_key, new=False)
                 return NeedCode()
             locked = self._locked(user.user_id)
             if locked is not None:
@@ -345,7 +356,7 @@ class CheckInService:
     async def switch(self, user: UserRef) -> Outcome:
         where = await self.where(user)
         if not where.complete or where.checkin is None:
-            return NotCheckedIn()
+            return NotCheckedIn(where.withdrawn)
         return ChooseTable(where.checkin.site_key, where.checkin.group_key)
 
     async def where(self, user: UserRef) -> Whereabouts:

@@ -282,11 +282,17 @@ class InputService:
         return Edited(edited, review)
 
     async def _update_cards(
-        self, item: Input, review: HighlightReview | None, now: datetime
+        self,
+        item: Input,
+        review: HighlightReview | None,
+        now: datetime,
+        *,
+        change: str | None = None,
     ) -> int:
         """The input's feed cards show it as it is now: a card not sent yet is rewritten in
         the outbox; a sent one is edited through the outbox (so the rate limits hold and a
-        restart loses nothing), superseding an edit of it still waiting there."""
+        restart loses nothing), superseding an edit of it still waiting there. `change` names
+        an update that is not a text edit (the text edits are numbered)."""
         prefix = f"feed:{self._event.key}:{item.id}:"
         rows = await self._uow.outbox.with_prefix(prefix)
         cards = [row for row in rows if row.key == f"{prefix}{row.chat_id}"]
@@ -297,7 +303,7 @@ class InputService:
         # Each card again in the language it was drawn in: its chat's, as for a new card.
         languages = await self._card_languages(item)
         drawn: dict[str, OutboxMessage] = {}
-        edits = len(await self._uow.inputs.history(item.id))
+        edits = change or str(len(await self._uow.inputs.history(item.id)))
         deliveries = []
         for row in cards:
             lang = languages.get(row.chat_id, self._event.default_language)
@@ -344,7 +350,8 @@ class InputService:
         return items, total
 
     async def withdraw(self, user: UserRef, input_id: int | None = None) -> Withdrawn | Unknown:
-        """Withdraw one input, or (None) the person's latest: it leaves every export."""
+        """Withdraw one input, or (None) the person's latest: it leaves every export, and its
+        feed cards say so and can no longer be starred."""
         async with self._uow.transaction():
             if input_id is None:
                 latest = await self._uow.inputs.of_user(self._event.key, user.user_id, 1)
@@ -357,9 +364,13 @@ class InputService:
                 or found.state is InputState.WITHDRAWN
             ):
                 return Unknown()
-            await self._uow.inputs.set_state(
-                found.id, InputState.WITHDRAWN, user.user_id, self._clock.now()
-            )
+            now = self._clock.now()
+            await self._uow.inputs.set_state(found.id, InputState.WITHDRAWN, user.user_id, now)
+            withdrawn = await self._uow.inputs.get(found.id)
+            assert withdrawn is not None  # noqa: S101 - just withdrawn
+            queued = await self._update_cards(withdrawn, None, now, change="withdrawn")
+        if queued:
+            self._on_queued()
         self._live.publish(InputChanged(InputChange.WITHDRAWN, found.site_key, found.id))
         return Withdrawn(found)
 
@@ -423,8 +434,8 @@ class InputService:
         self._live.publish(InputChanged(change, updated.site_key, updated.id))
         return Moderated(updated, starred, review)
 
-    async def view(self, user: UserRef, site_key: str, limit: int = 10) -> PromptView:
-        """The latest visible inputs of the site for the prompt open now."""
+    async def view(self, user: UserRef, site_key: str, lang: str, limit: int = 10) -> PromptView:
+        """The latest visible inputs of the site for the prompt open now, its title in `lang`."""
         key = self._event.key
         async with self._uow.transaction():
             now = self._clock.now()
@@ -442,10 +453,12 @@ class InputService:
             votes = await self._uow.inputs.voted_by(user.user_id, [i.id for i in items])
         site = self._event.site(site_key)
         quiet = [g.key for g in site.groups if not counts.get(g.key)] if site else []
-        return PromptView(site_key, prompt, self._title(plan, prompt), items, counts, votes, quiet)
+        title = self._title(plan, prompt, lang)
+        return PromptView(site_key, prompt, title, items, counts, votes, quiet)
 
-    async def quiet(self, site_key: str) -> list[QuietTables]:
-        """Every question open at the site now, with the tables that have not answered it.
+    async def quiet(self, site_key: str, lang: str) -> list[QuietTables]:
+        """Every question open at the site now (titled in `lang`), with the tables that have
+        not answered it.
 
         Each table answers one question at a time (its own ad-hoc question, else the site's
         ad-hoc question, else the agenda's prompt), so the tables are grouped by the question
@@ -467,18 +480,18 @@ class InputService:
                 counts = await self._uow.inputs.counts_by_group(key, site_key, item_key, adhoc_id)
                 found.append(
                     QuietTables(
-                        self._title(plan, prompt),
+                        self._title(plan, prompt, lang),
                         [t for t in put_to if t is not None],
                         [t for t in put_to if t is not None and not counts.get(t)],
                     )
                 )
         return found
 
-    def _title(self, plan: Plan, prompt: OpenPrompt) -> str:
+    def _title(self, plan: Plan, prompt: OpenPrompt, lang: str) -> str:
         default = self._event.default_language
         if prompt.item_key is not None:
             item = self._event.item(prompt.item_key)
-            return item.title.get(default, default) if item else prompt.item_key
+            return item.title.get(lang, default) if item else prompt.item_key
         adhoc = next((a for a in plan.state.adhoc if a.id == prompt.adhoc_id), None)
         return adhoc.text if adhoc else ""
 
@@ -572,6 +585,9 @@ class InputService:
             note=Markup(note),
             limit=limit,
         )
+        if item.state is InputState.WITHDRAWN:
+            # Nothing left to moderate: the author took it back.
+            return OutboxMessage(text, silent=True, media=media)
         toggle, label = (
             (Moderation.HIDE, "feed.hide")
             if item.state is InputState.VISIBLE

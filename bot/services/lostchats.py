@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Final
 
 from bot.event import Event, Site
 from bot.i18n import Catalogue, pick_language
@@ -31,6 +32,9 @@ from bot.services.access import AccessService
 log = logging.getLogger(__name__)
 
 _MAX_HOPS = 8  # a group moved, and moved again: never a loop
+# Why a chat was given up when Telegram said the bot left it (not an answer to a send, whose
+# own description is kept): /health says it in the reader's language.
+REMOVED_FROM_GROUP: Final = "the bot was removed from the group"
 
 
 def resolve(chat_id: int, lost: dict[int, LostChat]) -> int | None:

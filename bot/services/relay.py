@@ -444,6 +444,18 @@ class RelayService:
             "\n\n".join(lines), buttons=_reaction_buttons([tuple(enumerate(remaining, 1))])
         )
 
+    def _shared_name(self, lang: str, item: Input) -> str:
+        """A highlight shared live, named briefly: its first words quoted, or, for a photo,
+        file or voice note without a caption, what it is ("et foto"), not quoted as if someone
+        had written the word."""
+        if item.text or item.kind is InputKind.TEXT:
+            return self._texts(
+                lang,
+                "relay.digest_shared_item",
+                text=_short(self._body(lang, item), SHARED_PREVIEW),
+            )
+        return self._texts(lang, f"relay.digest_shared_{item.kind.value}")
+
     def _body(self, lang: str, item: Input) -> str:
         return _short(
             item.text or self._texts.plain(lang, f"feed.kind_{item.kind.value}"), PREVIEW
@@ -483,14 +495,7 @@ class RelayService:
                 )
             )
             if section.shared_live:
-                shared = ", ".join(
-                    self._texts(
-                        lang,
-                        "relay.digest_shared_item",
-                        text=_short(self._body(lang, item), SHARED_PREVIEW),
-                    )
-                    for item in section.shared_live
-                )
+                shared = ", ".join(self._shared_name(lang, item) for item in section.shared_live)
                 blocks.append(
                     self._texts(lang, "relay.digest_shared_live", highlights=Markup(shared))
                 )

@@ -280,8 +280,8 @@ def test_the_html_report_is_self_contained_and_shows_every_visible_input(
     assert "http://www.w3.org/2000/svg" in page
     headings = [h.strip() for h in report.headings]
     assert headings[0] == "Åbne værksteder"
-    aalborg = headings.index("Aalborg — Videnscenter for Velfærdsteknologi Vest")
-    kobenhavn = next(i for i, h in enumerate(headings) if h.startswith("København —"))
+    aalborg = headings.index("Aalborg – Videnscenter for Velfærdsteknologi Vest")
+    kobenhavn = next(i for i, h in enumerate(headings) if h.startswith("København –"))
     assert aalborg < kobenhavn
     assert [h.split(" startede")[0] for h in headings[aalborg + 1 : kobenhavn]] == [
         "Gruppearbejde 1",

@@ -126,6 +126,9 @@ async def running_day(
         # The fake Telegram starts again at update and message id 1: the template's inputs
         # must not look like the same messages delivered again.
         copy.execute("UPDATE inputs SET update_id = NULL, message_id = message_id + 1000000000")
+        # Nor are the template's feed cards in it: an update of a card (an edit, an /undo)
+        # would be refused as a message that is not there.
+        copy.execute("UPDATE outbox SET telegram_message_id = NULL WHERE kind = 'feed'")
         copy.commit()
     clock = ManualClock(at(event, "13:41"))
     api = FakeBotApi(TOKEN)

@@ -99,6 +99,13 @@ async def test_stats_measures_a_tables_question_against_that_tables_people(
     assert numbers(line) == [1, 1, 50]
 
 
+async def test_stats_sets_each_tables_count_apart_from_the_tables_name(world: World) -> None:
+    # "Bord 1 1, Bord 2 2" read as a list of numbers; the count follows a colon, as in /inputs.
+    stats = await say(world, host(world), "/stats")
+    (line,) = [line for line in stats.splitlines() if line.startswith("Tjekket ind pr. bord")]
+    assert line == "Tjekket ind pr. bord: Bord 1: 1, Bord 2: 2"
+
+
 async def test_prompt_refuses_a_table_the_site_does_not_have_instead_of_asking_everyone(
     world: World,
 ) -> None:

@@ -74,6 +74,25 @@ async def test_an_edit_updates_the_sent_card_through_the_outbox_and_marks_it_edi
     )  # no second card
 
 
+async def test_an_input_its_author_takes_back_is_marked_on_the_card_which_loses_its_buttons(
+    world: World,
+) -> None:
+    await run_until(world.harness, world.clock, at("13:15"))
+    world.people["nord"].send(APPROVED)
+    await world.harness.settle()
+    card = world.hosts["nord"].last()
+    assert buttons(card) == ["⭐ Stjerne (0)", "🙈 Skjul"]
+
+    world.people["nord"].send("/undo")
+    await world.harness.settle()
+
+    now = shown(world, card)
+    assert APPROVED in now["text"]
+    assert "· trukket tilbage" in now["text"]
+    assert "reply_markup" not in now  # nothing left to star or hide
+    assert world.hosts["nord"].last()["message_id"] == card["message_id"]  # no second card
+
+
 async def test_a_starred_input_edited_before_the_relay_waits_for_a_new_star(
     world: World,
 ) -> None:
@@ -143,6 +162,22 @@ async def test_an_edit_after_the_relay_leaves_the_relayed_copies_as_approved(
     now = shown(world, card)
     assert EDITED in now["text"]
     assert "efter at det blev sendt videre. De steder, det er nået til, beholder" in now["text"]
+
+
+@pytest.mark.parametrize("world", [{"mode": "live"}], indirect=True)
+async def test_the_check_in_digest_names_a_live_highlight_by_its_approved_text_not_its_edit(
+    world: World,
+) -> None:
+    await run_until(world.harness, world.clock, at("13:15"))
+    await answer_and_star(world, "nord", APPROVED)
+    assert any(APPROVED in t for t in relays_to(world, "midt"))  # relayed live, as approved
+    world.clock.advance(at("13:17") - world.clock.now())
+    await edit(world, "nord", EDITED)
+
+    await run_until(world.harness, world.clock, at("13:41"))
+    [digest] = [t for t in relays_to(world, "midt") if t.startswith("📡")]
+    assert f"Allerede delt med jer live siden sidst: »{APPROVED}«" in digest
+    assert not any(EDITED in t for t in relays_to(world, "midt") + relays_to(world, "syd"))
 
 
 async def test_an_edited_vote_highlight_is_held_like_a_starred_one(

@@ -156,7 +156,7 @@ async def test_stats_show_a_facilitator_their_site_and_an_organiser_every_site(
     await day.settle()
     text = host.last()["text"]
     assert "København: 1 tjekket ind, 1 af dem har skrevet noget (100 %)" in text
-    assert "Bord 1 1, Bord 2 0" in text
+    assert "Bord 1: 1, Bord 2: 0" in text
     assert "⚠️ 1 kan ikke nås" in text
     assert "• Gruppearbejde 1: 1 input fra 1 deltager (100 %)" in text
     assert "• Gruppearbejde 2: 0 input fra 0 deltagere (0 %)" in text

@@ -113,6 +113,23 @@ async def test_feed_cards_and_the_check_in_card_are_in_each_facilitators_languag
     assert cards(world.eve, "Om lidt") == []
 
 
+async def test_inputs_and_quiet_name_the_question_in_the_facilitators_language(
+    world: World,
+) -> None:
+    await run_until(world.harness, world.clock, at("13:15"))
+    world.people["midt"].send("Et svar fra Midt")
+    await world.harness.settle()
+    world.eve.send("/inputs midt")
+    await world.harness.settle()
+    assert world.eve.last()["text"].startswith("Group work 1 – the latest inputs from Midt:")
+    world.eve.send("/quiet midt")
+    await world.harness.settle()
+    assert world.eve.last()["text"] == "Tables with no input to Group work 1: Table 2"
+    world.dan.send("/inputs")
+    await world.harness.settle()
+    assert world.dan.last()["text"].startswith("Gruppearbejde 1 – de seneste input fra Midt:")
+
+
 async def test_a_facilitator_in_the_group_is_told_once_there_in_the_events_language(
     world: World,
 ) -> None:

@@ -127,6 +127,21 @@ async def test_a_group_the_bot_is_removed_from_is_given_up_and_used_again_when_i
     assert not any("Tredje input." in t for t in texts(host))
 
 
+async def test_health_says_in_the_readers_language_that_the_bot_was_removed_from_the_group(
+    limited: BotHarness, people: tuple[FakeUser, FakeUser, FakeUser]
+) -> None:
+    _, host, organiser = people
+    group = limited.api.group(GROUP, "Facilitatorer Aalborg")
+    group.remove_bot(by=host)
+    organiser.send("/language da")
+    await limited.settle()
+    organiser.send("/health")
+    await limited.settle()
+    lost = texts(organiser)[-1]
+    assert "(botten blev fjernet fra gruppen)" in lost
+    assert "removed" not in lost
+
+
 async def test_cards_follow_a_group_that_became_a_supergroup(
     limited: BotHarness, people: tuple[FakeUser, FakeUser, FakeUser]
 ) -> None:

@@ -143,3 +143,29 @@ async def test_a_relayed_photo_is_shown_itself_after_the_relay_and_forget_remove
     for site in ("midt", "syd"):
         assert not [m for m in world.people[site].inbox() if "photo" in m]
     assert (card["chat"]["id"], card["message_id"]) not in left
+
+
+@pytest.mark.parametrize("world", [{"mode": "live"}], indirect=True)
+async def test_the_check_in_digest_calls_a_photo_shared_live_a_photo_not_a_quoted_word(
+    world: World,
+) -> None:
+    await run_until(world.harness, world.clock, at("13:15"))
+    world.people["nord"].send_photo(None)
+    world.people["nord"].send("Vi vil have flere forsøg")
+    await world.harness.settle()
+    for card in world.hosts["nord"].inbox()[-2:]:
+        star = next(
+            b["callback_data"]
+            for row in card["reply_markup"]["inline_keyboard"]
+            for b in row
+            if b["callback_data"].startswith("v1:mod:star-")
+        )
+        world.hosts["nord"].press(card, star)
+        await world.harness.settle()
+
+    await run_until(world.harness, world.clock, at("13:41"))
+    inbox = world.people["midt"].inbox()
+    [digest] = [m["text"] for m in inbox if m.get("text", "").startswith("📡")]
+    assert "Allerede delt med jer live siden sidst: " in digest
+    shared = digest.split("Allerede delt med jer live siden sidst: ")[1].split("\n")[0]
+    assert sorted(shared.split(", ")) == ["et foto", "»Vi vil have flere forsøg«"]

@@ -174,6 +174,9 @@ ROWS: tuple[Row, ...] = (
         expect={
             **everyone(Ok("checkin.need_code")),
             Who.PARTICIPANT: Ok("checkin.already_table", changes=False),
+            # A facilitator is told the role, not sent to scan a table's code.
+            Who.HOST_ELSEWHERE: Ok("role.facilitator_already", changes=False),
+            Who.HOST: Ok("role.facilitator_already", changes=False),
         },
     ),
     Row(

@@ -50,3 +50,12 @@ async def test_an_organiser_of_a_multi_site_event_is_asked_which_site(
         await harness.settle()
         assert olga.last()["text"].startswith("Which site?"), command
         assert f"like this: {command} aalborg, {command} kobenhavn" in olga.last()["text"]
+
+
+async def test_an_organiser_asked_where_to_broadcast_is_shown_all_among_the_choices(
+    harness: BotHarness,
+) -> None:
+    olga = harness.api.user(900, "Olga", language_code="da")  # ORGANIZER_IDS of the tests
+    olga.send("/broadcast Vi ses kl. 14!")
+    await harness.settle()
+    assert olga.last()["text"].endswith("/broadcast aalborg, /broadcast kobenhavn, /broadcast all")

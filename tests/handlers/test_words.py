@@ -132,7 +132,51 @@ async def test_a_delay_that_closes_the_open_question_earlier_tells_participants_
     assert "Spørgsmålet Gruppearbejde 1 er derfor åbent til kl. 14.20." in notice
 
 
+async def test_a_facilitator_who_brings_the_programme_forward_reads_frem_not_minus_minutes(
+    harness: BotHarness, seed_event: Event, clock: ManualClock
+) -> None:
+    host = harness.api.user(1620, "Vært", language_code="da")
+    guest = harness.api.user(1621, "Guest", language_code="en")
+    await become_facilitator(harness, seed_event, host, "aalborg")
+    await become_facilitator(harness, seed_event, guest, "aalborg")
+    await run_until(harness, clock, at(seed_event, "13:45"))
+
+    host.send("/delay -5")
+    await harness.settle()
+    assert host.last()["text"].startswith("⏱ Resten af programmet er rykket 5 minutter frem.")
+    guest.send("/delay -1")
+    await harness.settle()
+    earlier = "⏱ The rest of the programme has moved 1 minute earlier."
+    assert guest.last()["text"].startswith(earlier)
+    assert "-" not in host.last()["text"] + guest.last()["text"]
+
+
 # -- hints from the running event -------------------------------------------------------------
+
+
+async def test_a_facilitator_named_in_the_event_file_who_opens_the_chat_is_told_the_role(
+    settings: Settings,
+) -> None:
+    # By id and by @username, nobody gives them a code: their first /start must not send them
+    # off to scan a table's QR code.
+    data = load_event(THREE_SITES).model_dump(mode="python")
+    data["sites"][0]["facilitators"] = [1631, "@anne_midt"]
+    data["sites"][1]["facilitators"] = ["@anne_midt"]
+    event = Event.model_validate(data)
+    api = FakeBotApi(TOKEN)
+    clock = ManualClock(at(event, "12:30"))
+    async with BotHarness.running(settings, api=api, event=event, clock=clock) as harness:
+        finn = api.user(1631, "Finn", language_code="en")
+        anne = api.user(1632, "Anne", language_code="da", username="anne_midt")
+        finn.send("/start")
+        anne.send("/start")
+        await harness.settle()
+        assert finn.last()["text"] == (
+            "You are already a facilitator at Nord. Send /help to see your commands."
+        )
+        assert anne.last()["text"].startswith("Du er allerede facilitator i ")
+        assert "QR" not in finn.last()["text"] + anne.last()["text"]
+    api.assert_no_unexpected()
 
 
 async def test_hints_quote_the_running_events_codes_and_sites_not_the_seed_events(
@@ -194,7 +238,7 @@ async def test_after_withdrawing_where_and_messages_say_so_and_how_to_come_back(
     assert button_labels(anna.last()) == ["Ja, træk det tilbage", "Nej, jeg bliver"]
     anna.press_button(anna.last(), "Ja, træk det tilbage")
     await harness.settle()
-    for said in ("/where", "Et input efter", "/anonymous"):
+    for said in ("/where", "Et input efter", "/anonymous", "/agenda", "/inputs", "/switch"):
         anna.send(said)
         await harness.settle()
         text = anna.last()["text"]
