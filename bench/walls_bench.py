@@ -48,6 +48,7 @@ import sys
 import tempfile
 import time
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -188,6 +189,12 @@ class Page(asyncio.Protocol):
             self.first.set_exception(ConnectionError(self.status.decode(errors="replace")))
 
 
+def save(out: Path, pages: list[Page], values: list[Any]) -> None:
+    lost = sum(1 for page in pages if page.lost)
+    received = [{"wall": page.wall, "frames": page.frames} for page in pages]
+    out.write_text(json.dumps({"values": values, "pages": received, "lost": lost}))
+
+
 async def clients(port: int, paths: dict[str, str], count: int, out: Path) -> None:
     """Open `count` pages spread over the walls, say `ready`, and at `stop` on stdin write
     what each page received to `out`."""
@@ -197,15 +204,15 @@ async def clients(port: int, paths: dict[str, str], count: int, out: Path) -> No
     walls = list(paths)
     pages: list[Page] = []
     transports = []
+
+    def opener(n: int) -> Callable[[], Page]:
+        wall = walls[n % len(walls)]
+        return lambda: Page(wall, paths[wall], port, seen, values)
+
     for batch in range(0, count, 50):  # not 1,000 handshakes in the same instant
         made = await asyncio.gather(
             *(
-                loop.create_connection(
-                    lambda n=n: Page(walls[n % len(walls)], paths[walls[n % len(walls)]], port,
-                                     seen, values),
-                    "127.0.0.1",
-                    port,
-                )
+                loop.create_connection(opener(n), "127.0.0.1", port)
                 for n in range(batch, min(count, batch + 50))
             )
         )
@@ -215,16 +222,7 @@ async def clients(port: int, paths: dict[str, str], count: int, out: Path) -> No
         await asyncio.gather(*(page.first for _, page in made))
     print(f"ready {len(pages)}", flush=True)
     await loop.run_in_executor(None, sys.stdin.readline)
-    lost = sum(1 for page in pages if page.lost)
-    out.write_text(
-        json.dumps(
-            {
-                "values": values,
-                "pages": [{"wall": page.wall, "frames": page.frames} for page in pages],
-                "lost": lost,
-            }
-        )
-    )
+    save(out, pages, values)
     for transport in transports:
         transport.close()
 
@@ -239,8 +237,18 @@ class Run:
     offered: dict[tuple[int, int], float] = field(default_factory=dict)  # (chat, msg) → time
     inputs: list[tuple[int, str, float, int, int]] = field(default_factory=list)
     peak_kib: int = 0
+    cpu: float = 0.0  # the bot's CPU seconds per second while inputs arrived
+    loader_cpu: float = 0.0  # the same for the load process
     received: dict[str, Any] | None = None
     load: float = 0.0
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User and system CPU time of a process so far, from /proc (0 without one)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def query(database: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -249,8 +257,12 @@ def query(database: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 async def start_bot(
-    folder: Path, database: Path, event_file: Path, api: TimedFakeBotApi,
-    server: FakeBotApiServer, port: int,
+    folder: Path,
+    database: Path,
+    event_file: Path,
+    api: TimedFakeBotApi,
+    server: FakeBotApiServer,
+    port: int,
 ) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "EVENT_"))}
     env.update(
@@ -266,8 +278,18 @@ async def start_bot(
     api.first_poll = None
     with (folder / "bot.log").open("ab") as log:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", "--listen", "127.0.0.1", "--port", str(port),
-            env=env, cwd=folder, stdout=log, stderr=log,
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            "--listen",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            env=env,
+            cwd=folder,
+            stdout=log,
+            stderr=log,
         )
     await wait_for(lambda: api.first_poll or process.returncode is not None, 60, "the bot")
     if process.returncode is not None:
@@ -303,9 +325,19 @@ async def one_run(
                 paths = {wall: f"/wall/{token}/live" for wall, token in tokens.items()}
                 out = folder / "pages.json"
                 loader = await asyncio.create_subprocess_exec(
-                    sys.executable, __file__, "--clients", json.dumps(paths),
-                    "--port", str(port), "--connections", str(pages), "--out", str(out),
-                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT,
+                    sys.executable,
+                    __file__,
+                    "--clients",
+                    json.dumps(paths),
+                    "--port",
+                    str(port),
+                    "--connections",
+                    str(pages),
+                    "--out",
+                    str(out),
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    cwd=ROOT,
                 )
                 assert loader.stdout is not None
                 line = await asyncio.wait_for(loader.stdout.readline(), 90)
@@ -314,12 +346,16 @@ async def one_run(
                 print(f"  {line.decode().split()[1]} pages open", flush=True)
             people = [api.user(FIRST + n, f"Deltager {n}") for n in range(rate * int(seconds))]
             begin = time.time() + 0.2
+            cpu = cpu_seconds(process.pid), cpu_seconds(loader.pid if loader else None)
             for n, person in enumerate(people):
                 delay = begin + n / rate - time.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 message = person.send(f"Input nummer {n}: vi prøver væggene af")["message"]
                 run.offered[(message["chat"]["id"], message["message_id"])] = time.time()
+            span = time.time() - begin
+            run.cpu = (cpu_seconds(process.pid) - cpu[0]) / span
+            run.loader_cpu = (cpu_seconds(loader.pid if loader else None) - cpu[1]) / span
             expected = len(people)
             with contextlib.suppress(TimeoutError):
                 await wait_for(
@@ -386,7 +422,7 @@ def arrivals(run: Run, sites: list[str]) -> tuple[list[float], int, int]:
         wall, frames = page["wall"], page["frames"]
         times = [t for t, _ in frames]
         if wall == ALL:
-            shown = {site: [] for site in sites}  # running maximum per site
+            shown: dict[str, list[int]] = {site: [] for site in sites}  # running maximum per site
             for _, index in frames:
                 counts_now = values[index]
                 for n, site in enumerate(sites):
@@ -394,7 +430,8 @@ def arrivals(run: Run, sites: list[str]) -> tuple[list[float], int, int]:
                     now = counts_now[n] if n < len(counts_now) else 0
                     shown[site].append(max(last, now))
         else:
-            running, highest = [], 0
+            running: list[int] = []
+            highest = 0
             for _, index in frames:
                 highest = max(highest, values[index])
                 running.append(highest)
@@ -434,6 +471,7 @@ async def measure(pages: int, rate: int, seconds: float) -> list[Figure]:
     slower = 1 - busy.rate / base.rate if base.rate else 1.0
     peak = loaded.peak_kib / 1024
     on = f"{pages:,} pages, {rate} inputs/s"
+    frames = sum(len(page["frames"]) for page in loaded.received["pages"])
     return [
         Figure(
             SECTION,
@@ -443,6 +481,7 @@ async def measure(pages: int, rate: int, seconds: float) -> list[Figure]:
             "p99 < 1 s",
             check(p99, "<", 1.0),
             f"{pairs:,} (input, page) pairs, {missing:,} never arrived; "
+            f"{frames / pages / seconds:.1f} frames a second per page; "
             f"{loaded.received['lost']} pages lost; load average {loaded.load:.2f}",
         ),
         Figure(
@@ -454,7 +493,8 @@ async def measure(pages: int, rate: int, seconds: float) -> list[Figure]:
             check(slower, "<=", 0.10),
             f"{slower * 100:+.1f}% slower; offered → committed p99 "
             f"{ms(percentile(busy.latencies, 0.99))}, without pages "
-            f"{ms(percentile(base.latencies, 0.99))}",
+            f"{ms(percentile(base.latencies, 0.99))}; the bot's CPU {loaded.cpu:.2f} s/s, "
+            f"without pages {alone.cpu:.2f} s/s (the load process {loaded.loader_cpu:.2f} s/s)",
         ),
         Figure(
             SECTION,
