@@ -240,6 +240,9 @@ class Run:
     cpu: float = 0.0  # the bot's CPU seconds per second while inputs arrived
     loader_cpu: float = 0.0  # the same for the load process
     received: dict[str, Any] | None = None
+    burst: dict[tuple[int, int], float] = field(default_factory=dict)  # offered all at once
+    burst_at: float = 0.0
+    window: tuple[float, float] = (0.0, 0.0)  # the steady feed
     load: float = 0.0
 
 
@@ -249,6 +252,15 @@ def cpu_seconds(pid: int | None) -> float:
         return 0.0
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def committed(database: Path, count: int) -> None:
+    with contextlib.suppress(TimeoutError):
+        await wait_for(
+            lambda: query(database, "SELECT COUNT(*) FROM inputs")[0][0] >= count,
+            30,
+            "every input committed",
+        )
 
 
 def query(database: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -307,8 +319,45 @@ async def stop_bot(process: asyncio.subprocess.Process) -> None:
             await process.wait()
 
 
+async def open_pages(
+    database: Path, port: int, pages: int, out: Path
+) -> asyncio.subprocess.Process:
+    """The load process, once every page it opened has its first frame."""
+    tokens = dict(query(database, "SELECT wall, token FROM wall_tokens"))
+    paths = {wall: f"/wall/{token}/live" for wall, token in tokens.items()}
+    loader = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--clients",
+        json.dumps(paths),
+        "--port",
+        str(port),
+        "--connections",
+        str(pages),
+        "--out",
+        str(out),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert loader.stdout is not None
+    line = await asyncio.wait_for(loader.stdout.readline(), 90)
+    if not line.startswith(b"ready"):
+        loader.kill()
+        await loader.wait()
+        raise RuntimeError(f"the load process did not open its pages: {line!r}")
+    print(f"  {line.decode().split()[1]} pages open", flush=True)
+    return loader
+
+
 async def one_run(
-    folder: Path, template: Path, event_file: Path, pages: int, rate: int, seconds: float
+    folder: Path,
+    template: Path,
+    event_file: Path,
+    pages: int,
+    rate: int,
+    seconds: float,
+    burst: int,
 ) -> Run:
     run = Run(pages)
     database = folder / f"walls-{pages}.sqlite3"
@@ -320,51 +369,32 @@ async def one_run(
         process = await start_bot(folder, database, event_file, api, server, port)
         loader = None
         try:
-            tokens = dict(query(database, "SELECT wall, token FROM wall_tokens"))
+            out = folder / "pages.json"
             if pages:
-                paths = {wall: f"/wall/{token}/live" for wall, token in tokens.items()}
-                out = folder / "pages.json"
-                loader = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    __file__,
-                    "--clients",
-                    json.dumps(paths),
-                    "--port",
-                    str(port),
-                    "--connections",
-                    str(pages),
-                    "--out",
-                    str(out),
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    cwd=ROOT,
-                )
-                assert loader.stdout is not None
-                line = await asyncio.wait_for(loader.stdout.readline(), 90)
-                if not line.startswith(b"ready"):
-                    raise RuntimeError(f"the load process did not open its pages: {line!r}")
-                print(f"  {line.decode().split()[1]} pages open", flush=True)
-            people = [api.user(FIRST + n, f"Deltager {n}") for n in range(rate * int(seconds))]
+                loader = await open_pages(database, port, pages, out)
+            steady = rate * int(seconds)
+            people = [api.user(FIRST + n, f"Deltager {n}") for n in range(steady + burst)]
             begin = time.time() + 0.2
             cpu = cpu_seconds(process.pid), cpu_seconds(loader.pid if loader else None)
-            for n, person in enumerate(people):
+            for n, person in enumerate(people[:steady]):
                 delay = begin + n / rate - time.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 message = person.send(f"Input nummer {n}: vi prøver væggene af")["message"]
                 run.offered[(message["chat"]["id"], message["message_id"])] = time.time()
-            span = time.time() - begin
+            run.window = (begin, time.time())
+            span = run.window[1] - begin
             run.cpu = (cpu_seconds(process.pid) - cpu[0]) / span
             run.loader_cpu = (cpu_seconds(loader.pid if loader else None) - cpu[1]) / span
-            expected = len(people)
-            with contextlib.suppress(TimeoutError):
-                await wait_for(
-                    lambda: query(database, "SELECT COUNT(*) FROM inputs")[0][0] >= expected,
-                    30,
-                    "every input committed",
-                )
+            await committed(database, steady)
+            await asyncio.sleep(TAIL)  # with or without pages, the same pause before the burst
+            # Then what the bot can take: a burst, every input waiting at once (pages open).
+            run.burst_at = time.time()
+            for n, person in enumerate(people[steady:]):
+                message = person.send(f"Input nummer {steady + n}: alle på én gang")["message"]
+                run.burst[(message["chat"]["id"], message["message_id"])] = run.burst_at
+            await committed(database, steady + burst)
             if loader is not None:
-                await asyncio.sleep(TAIL)
                 assert loader.stdin is not None
                 loader.stdin.write(b"stop\n")
                 await loader.stdin.drain()
@@ -390,21 +420,24 @@ async def one_run(
 
 @dataclass
 class Intake:
-    committed: int
-    rate: float
-    latencies: list[float]
+    committed: int  # of the steady feed
+    rate: float  # committed inputs/s of the steady feed
+    latencies: list[float]  # offered → committed, steady feed
+    burst: int  # of the burst, committed
+    burst_rate: float  # committed inputs/s of the burst
 
 
 def intake(run: Run) -> Intake:
+    steady = [stamp for _, _, stamp, chat, mid in run.inputs if (chat, mid) in run.offered]
     latencies = [
         stamp - run.offered[(chat, mid)]
         for _, _, stamp, chat, mid in run.inputs
         if (chat, mid) in run.offered
     ]
-    if not run.inputs:
-        return Intake(0, 0.0, [])
-    span = max(stamp for _, _, stamp, _, _ in run.inputs) - min(run.offered.values())
-    return Intake(len(run.inputs), len(run.inputs) / span, latencies)
+    burst = [stamp for _, _, stamp, chat, mid in run.inputs if (chat, mid) in run.burst]
+    rate = len(steady) / (max(steady) - min(run.offered.values())) if steady else 0.0
+    burst_rate = len(burst) / (max(burst) - run.burst_at) if burst else 0.0
+    return Intake(len(steady), rate, latencies, len(burst), burst_rate)
 
 
 def arrivals(run: Run, sites: list[str]) -> tuple[list[float], int, int]:
@@ -435,7 +468,9 @@ def arrivals(run: Run, sites: list[str]) -> tuple[list[float], int, int]:
             for _, index in frames:
                 highest = max(highest, values[index])
                 running.append(highest)
-        for input_id, site, stamp, _, _ in run.inputs:
+        for input_id, site, stamp, chat, mid in run.inputs:
+            if (chat, mid) not in run.offered:
+                continue  # the burst after the steady feed: it measures the intake only
             if wall == ALL:
                 series, wanted = shown[site], ordinal[input_id]
             elif wall == site:
@@ -451,7 +486,7 @@ def arrivals(run: Run, sites: list[str]) -> tuple[list[float], int, int]:
     return delays, missing, pairs
 
 
-async def measure(pages: int, rate: int, seconds: float) -> list[Figure]:
+async def measure(pages: int, rate: int, seconds: float, burst: int) -> list[Figure]:
     more_files()
     with tempfile.TemporaryDirectory(prefix="samtidig-walls-") as tmp:
         folder = Path(tmp)
@@ -459,19 +494,23 @@ async def measure(pages: int, rate: int, seconds: float) -> list[Figure]:
         event = load_event(event_file)
         sites = [site.key for site in event.sites]
         template = folder / "template.sqlite3"
-        await seed_participants(template, event, rate * int(seconds), first=FIRST)
-        print(f"  without pages: {rate}/s for {seconds:.0f} s", flush=True)
-        alone = await one_run(folder, template, event_file, 0, rate, seconds)
-        print(f"  with {pages:,} pages: {rate}/s for {seconds:.0f} s", flush=True)
-        loaded = await one_run(folder, template, event_file, pages, rate, seconds)
+        await seed_participants(template, event, rate * int(seconds) + burst, first=FIRST)
+        print(f"  without pages: {rate}/s for {seconds:.0f} s, then {burst:,} at once", flush=True)
+        alone = await one_run(folder, template, event_file, 0, rate, seconds, burst)
+        print(f"  with {pages:,} pages: the same", flush=True)
+        loaded = await one_run(folder, template, event_file, pages, rate, seconds, burst)
     base, busy = intake(alone), intake(loaded)
     delays, missing, pairs = arrivals(loaded, sites)
     assert loaded.received is not None
     p99 = percentile(delays, 0.99) if not missing else float("inf")
     slower = 1 - busy.rate / base.rate if base.rate else 1.0
+    burst_slower = 1 - busy.burst_rate / base.burst_rate if base.burst_rate else 1.0
     peak = loaded.peak_kib / 1024
     on = f"{pages:,} pages, {rate} inputs/s"
-    frames = sum(len(page["frames"]) for page in loaded.received["pages"])
+    start, end = loaded.window
+    frames = sum(
+        1 for page in loaded.received["pages"] for t, _ in page["frames"] if start <= t <= end
+    )
     return [
         Figure(
             SECTION,
@@ -481,7 +520,7 @@ async def measure(pages: int, rate: int, seconds: float) -> list[Figure]:
             "p99 < 1 s",
             check(p99, "<", 1.0),
             f"{pairs:,} (input, page) pairs, {missing:,} never arrived; "
-            f"{frames / pages / seconds:.1f} frames a second per page; "
+            f"{frames / pages / (end - start):.1f} frames a second per page; "
             f"{loaded.received['lost']} pages lost; load average {loaded.load:.2f}",
         ),
         Figure(
@@ -495,6 +534,16 @@ async def measure(pages: int, rate: int, seconds: float) -> list[Figure]:
             f"{ms(percentile(busy.latencies, 0.99))}, without pages "
             f"{ms(percentile(base.latencies, 0.99))}; the bot's CPU {loaded.cpu:.2f} s/s, "
             f"without pages {alone.cpu:.2f} s/s (the load process {loaded.loader_cpu:.2f} s/s)",
+        ),
+        Figure(
+            SECTION,
+            f"{pages:,} pages, a burst of {burst:,}: intake, committed inputs/s",
+            f"{busy.burst_rate:.0f}/s ({busy.burst:,} of {burst:,}); "
+            f"without pages {base.burst_rate:.0f}/s ({base.burst:,})",
+            "",
+            None,
+            f"{burst_slower * 100:+.1f}% slower; no target (the issue's is the steady feed's): "
+            "what the bot can take, every input waiting at once; moves with the machine's load",
         ),
         Figure(
             SECTION,
@@ -512,6 +561,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=1000, help="pages to open")
     parser.add_argument("--rate", type=int, default=100, help="inputs per second")
     parser.add_argument("--seconds", type=float, default=30, help="how long inputs arrive")
+    parser.add_argument("--burst", type=int, default=1000, help="inputs at once, after")
     parser.add_argument("--clients", help=argparse_hidden())
     parser.add_argument("--port", type=int, help=argparse_hidden())
     parser.add_argument("--out", type=Path, help=argparse_hidden())
@@ -521,7 +571,7 @@ def main() -> None:
         asyncio.run(clients(args.port, json.loads(args.clients), args.connections, args.out))
         return
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-    emit(asyncio.run(measure(args.connections, args.rate, args.seconds)), args.json)
+    emit(asyncio.run(measure(args.connections, args.rate, args.seconds, args.burst)), args.json)
 
 
 def argparse_hidden() -> str:
