@@ -183,7 +183,10 @@ class WallHub:
             yield f"retry: {RETRY_MS}\n\n".encode() + self._frames.get(key, b"")
             while True:
                 try:
-                    await asyncio.wait_for(viewer.changed.wait(), self._ping)
+                    # A deadline on this task, not `wait_for`'s task and timer per frame: with
+                    # 1,000 pages open that was a task for every page at every change.
+                    async with asyncio.timeout(self._ping):
+                        await viewer.changed.wait()
                 except TimeoutError:
                     yield b": ping\n\n"
                     continue

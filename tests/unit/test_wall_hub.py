@@ -102,3 +102,19 @@ async def test_a_change_made_while_the_walls_render_is_sent_without_waiting_for_
     )
     await page.aclose()
     await hub.stop()
+
+
+async def test_a_quiet_stream_sends_a_ping_and_still_the_next_change() -> None:
+    walls = FakeWalls()
+    hub = WallHub(walls.render, walls.read_tokens, refresh=3600, ping=0.05)
+    page = hub.stream("nord", "da", "t-nord")
+    await anext(page)
+    assert await asyncio.wait_for(anext(page), 2) == b": ping\n\n"
+    walls.version = 1
+    hub.on_event(InputChanged(InputChange.ADDED, "nord", 1))
+    frame = await asyncio.wait_for(anext(page), 2)
+    while frame == b": ping\n\n":
+        frame = await asyncio.wait_for(anext(page), 2)
+    assert frame == b"event: state\ndata: nord da v1\ndata: second line\n\n"
+    await page.aclose()
+    await hub.stop()
