@@ -69,7 +69,8 @@ How the figures are measured, in short:
 6. Rehearsal: `python -m bot rehearse` as a process, stopped after 200 s.
 7. Walls: `python -m bot run --listen` as a process against `FakeBotApiServer`; a second
    process holds 1,000 server-sent-events streams (the three sites' walls and the all-sites
-   wall, 250 each) while inputs arrive at 100/s for 30 s, each from another participant.
+   wall, 250 each) while inputs arrive at 100/s for 30 s, each from another participant,
+   then 1,000 at once.
    Commit → arrival: the input's `created_at` (stamped in the transaction that stores it,
    just before the commit) to the first frame at a page that shows it (its site's newest
    inputs; the all-sites wall's count of who answered), every (input, page) pair. Intake: the
