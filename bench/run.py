@@ -1,5 +1,5 @@
-"""`make bench`: every benchmark of issue 9, one after another, each in a process of its own;
-prints one table and writes it to bench/RESULTS.md with the date and the machine.
+"""`make bench`: every benchmark of issues 9 and 16, one after another, each in a process of
+its own; prints one table and writes it to bench/RESULTS.md with the date and the machine.
 
     .venv/bin/python bench/run.py [--only 1,3] [--out bench/RESULTS.md]
 
@@ -12,6 +12,8 @@ Sections (each also runs alone: `.venv/bin/python bench/<script> --help`):
 5. footprint_bench.py  `python -m bot run` with 10,000 participants: memory, start to polling
 6. rehearsal_bench.py  wall time of `python -m bot rehearse`, 75 and 2,000 participants
 7. load_bench.py       issue 14: a broadcast under 40 flooders, a stranger's flood, 300 check-ins
+8. walls_bench.py      1,000 live walls open while inputs arrive at 100/s (issue 16): commit →
+                       arrival at every page, intake beside it, the bot's peak memory
 
 Benchmarks print figures; they assert nothing. Everything runs on loopback or in-process and
 stops by itself (each section has a time limit).
@@ -42,6 +44,7 @@ SECTIONS = [
     ("5. Footprint", "footprint_bench.py", 90),
     ("6. Rehearsal", "rehearsal_bench.py", 240),
     ("7. Load", "load_bench.py", 240),
+    ("8. Walls", "walls_bench.py", 240),
 ]
 
 HOW = """\
@@ -70,6 +73,14 @@ How the figures are measured, in short:
    (`bot.sandbox.load`); broadcast time = Send pressed to the last copy the fake accepted, the
    same broadcast without and with 40 participants writing once a second; latencies from the
    fake's timestamps; check-ins: `/start`, consent, role, named, each pressed on arrival.
+8. Walls: `python -m bot run --listen` as a process against `FakeBotApiServer`; a second
+   process holds 1,000 server-sent-events streams (the three sites' walls and the all-sites
+   wall, 250 each) while inputs arrive at 100/s for 30 s, each from another participant,
+   then 1,000 at once.
+   Commit → arrival: the input's `created_at` (stamped in the transaction that stores it,
+   just before the commit) to the first frame at a page that shows it (its site's newest
+   inputs; the all-sites wall's count of who answered), every (input, page) pair. Intake: the
+   same feed without pages, a fresh process. Memory: the bot's VmHWM.
 """
 
 

@@ -225,7 +225,7 @@ class Console:
             lang=lang,
             site=(await walls.site_wall(view, lang)).site,
             feed=await self.service.feed(view, lang),
-            quiet=await self.services.inputs.quiet(view),
+            quiet=await self.services.inputs.quiet(view, lang),
             checkin=await walls.all_wall(lang),
             now=now,
             tables=self._tables(view, lang),

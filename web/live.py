@@ -144,10 +144,14 @@ class WallHub:
             self._flush = asyncio.get_running_loop().create_task(self._render_dirty())
 
     async def _render_dirty(self) -> None:
-        await asyncio.sleep(self._coalesce)
-        dirty, self._dirty = self._dirty, set()
-        for key in [k for k in self._viewers if k[0] in dirty]:
-            await self._update(key)
+        # What is marked while the walls render is rendered next, by this task: `_mark` starts
+        # no second one while it runs, and the last change of a burst must not wait for
+        # another change (or the refresh) to be shown.
+        while self._dirty:
+            await asyncio.sleep(self._coalesce)
+            dirty, self._dirty = self._dirty, set()
+            for key in [k for k in self._viewers if k[0] in dirty]:
+                await self._update(key)
 
     async def _update(self, key: tuple[str, str]) -> None:
         view = self._view(key[0])
@@ -206,7 +210,10 @@ class WallHub:
             yield f"retry: {RETRY_MS}\n\n".encode() + self._frames.get(key, b"")
             while True:
                 try:
-                    await asyncio.wait_for(viewer.changed.wait(), self._ping)
+                    # A deadline on this task, not `wait_for`'s task and timer per frame: with
+                    # 1,000 pages open that was a task for every page at every change.
+                    async with asyncio.timeout(self._ping):
+                        await viewer.changed.wait()
                 except TimeoutError:
                     yield b": ping\n\n"
                     continue

@@ -22,6 +22,8 @@ from bot.services.console import FeedItem
 from bot.services.inputs import QuietTables
 from bot.services.walls import AllWall, SiteColumn, SiteWall
 
+QR_KEPT = 256  # QR codes kept drawn: one per site's check-in link and language
+
 
 class Pages:
     def __init__(self, texts: Catalogue, tz: Any) -> None:
@@ -36,6 +38,7 @@ class Pages:
         self._env.filters["local"] = self._local  # a moment for the catalogue to write
         self._env.filters["hhmm"] = self._hhmm  # a clock time standing alone
         self._env.filters["iso"] = lambda moment: moment.isoformat() if moment else ""
+        self._qr: dict[tuple[str, str], Markup] = {}
 
     def _local(self, moment: datetime | None) -> datetime | str:
         """The moment in the event's time zone; the catalogue writes it as the page's language
@@ -56,11 +59,20 @@ class Pages:
         return {"t": partial(self._texts.plain, lang), "lang": lang}
 
     def qr(self, url: str, label: str) -> Markup:
-        """The QR code as inline SVG (no image request, nothing for the CSP to allow)."""
-        svg = segno.make(url, error="m").svg_inline(
-            scale=1, omitsize=True, border=2, title=label, dark="#000", light="#fff"
-        )
-        return Markup(svg.replace("<svg ", '<svg role="img" ', 1))  # noqa: S704 - segno's SVG
+        """The QR code as inline SVG (no image request, nothing for the CSP to allow).
+
+        Drawn once per link and language: a site's wall is rendered again at every change,
+        its check-in link stays the same, and drawing it took half of each render."""
+        found = self._qr.get((url, label))
+        if found is None:
+            svg = segno.make(url, error="m").svg_inline(
+                scale=1, omitsize=True, border=2, title=label, dark="#000", light="#fff"
+            )
+            found = Markup(svg.replace("<svg ", '<svg role="img" ', 1))  # noqa: S704 - segno's
+            if len(self._qr) >= QR_KEPT:  # a bound, should links ever come from elsewhere
+                self._qr.clear()
+            self._qr[(url, label)] = found
+        return found
 
     def site_fragment(self, wall: SiteWall, now: datetime) -> str:
         qr = (

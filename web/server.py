@@ -11,7 +11,11 @@ runs it the way a bot needs:
   headers of its first request, so a client that opens connections and never finishes them
   would hold a file descriptor each, for ever. `HEADERS_TIMEOUT` closes them;
 - without an access log (paths and client addresses of participants are nobody's business)
-  and without touching the logging set-up of the bot.
+  and without touching the logging set-up of the bot;
+- with room for every wall in every room: each open wall holds a connection (and a file
+  descriptor) for as long as it is open, so the cap on connections is well above the 1,000
+  live pages the walls are built for, and the process raises its soft open-file limit (often
+  1,024) towards the hard one so that the cap, not EMFILE, is what a crowd meets.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +36,8 @@ log = logging.getLogger(__name__)
 
 HEADERS_TIMEOUT = 10.0  # seconds a client has to send a request's headers
 KEEP_ALIVE = 5  # seconds an idle kept-alive connection stays open
-MAX_CONNECTIONS = 1000  # beyond this uvicorn answers 503 at once
+MAX_CONNECTIONS = 4000  # beyond this uvicorn answers 503 at once (counts this connection)
+SPARE_FILES = 256  # file descriptors besides the connections: the database, Telegram, logs
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +131,7 @@ class HttpServer:
 
     async def start(self) -> None:
         """Bind (an OSError if the address is taken) and serve until `stop()`."""
+        enough_files(MAX_CONNECTIONS + SPARE_FILES)
         family = socket.AF_INET6 if ":" in self._listen.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -152,3 +159,25 @@ class HttpServer:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+
+
+def enough_files(wanted: int) -> int:
+    """Raise this process's soft limit on open files to `wanted` (no further than the hard
+    limit, which only an administrator can move); never lowers it. Returns the soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return soft
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            log.warning("could not raise the open-file limit from %d to %d", soft, target)
+            return soft
+        if target < wanted:
+            log.warning(
+                "open files are limited to %d: fewer pages than %d can be open",
+                target,
+                wanted - SPARE_FILES,
+            )
+    return target

@@ -67,3 +67,54 @@ async def test_a_token_changed_by_another_process_closes_its_pages_at_the_next_r
     await hub.stop()
     async for _ in midt:  # the stop ends the other stream too
         raise AssertionError("no state expected after the stop")
+
+
+async def test_a_change_made_while_the_walls_render_is_sent_without_waiting_for_another() -> None:
+    walls = FakeWalls()
+    rendering, release = asyncio.Event(), asyncio.Event()
+    release.set()
+
+    async def slow_render(wall: str, lang: str) -> str:
+        state = await walls.render(wall, lang)  # the state as it is when the render starts
+        rendering.set()
+        await release.wait()
+        return state
+
+    hub = WallHub(slow_render, walls.read_tokens, refresh=3600)
+    page = hub.stream("nord", "da", "t-nord")
+    await anext(page)
+    release.clear()
+    rendering.clear()
+    walls.version = 1
+    hub.on_event(InputChanged(InputChange.ADDED, "nord", 1))
+    await asyncio.wait_for(rendering.wait(), 2)
+    walls.version = 2  # committed while version 1 is being rendered
+    hub.on_event(InputChanged(InputChange.ADDED, "nord", 2))
+    release.set()
+    assert (
+        await asyncio.wait_for(anext(page), 2)
+        == b"event: state\ndata: nord da v1\ndata: second line\n\n"
+    )
+    # The last change of a burst: nothing else happens, and it still reaches the page.
+    assert (
+        await asyncio.wait_for(anext(page), 2)
+        == b"event: state\ndata: nord da v2\ndata: second line\n\n"
+    )
+    await page.aclose()
+    await hub.stop()
+
+
+async def test_a_quiet_stream_sends_a_ping_and_still_the_next_change() -> None:
+    walls = FakeWalls()
+    hub = WallHub(walls.render, walls.read_tokens, refresh=3600, ping=0.05)
+    page = hub.stream("nord", "da", "t-nord")
+    await anext(page)
+    assert await asyncio.wait_for(anext(page), 2) == b": ping\n\n"
+    walls.version = 1
+    hub.on_event(InputChanged(InputChange.ADDED, "nord", 1))
+    frame = await asyncio.wait_for(anext(page), 2)
+    while frame == b": ping\n\n":
+        frame = await asyncio.wait_for(anext(page), 2)
+    assert frame == b"event: state\ndata: nord da v1\ndata: second line\n\n"
+    await page.aclose()
+    await hub.stop()
