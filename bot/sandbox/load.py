@@ -412,7 +412,8 @@ async def stranger_flood(
         await all_handled(database, api)
     shown = [str(call.params.get("text")) for call in answers.to(STRANGER)]
     notice = texts("da", "pace.slow_down")
-    helped = sum(1 for text in shown if text.startswith(texts("da", "help.participant")))
+    # A stranger is not checked in: their help starts with how to check in.
+    helped = sum(1 for text in shown if text.startswith(texts("da", "help.stranger")))
     notices = shown.count(notice)
     return StrangerFigures(
         sent=sent,
