@@ -416,7 +416,7 @@ async def stranger_flood(
         await all_handled(database, api)
     shown = [str(call.params.get("text")) for call in answers.to(STRANGER)]
     notice = texts("da", "pace.slow_down")
-    helped = sum(1 for text in shown if text.startswith(texts("da", "help.participant")))
+    helped = sum(1 for text in shown if text.startswith(texts("da", "help.stranger")))
     notices = shown.count(notice)
     return StrangerFigures(
         sent=sent,
