@@ -41,6 +41,16 @@ async def reply(update: Update, text: str, keyboard: InlineKeyboardMarkup | None
         await chat.send_message(text, reply_markup=keyboard)
 
 
+async def explain(update: Update, context: Context, text: str) -> None:
+    """Answer a message that asked for nothing (a text, a sticker) with why nothing happened:
+    once, not again to the same person within a minute while the sentence stays the same
+    (`bot.services.pace.SaidOnce`). Never for a command, which asks for something; never
+    for an acknowledgement (👍), which says something was stored."""
+    user = context.user
+    if user is not None and context.services.pace.said.first(user.user_id, text, context.arrived):
+        await reply(update, text)
+
+
 def chat_site(update: Update, context: Context) -> str | None:
     """The site whose facilitators' group chat (`facilitator_chat` in the event file) the
     update came from; None in a private chat. Commands there act on that site by default."""

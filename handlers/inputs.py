@@ -29,7 +29,15 @@ from bot.services.inputs import (
 )
 from bot.services.relay import Reacted
 from handlers import keyboards, views
-from handlers.common import answer_button, answer_query, button, chat_site, refuse, reply
+from handlers.common import (
+    answer_button,
+    answer_query,
+    button,
+    chat_site,
+    explain,
+    refuse,
+    reply,
+)
 from handlers.context import Context
 
 log = logging.getLogger(__name__)
@@ -93,10 +101,11 @@ async def message_input(update: Update, context: Context) -> None:
         case NotCheckedIn():
             withdrawn = (await services.checkin.where(user)).withdrawn
             key = "where.withdrawn" if withdrawn else "fallback.not_checked_in"
-            await reply(update, services.texts(lang, key))
+            await explain(update, context, services.texts(lang, key))
         case NoOpenPrompt(next_item=nxt, next_start=start) if nxt is not None and start:
-            await reply(
+            await explain(
                 update,
+                context,
                 services.texts(
                     lang,
                     "inputs.no_prompt",
@@ -105,9 +114,9 @@ async def message_input(update: Update, context: Context) -> None:
                 ),
             )
         case NoOpenPrompt():
-            await reply(update, services.texts(lang, "inputs.no_prompt_today"))
+            await explain(update, context, services.texts(lang, "inputs.no_prompt_today"))
         case Flooded(warn=True):
-            await reply(update, services.texts(lang, "inputs.slow_down"))
+            await explain(update, context, services.texts(lang, "inputs.slow_down"))
         case Flooded():
             pass
 
@@ -139,7 +148,7 @@ async def unsupported_message(update: Update, context: Context) -> None:
     if context.user is None:
         return
     lang = await context.lang()
-    await reply(update, context.services.texts(lang, "inputs.as_text"))
+    await explain(update, context, context.services.texts(lang, "inputs.as_text"))
 
 
 def _preview(text: str) -> str:

@@ -43,7 +43,15 @@ from bot.services.checkin import (
 )
 from bot.services.lostchats import REMOVED_FROM_GROUP
 from handlers import keyboards, views
-from handlers.common import answer_button, button, chat_site, refuse, reply, stale_button
+from handlers.common import (
+    answer_button,
+    button,
+    chat_site,
+    explain,
+    refuse,
+    reply,
+    stale_button,
+)
 from handlers.context import Context
 
 
@@ -472,4 +480,4 @@ async def other_message(update: Update, context: Context) -> None:
     key = "fallback.checked_in" if where.complete else "fallback.not_checked_in"
     if where.withdrawn:
         key = "where.withdrawn"
-    await reply(update, services.texts(lang, key))
+    await explain(update, context, services.texts(lang, key))

@@ -28,6 +28,22 @@ async def test_forty_flooders_leave_a_broadcast_within_twice_its_time_and_where_
     assert max(figures.where_latencies) < 2.0
 
 
+async def test_forty_strangers_writing_leave_a_broadcast_within_twice_its_time_and_where_answered(
+    tmp_path: Path,
+) -> None:
+    figures = await flood_during_broadcast(tmp_path, flooders_checked_in=False)
+    print(f"\n{figures}")  # noqa: T201 - the figures, visible with -s
+    assert figures.inputs_sent >= 40 * 3  # the strangers really wrote while it went out
+    assert figures.inputs_acknowledged == 0  # nothing of theirs was stored
+    assert figures.answers_to_writers == 40  # each told once: the run is under a minute
+    assert figures.loaded is not None, f"{figures.loaded_reached} of 150 copies"
+    assert figures.loaded <= 2 * figures.unloaded
+    assert figures.stopped_cleanly
+    assert figures.unanswered_where == 0
+    assert figures.where_latencies
+    assert max(figures.where_latencies) < 2.0
+
+
 async def test_a_stranger_flooding_help_gets_one_notice_and_delays_no_one(
     tmp_path: Path,
 ) -> None:

@@ -236,6 +236,7 @@ class FloodFigures:
     where_latencies: list[float] = field(default_factory=list)
     unanswered_where: int = 0
     rate_limited: int = 0  # 429s the fake answered
+    answers_to_writers: int = 0  # sentences the flooders got back (not 👍) by the end
     stopped_cleanly: bool | None = None  # the bot stopped within STOP_WITHIN of SIGINT
 
 
@@ -315,8 +316,9 @@ async def flood_during_broadcast(
     within: float = 120,
     flooders_checked_in: bool = True,
 ) -> FloodFigures:
-    """With `flooders_checked_in` False the flooders are strangers: each message is answered
-    with a sentence (not checked in) instead of a 👍, so answers want 40 places a second."""
+    """With `flooders_checked_in` False the flooders are strangers: their messages are not
+    inputs, and each stranger is told once a minute that they are not checked in
+    (`bot.services.pace.SaidOnce`) instead of at every message."""
     path = event_file(folder)
     event = load_event(path)
     database = folder / "flood.sqlite3"
@@ -352,6 +354,7 @@ async def flood_during_broadcast(
                 api, answers, host, "Frokosten er klar", audience, within
             )
             acknowledged = len(api.reactions)
+            to_writers = sum(len(answers.to(w)) for w in writers)
         finally:
             stop.set()
             await asyncio.gather(*floods)
@@ -365,6 +368,7 @@ async def flood_during_broadcast(
         where_latencies=latencies,
         unanswered_where=unanswered,
         rate_limited=api.rate_limited,
+        answers_to_writers=to_writers,
         stopped_cleanly=stopped.cleanly,
     )
 

@@ -7,6 +7,10 @@ and stops a script: over the limit the person gets one notice, then silence unti
 down. Inputs (what participants write back) are not counted here: they have their own rule
 (`bot.services.inputs.FloodGate`), so one message never counts twice.
 
+Beside it, `SaidOnce`: an explanation (not checked in, no question open, write it as text…)
+is said to a person once a minute at most, however often they write; a command is not subject
+to it (it asks for something, and the pace already bounds it).
+
 Time is an injected monotonic clock in seconds, not the event's `Clock`: the pace protects
 real seconds of Telegram's rate, whatever time a rehearsal simulates.
 """
@@ -14,6 +18,7 @@ real seconds of Telegram's rate, whatever time a rehearsal simulates.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,6 +46,13 @@ class PaceRule:
             raise ValueError("a pace needs a burst of at least 1 and a positive rate")
 
 
+# Facilitators and organisers star, hide and relay cards: on a phone that is a run of quick
+# taps through a feed (a site's feed after a question holds 20-40 cards), then about as fast as
+# a thumb reads a card. 30 at once and 3 a second let them through; a script holding a role is
+# still bounded, at a tenth of Telegram's 30 a second, and there are a handful of role holders.
+MODERATOR_RULE = PaceRule(burst=30.0, per_second=3.0, debt=12.0)
+
+
 @dataclass(frozen=True, slots=True)
 class Admitted:
     pass
@@ -61,32 +73,18 @@ class _Bucket:
     noticed: bool = False
 
 
-class PaceGate:
-    """Token buckets per person, in memory. A bucket that has filled up again is the same as
-    none, so idle buckets are forgotten: memory follows the people active in the last few
+class _Buckets:
+    """Token buckets per person under one rule. A bucket that has filled up again is the same
+    as none, so idle buckets are forgotten: memory follows the people active in the last few
     seconds, not everyone who ever wrote."""
 
-    def __init__(
-        self,
-        rule: PaceRule | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
-        *,
-        unlimited: bool = False,
-    ) -> None:
-        self.rule = rule if rule is not None else PaceRule()
-        self.unlimited = unlimited
-        self._monotonic = monotonic
+    def __init__(self, rule: PaceRule) -> None:
+        self.rule = rule
         self._buckets: dict[int, _Bucket] = {}
         self._sweep_at = 1024  # forget idle buckets when this many are kept
 
-    def admit(self, user_id: int, at: float | None = None) -> Admitted | Refused:
-        """Count one command or press of `user_id` that arrived `at` (monotonic seconds; now
-        if not given). The caller passes when it arrived, not when its turn came: a backlog
-        worked off one a second would otherwise look like a person going at one a second."""
-        if self.unlimited:
-            return Admitted()
+    def admit(self, user_id: int, now: float) -> Admitted | Refused:
         rule = self.rule
-        now = self._monotonic() if at is None else at
         bucket = self._buckets.get(user_id)
         if bucket is None:
             bucket = self._buckets[user_id] = _Bucket(rule.burst, now)
@@ -102,13 +100,19 @@ class PaceGate:
             return Admitted()
         # A refused attempt costs too (down to the debt): going on at the same speed keeps
         # the person unheard, slowing down lets the bucket fill.
-        bucket.level = max(-self.rule.debt, bucket.level - 1.0)
+        bucket.level = max(-rule.debt, bucket.level - 1.0)
         notice = not bucket.noticed
         bucket.noticed = True
         return Refused(notice)
 
+    def holds(self, user_id: int, now: float) -> bool:
+        """Whether `user_id` has a bucket that has not filled up again by `now`."""
+        bucket = self._buckets.get(user_id)
+        return bucket is not None and bucket.level + (now - bucket.at) * self.rule.per_second < (
+            self.rule.burst
+        )
+
     def __len__(self) -> int:
-        """How many people's buckets are kept (for tests and `/health`)."""
         return len(self._buckets)
 
     def _sweep(self, now: float) -> None:
@@ -123,3 +127,104 @@ class PaceGate:
         # Sweep again when the kept buckets have doubled: each sweep's cost is paid for by
         # as many new buckets, and memory stays within twice the recently active people.
         self._sweep_at = max(1024, 2 * len(self._buckets))
+
+
+class SaidOnce:
+    """Which explanation each person was given in the last `window` seconds.
+
+    A person who writes again and again while nothing changed (a stranger, someone writing
+    between questions) already has the answer: repeating it tells them nothing and takes one
+    of the 30 places a second everyone shares. A minute is long enough that 40 people writing
+    once a second cost 40 sentences a minute instead of 40 a second, and short enough that
+    someone who missed it, or came back later, is told again. What counts as "the same" is
+    the sentence as rendered: when something changed that the sentence says (the next
+    question, the time it comes), it is a new sentence and is said.
+
+    Kept in the order said, so the entries past their window are always at the front and are
+    dropped as new ones come; at most `capacity` entries (10,000 people with two different
+    explanations each in one minute): past that the oldest is forgotten early, which only
+    means it may be said again sooner."""
+
+    def __init__(
+        self,
+        window: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        *,
+        capacity: int = 20_000,
+        unlimited: bool = False,
+    ) -> None:
+        if window <= 0 or capacity < 1:
+            raise ValueError("a window and a capacity must be positive")
+        self.window = window
+        self.capacity = capacity
+        self.unlimited = unlimited
+        self._monotonic = monotonic
+        self._said: OrderedDict[tuple[int, int], float] = OrderedDict()
+
+    def first(self, user_id: int, sentence: str, at: float | None = None) -> bool:
+        """True if `sentence` is to be said to `user_id` now (and it is noted as said); False
+        if they were given it within the window."""
+        if self.unlimited:
+            return True
+        now = self._monotonic() if at is None else at
+        said = self._said
+        while said:
+            oldest = next(iter(said.values()))
+            if now - oldest < self.window:
+                break
+            said.popitem(last=False)
+        key = (user_id, hash(sentence))
+        if key in said:
+            return False
+        said[key] = now
+        if len(said) > self.capacity:
+            said.popitem(last=False)
+        return True
+
+    def __len__(self) -> int:
+        return len(self._said)
+
+
+class PaceGate:
+    """The pace of every person for commands and presses (`rule`), a larger one for the
+    presses of facilitators and organisers (`moderator_rule`), and the explanations given
+    (`said`), in memory."""
+
+    def __init__(
+        self,
+        rule: PaceRule | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        *,
+        moderator_rule: PaceRule = MODERATOR_RULE,
+        repeat_window: float = 60.0,
+        unlimited: bool = False,
+    ) -> None:
+        self.rule = rule if rule is not None else PaceRule()
+        self.moderator_rule = moderator_rule
+        self.unlimited = unlimited
+        self._monotonic = monotonic
+        self._people = _Buckets(self.rule)
+        self._moderators = _Buckets(moderator_rule)
+        self.said = SaidOnce(repeat_window, monotonic, unlimited=unlimited)
+
+    def admit(
+        self, user_id: int, at: float | None = None, *, moderator: bool = False
+    ) -> Admitted | Refused:
+        """Count one command or press of `user_id` that arrived `at` (monotonic seconds; now
+        if not given). The caller passes when it arrived, not when its turn came: a backlog
+        worked off one a second would otherwise look like a person going at one a second.
+        `moderator`: a press of a facilitator or organiser, counted under `moderator_rule`."""
+        if self.unlimited:
+            return Admitted()
+        now = self._monotonic() if at is None else at
+        return (self._moderators if moderator else self._people).admit(user_id, now)
+
+    def moderating(self, user_id: int, at: float | None = None) -> bool:
+        """Whether `user_id`'s presses are being counted as a moderator's right now (so the
+        caller need not look up their role again for each press of a run)."""
+        now = self._monotonic() if at is None else at
+        return self._moderators.holds(user_id, now)
+
+    def __len__(self) -> int:
+        """How many people's buckets are kept (for tests and `/health`)."""
+        return len(self._people) + len(self._moderators)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.services.pace import Admitted, PaceGate, PaceRule, Refused
+from bot.services.pace import Admitted, PaceGate, PaceRule, Refused, SaidOnce
 
 
 class Ticks:
@@ -100,3 +100,43 @@ def test_a_person_still_in_debt_is_not_forgotten_by_a_sweep() -> None:
 def test_a_rule_without_a_burst_is_refused() -> None:
     with pytest.raises(ValueError, match="burst"):
         PaceRule(burst=0)
+
+
+def test_an_explanation_is_said_once_within_the_window_then_again() -> None:
+    ticks = Ticks()
+    said = SaidOnce(60.0, ticks)
+    assert said.first(1, "not checked in")
+    ticks.now += 59.0
+    assert not said.first(1, "not checked in")
+    assert said.first(2, "not checked in")  # another person
+    assert said.first(1, "next question at 14:00")  # something changed: a new sentence
+    ticks.now += 1.0
+    assert said.first(1, "not checked in")
+
+
+def test_what_was_said_is_forgotten_after_the_window_and_kept_within_capacity() -> None:
+    ticks = Ticks()
+    said = SaidOnce(60.0, ticks, capacity=10_000)
+    for user_id in range(15_000):
+        said.first(user_id, "not checked in")
+    assert len(said) == 10_000
+    assert said.first(0, "not checked in")  # the oldest was forgotten early: said again
+    ticks.now += 60.0
+    said.first(99_999, "not checked in")
+    assert len(said) == 1
+
+
+def test_a_moderators_presses_have_a_larger_burst_and_rate_of_their_own() -> None:
+    ticks = Ticks()
+    moderator = PaceRule(burst=30, per_second=3, debt=12)
+    gate = PaceGate(PaceRule(burst=8, per_second=1), ticks, moderator_rule=moderator)
+    verdicts = [gate.admit(1, moderator=True) for _ in range(31)]
+    assert verdicts[:30] == [Admitted()] * 30
+    assert verdicts[30] == Refused(notice=True)
+    assert gate.moderating(1)
+    assert gate.admit(1) == Admitted()  # commands keep the ordinary pace, untouched
+    ticks.now += 40.0  # filled up again: the run is over
+    assert not gate.moderating(1)
+    for _ in range(60):  # three a second, for ever
+        ticks.now += 1 / 3
+        assert gate.admit(1, moderator=True) == Admitted()
