@@ -96,6 +96,12 @@ class SqlitePrivacyRepo:
             "UPDATE broadcasts SET created_by = 0 WHERE created_by = ?",
         ):
             await self._conn.execute(sql, (user_id,))
+        # A facilitator's console: the sign-in links and sessions are theirs too.
+        for sql in (
+            "DELETE FROM console_links WHERE user_id = ?",
+            "DELETE FROM console_sessions WHERE user_id = ?",
+        ):
+            await self._conn.execute(sql, (user_id,))
         await self._conn.execute("DELETE FROM participants WHERE user_id = ?", (user_id,))
         events = sorted({event for _, event in inputs}) or [None]
         for event_key in events:

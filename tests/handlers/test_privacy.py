@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 from datetime import date
 from pathlib import Path
@@ -12,8 +13,12 @@ from pathlib import Path
 import pytest
 
 from bot.clock import ManualClock
+from bot.config import Settings
 from bot.event import Event
+from bot.sandbox import FakeBotApi
 from bot.sandbox.harness import BotHarness
+from bot.services.console import SignedIn
+from tests.handlers.conftest import TOKEN
 from tests.handlers.helpers import at, become_facilitator, check_in, run_until
 
 
@@ -167,3 +172,37 @@ async def test_logs_hold_neither_the_token_nor_message_texts(
     assert not [t for t in texts if t in logged]
     assert TOKEN not in logged
     assert TOKEN.split(":")[1] not in logged
+
+
+async def test_forget_takes_a_facilitators_console_links_and_sessions_too(
+    settings: Settings, seed_event: Event, clock: ManualClock
+) -> None:
+    api = FakeBotApi(TOKEN)
+    public = settings.model_copy(update={"public_url": "https://samtidig.test"})
+    async with BotHarness.running(public, api=api, event=seed_event, clock=clock) as harness:
+        host = api.user(1540, "Vibeke Værtsdatter", language_code="da")
+        await become_facilitator(harness, seed_event, host, "aalborg")
+        links = []
+        for _ in range(2):  # one link used to open a session, one left unused
+            host.send("/console")
+            await harness.settle()
+            found = re.search(r"/console/login/([A-Za-z0-9_-]+)", host.last()["text"])
+            assert found is not None
+            links.append(found[1])
+        assert isinstance(await harness.services.console.sign_in(links[0]), SignedIn)
+        assert harness.query("SELECT COUNT(*) FROM console_sessions") == [(1,)]
+
+        host.send("/forget")
+        await harness.settle()
+        host.press_button(host.last(), "Ja, slet alt")
+        await harness.settle()
+
+        traces = [
+            (table, column, value)
+            for table, column, value in every_value(harness.database_path)
+            if value == str(host.id) or "Vibeke" in value
+        ]
+        assert traces == []
+        assert harness.query("SELECT COUNT(*) FROM console_links") == [(0,)]
+        assert harness.query("SELECT COUNT(*) FROM console_sessions") == [(0,)]
+    api.assert_no_unexpected()
