@@ -164,6 +164,8 @@ class Console:
             return None
         if key in _COUNTED:
             return self.pages.word(lang, f"console.done_{key}", count=n or 0)
+        if key == "delayed":  # `n`: the minutes the programme moved (signed)
+            return self.pages.word(lang, "console.done_delayed", minutes=n or 0)
         return self.pages.word(lang, f"console.done_{key}")
 
     # -- signing in and out --------------------------------------------------------------------
@@ -282,7 +284,9 @@ class Console:
             filters=filters,
             prompts=self._prompts(view, lang) if site else [],
             default=default,
-            notice=self._notice(lang, q.get("done"), int(n) if n and n.isdigit() else None),
+            notice=self._notice(
+                lang, q.get("done"), int(n) if n and n.lstrip("-").isdigit() else None
+            ),
             formats=[fmt.value for fmt in CHAT_FORMATS],
             live=f"/console/live?{urlencode({'site': view})}",
         )
@@ -360,7 +364,7 @@ class Console:
         if request.headers.get("accept", "").startswith("application/json"):
             text = self.pages.word(lang, "console.done_delayed", minutes=minutes)
             return JSONResponse({"notice": text})
-        return self._done(request, lang, site, "delayed")
+        return self._done(request, lang, site, "delayed", minutes)
 
     async def prompt(self, request: Request) -> Response:
         """An ad-hoc question to the site or one of its tables (as /prompt)."""
