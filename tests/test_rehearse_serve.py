@@ -133,6 +133,8 @@ async def test_the_printed_organiser_link_opens_the_console_once_for_the_whole_r
                 again = await stranger.get(login)
             assert again.status_code == 403
             assert "Linket til konsollen er brugt eller udløbet" in again.text
+            assert "Start generalprøven igen for at få nye links." in again.text
+            assert "Skriv /console" not in again.text  # no bot to ask in a rehearsal
         assert process.stdout is not None
         report = (await asyncio.wait_for(process.stdout.read(), 120)).decode()
         assert await asyncio.wait_for(process.wait(), 30) == 0

@@ -69,7 +69,10 @@ class Refused(Exception):  # noqa: N818 - a response, not an error
 class Console:
     """What the console's routes need, built once by the composition root."""
 
-    def __init__(self, services: Services, pages: ConsolePages, hub: WallHub) -> None:
+    def __init__(
+        self, services: Services, pages: ConsolePages, hub: WallHub, *, rehearsal: bool = False
+    ) -> None:
+        self.rehearsal = rehearsal  # its links are printed, not sent: no /console to ask
         self.services = services
         self.service = services.console
         self.pages = pages
@@ -97,9 +100,12 @@ class Console:
         return SECURE_COOKIE if self.service.secure else COOKIE
 
     def _plain(self, lang: str, key: str, status: int) -> Response:
+        refused = key == "console.refused"
+        if self.rehearsal and key in ("console.refused", "console.signed_out"):
+            key += "_rehearsal"
         html = self.pages.plain_page(lang, self.pages.word(lang, key))
         response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
-        if status in (401, 403) and key == "console.refused":
+        if status in (401, 403) and refused:
             response.delete_cookie(self.cookie, path="/")
         return response
 
