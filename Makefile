@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: rehearse test lint check qr bench clean
+.PHONY: rehearse watch test lint check qr bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ $(STAMP): pyproject.toml
 ## The main job: the seed event rehearsed offline with 75 simulated participants, no token.
 rehearse: $(STAMP)
 	$(BIN)/python -m bot rehearse
+
+## The same rehearsal at an event minute a second, its walls and console served on
+## 127.0.0.1:8080: open the printed links in a browser.
+watch: $(STAMP)
+	$(BIN)/python -m bot rehearse --serve --speed 60
 
 ## The whole test suite.
 test: $(STAMP)

@@ -113,8 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     rehearse.add_argument(
         "--serve",
         action="store_true",
-        help="serve the walls while the rehearsal runs and print their URLs (without "
-        "--speed it runs at 60 event seconds a second, to be watched)",
+        help="serve the walls and the console while the rehearsal runs and print their URLs "
+        "and console sign-in links (without --speed it runs at 60 event seconds a second, to "
+        "be watched)",
     )
     rehearse.add_argument(
         "--listen", default="127.0.0.1", metavar="HOST", help="with --serve (default: %(default)s)"
@@ -333,7 +334,7 @@ def _rehearse(args: argparse.Namespace) -> int:
     print(f"Rehearsing {event_file} with {args.participants} simulated participants…", flush=True)
     speed = args.speed if args.speed > 0 or not args.serve else 60.0
     if args.serve:
-        print(f"The walls, live at {speed:g} event seconds a second:", flush=True)
+        print(f"Served live at {speed:g} event seconds a second; open in a browser:", flush=True)
     result = asyncio.run(
         rehearse(
             event_file,

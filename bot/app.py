@@ -313,12 +313,12 @@ async def _register_commands(app: App, texts: Catalogue) -> None:
             await app.bot.set_my_commands(commands)
 
 
-def live_walls(services: Services) -> tuple[Walls, Console]:
+def live_walls(services: Services, *, rehearsal: bool = False) -> tuple[Walls, Console]:
     """The walls' and the console's pages and streams (one hub), following every committed
     change from now on."""
     pages = Pages(services.texts, services.event.tz)
     walls = Walls(services.walls, pages, services.clock)
-    console = Console(services, ConsolePages(pages), walls.hub)
+    console = Console(services, ConsolePages(pages), walls.hub, rehearsal=rehearsal)
     walls.hub.unsubscribe = services.live.subscribe(walls.hub.on_event)
     walls.hub.start()
     return walls, console
@@ -326,9 +326,9 @@ def live_walls(services: Services) -> tuple[Walls, Console]:
 
 @contextlib.asynccontextmanager
 async def web_face(services: Services, listen: Listen) -> AsyncIterator[int]:
-    """HTTP with the walls (and /healthz) on `listen` without polling or a webhook (the
-    rehearsal); yields the port."""
-    walls, console = live_walls(services)
+    """HTTP with the walls, the console (and /healthz) on `listen` without polling or a
+    webhook: the rehearsal's, whose console links are printed, not sent; yields the port."""
+    walls, console = live_walls(services, rehearsal=True)
     http = HttpServer(build_web_app(lambda: snapshot(services), (), walls, console), listen)
     try:
         await http.start()

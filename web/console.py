@@ -69,7 +69,10 @@ class Refused(Exception):  # noqa: N818 - a response, not an error
 class Console:
     """What the console's routes need, built once by the composition root."""
 
-    def __init__(self, services: Services, pages: ConsolePages, hub: WallHub) -> None:
+    def __init__(
+        self, services: Services, pages: ConsolePages, hub: WallHub, *, rehearsal: bool = False
+    ) -> None:
+        self.rehearsal = rehearsal  # its links are printed, not sent: no /console to ask
         self.services = services
         self.service = services.console
         self.pages = pages
@@ -97,9 +100,12 @@ class Console:
         return SECURE_COOKIE if self.service.secure else COOKIE
 
     def _plain(self, lang: str, key: str, status: int) -> Response:
+        refused = key == "console.refused"
+        if self.rehearsal and key in ("console.refused", "console.signed_out"):
+            key += "_rehearsal"
         html = self.pages.plain_page(lang, self.pages.word(lang, key))
         response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
-        if status in (401, 403) and key == "console.refused":
+        if status in (401, 403) and refused:
             response.delete_cookie(self.cookie, path="/")
         return response
 
@@ -164,6 +170,8 @@ class Console:
             return None
         if key in _COUNTED:
             return self.pages.word(lang, f"console.done_{key}", count=n or 0)
+        if key == "delayed":  # `n`: the minutes the programme moved (signed)
+            return self.pages.word(lang, "console.done_delayed", minutes=n or 0)
         return self.pages.word(lang, f"console.done_{key}")
 
     # -- signing in and out --------------------------------------------------------------------
@@ -282,7 +290,9 @@ class Console:
             filters=filters,
             prompts=self._prompts(view, lang) if site else [],
             default=default,
-            notice=self._notice(lang, q.get("done"), int(n) if n and n.isdigit() else None),
+            notice=self._notice(
+                lang, q.get("done"), int(n) if n and n.lstrip("-").isdigit() else None
+            ),
             formats=[fmt.value for fmt in CHAT_FORMATS],
             live=f"/console/live?{urlencode({'site': view})}",
         )
@@ -360,7 +370,7 @@ class Console:
         if request.headers.get("accept", "").startswith("application/json"):
             text = self.pages.word(lang, "console.done_delayed", minutes=minutes)
             return JSONResponse({"notice": text})
-        return self._done(request, lang, site, "delayed")
+        return self._done(request, lang, site, "delayed", minutes)
 
     async def prompt(self, request: Request) -> Response:
         """An ad-hoc question to the site or one of its tables (as /prompt)."""

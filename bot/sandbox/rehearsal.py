@@ -5,6 +5,12 @@ spread over the sites and tables check in (some late, some in English), answer t
 they receive with sample texts from `prompts/answers/`, and one facilitator per site delays
 the programme once and broadcasts once. What the bot sent, when (in event time) and to how
 many is then read back from the database and printed per site.
+
+Served (`serve`), it also puts the walls and the console on the web while it runs and
+announces their links: a console link per site's simulated facilitator and one for a
+simulated organiser, each opening once, valid until the rehearsal ends (ten minutes of its
+clock pass in seconds). Whoever opens one acts on the rehearsal through the same services as
+in a live event.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.event import AgendaKind, Event, Site
 from bot.eventfile import load_event
+from bot.models import UserRef
 from bot.sandbox.fake_api import FakeBotApi, FakeUser
 from bot.sandbox.harness import BotHarness
 from bot.services.plan import Plan
@@ -43,6 +50,7 @@ STEP = timedelta(seconds=30)
 BEFORE_START = timedelta(minutes=30)
 AFTER_CLOSE = timedelta(minutes=5)
 FACILITATOR_IDS = 90_000
+ORGANISER_ID = 95_000
 PARTICIPANT_IDS = 10_000
 
 
@@ -188,34 +196,29 @@ async def rehearse(
     With `serve`, the walls are served there while it runs; `announce` is told their URLs."""
     started = time.perf_counter()
     event = load_event(event_file)
-    database = _fresh_database(out)
 
     first = min(event.start_of(item) for item in event.agenda)
     last = max(event.start_of(item) for item in event.agenda)
     clock = ManualClock(first - BEFORE_START)
     api = FakeBotApi(TOKEN, clock=lambda: clock.now().timestamp())
-    settings = Settings(
-        _env_file=None,
-        telegram_bot_token=SecretStr(TOKEN),
-        database_path=database,
-        event_file=event_file,
-    )
+    settings = _settings(event, event_file, _fresh_database(out), served=serve is not None)
     rng = random.Random(seed)  # noqa: S311 - a simulation, not cryptography
     samples = {lang: _sample_texts(lang) for lang in ("da", "en")}
     answers: Counter[tuple[str, str]] = Counter()  # (site, item) → messages written
     answerers: defaultdict[tuple[str, str], set[int]] = defaultdict(set)
 
+    end = last + AFTER_CLOSE
     running = BotHarness.running(settings, api=api, event=event, clock=clock)
-    async with running as harness, _walls(harness, serve, announce):
+    async with running as harness, _served(harness, serve) as base:
         plan = _Plan()
         people = _people(event, participants, rng, first, api)
         latest = _LastMessage(api)
         for person in people:
             plan.at(person.checks_in_at, _check_in(harness, person, latest))
         _facilitators(event, plan, harness, api, first, rng, samples, latest)
+        await _announce(harness, plan, base, end, announce)
 
         sent = _SentSince()
-        end = last + AFTER_CLOSE
         by_id = {p.user.id: p for p in people}
         hosts = {FACILITATOR_IDS + index for index in range(len(event.sites))}
         while clock.now() < end:
@@ -266,23 +269,70 @@ async def rehearse(
     (out / "summary.json").write_text(
         json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
     )
-    await _write_exports(event, database, out, clock.now())
+    await _write_exports(event, settings.database_path, out, clock.now())
     return Result(text, summary, out, wall)
 
 
 @contextlib.asynccontextmanager
-async def _walls(
-    harness: BotHarness, serve: Listen | None, announce: Callable[[str], None]
-) -> AsyncIterator[None]:
-    """The walls, served while the rehearsal runs (if asked), their URLs announced."""
+async def _served(harness: BotHarness, serve: Listen | None) -> AsyncIterator[str | None]:
+    """The walls and the console, served while the rehearsal runs (if asked); yields the base
+    of their links: PUBLIC_URL if set, else the address it listens on."""
     if serve is None:
-        yield
+        yield None
         return
     async with web_face(harness.services, serve) as port:
         host = f"[{serve.host}]" if ":" in serve.host else serve.host
-        for link in await harness.services.walls.links():
-            announce(f"  {link.name}: http://{host}:{port}/wall/{link.token}")
-        yield
+        yield harness.services.console.public_url or f"http://{host}:{port}"
+
+
+def _settings(event: Event, event_file: Path, database: Path, *, served: bool) -> Settings:
+    # Served, a simulated organiser signs in to the console: by the event's organiser code
+    # as a live organiser would, or, for an event without one, as an organiser of the settings.
+    organisers = {ORGANISER_ID} if served and event.event.organiser_code is None else set()
+    return Settings(
+        _env_file=None,
+        telegram_bot_token=SecretStr(TOKEN),
+        database_path=database,
+        event_file=event_file,
+        organizer_ids=frozenset(organisers),
+    )
+
+
+async def _announce(
+    harness: BotHarness,
+    plan: _Plan,
+    base: str | None,
+    end: datetime,
+    announce: Callable[[str], None],
+) -> None:
+    """The walls' URLs, and a console link for each site's simulated facilitator and for the
+    simulated organiser, valid until the rehearsal ends (served only: `base`)."""
+    if base is None:
+        return
+    services = harness.services
+    event = services.event
+    lang = event.default_language
+    now = services.clock.now()
+    if event.event.organiser_code is not None:
+        organiser = harness.api.user(ORGANISER_ID, "Arrangør", language_code=lang)
+        plan.at(now, _say(harness, organiser, f"/start {event.event.organiser_code}"))
+    # The facilitators and the organiser take their roles before their links are shown.
+    for action in plan.due(now):
+        await action()
+    await _settle(harness)
+    announce("The walls:")
+    for wall in await services.walls.links():
+        announce(f"  {wall.name}: {base}/wall/{wall.token}")
+    announce("The console, each link opens once (a browser keeps its session):")
+    people = [
+        (f"{site.name.get(lang, lang)}, facilitator", FACILITATOR_IDS + index)
+        for index, site in enumerate(event.sites)
+        if site.facilitator_code is not None
+    ]
+    for name, user_id in [*people, ("Organiser, every site", ORGANISER_ID)]:
+        user = UserRef(user_id, user_id, name)
+        link = await services.console.issue_link(user, valid_until=end, base=base)
+        announce(f"  {name}: {link.url}")
 
 
 def _fresh_database(out: Path) -> Path:
@@ -395,7 +445,7 @@ def _facilitators(
             host.send(f"/start {code}")
             await harness.deliver()
 
-        plan.at(first - BEFORE_START + timedelta(minutes=1), join)
+        plan.at(first - BEFORE_START, join)  # before any participant: their roles at the start
         timeline = event.timeline(site.key)
         prompts = [i for i in timeline if i.kind is AgendaKind.PROMPT]
         breaks = [i for i in timeline if i.kind is AgendaKind.BREAK]

@@ -1,8 +1,9 @@
 """The facilitators' console: who may open it, for how long, and what its feed shows.
 
 `/console` gives a facilitator or an organiser a one-time link (`issue_link`): single use,
-valid for `LINK_TTL`, bound to that person. Opening it (`sign_in`) starts a session whose
-random id travels in a cookie; the database keeps only SHA-256 hashes of both secrets, and
+valid for `LINK_TTL` (the rehearsal's: until it ends), bound to that person. Opening it
+(`sign_in`) starts a session whose random id travels in a cookie; the database keeps only
+SHA-256 hashes of both secrets, and
 finds them by those hashes (a guesser cannot steer a hash, so a lookup's timing tells them
 nothing). A session ends on sign-out, at the end of the event (`session_end`), and whenever
 the person no longer has a role: `open` asks the same `AccessService` as the chat at every
@@ -140,17 +141,22 @@ class ConsoleService:
         last = max((event.start_of(item) for item in event.agenda), default=now)
         return max(last + EVENT_MARGIN, now + LATE_SESSION)
 
-    async def issue_link(self, user: UserRef) -> ConsoleLink:
-        """A one-time link for a facilitator or an organiser (the caller checked the role)."""
-        if self.public_url is None:
+    async def issue_link(
+        self, user: UserRef, *, valid_until: datetime | None = None, base: str | None = None
+    ) -> ConsoleLink:
+        """A one-time link for a facilitator or an organiser (the caller checked the role),
+        valid for `LINK_TTL`. The rehearsal, whose clock runs an afternoon in minutes, gives
+        `valid_until` (its end) and, without PUBLIC_URL, the `base` it listens on."""
+        root = self.public_url or (base.rstrip("/") if base else None)
+        if root is None:
             return ConsoleLink(None)
         token = secrets.token_urlsafe(TOKEN_BYTES)
         now = self._clock.now()
         async with self._uow.transaction():
             await self._uow.console.add_link(
-                _hash(token), self._event.key, user.user_id, now, now + LINK_TTL
+                _hash(token), self._event.key, user.user_id, now, valid_until or now + LINK_TTL
             )
-        return ConsoleLink(f"{self.public_url}/console/login/{token}")
+        return ConsoleLink(f"{root}/console/login/{token}")
 
     async def sign_in(self, token: str) -> SignedIn | LinkRefused:
         """Use a link (once) and open a session for its person."""

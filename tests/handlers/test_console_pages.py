@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.event import Event
+from bot.models import UserRef
 from bot.sandbox import FakeBotApi, FakeUser
 from bot.sandbox.harness import BotHarness
 from tests.handlers.conftest import ORGANISER_ID, TOKEN
@@ -368,6 +369,44 @@ async def test_the_agenda_actions_change_the_programme_and_queue_its_messages(
     assert ("next", 690) in shifts
     assert len(harness.query("SELECT id FROM outbox WHERE user_id = 601")) > pushes
     assert anna.inbox()  # the next item reached the participant through the outbox
+
+
+async def test_a_delay_sent_without_the_script_lands_on_the_console_saying_how_far(
+    world: World, clock: ManualClock
+) -> None:
+    harness, _, client = world
+    host, _ = await day(harness, clock)
+    csrf = await signed_in(harness, client, host)
+    form = {"site": "aalborg", "csrf": csrf, "action": "delay", "minutes": "-5"}
+    answer = await client.post("/console/agenda", data=form, follow_redirects=True)
+    assert answer.status_code == 200
+    assert "Programmet er flyttet -5 min." in answer.text
+    assert harness.query("SELECT seconds, created_by FROM agenda_shifts") == [(-300, 690)]
+
+
+async def test_a_link_issued_until_a_given_moment_outlives_ten_minutes_and_still_opens_once(
+    world: World, clock: ManualClock
+) -> None:
+    harness, console, client = world
+    host, _ = await day(harness, clock)
+    await link_of(harness, host)  # the chat's link: host is a facilitator now
+    end = clock.now() + timedelta(hours=3)
+    link = await console.service.issue_link(
+        UserRef(690, 690, "Vært"), valid_until=end, base="http://127.0.0.1:8080"
+    )
+    assert link.url is not None
+    assert link.url.startswith(f"{BASE}/console/login/")  # PUBLIC_URL, when set, comes first
+    clock.advance(timedelta(hours=2, minutes=59))
+    assert (await client.get(urlsplit(link.url).path)).status_code == 303
+    client.cookies.clear()
+    assert (await client.get(urlsplit(link.url).path)).status_code == 403
+
+    console.service.public_url = None
+    late = await console.service.issue_link(UserRef(690, 690, "Vært"), base="http://[::1]:80/")
+    assert late.url is not None
+    assert late.url.startswith("http://[::1]:80/console/login/")
+    clock.advance(timedelta(minutes=10, seconds=1))  # without an end: the live ten minutes
+    assert (await client.get(urlsplit(late.url).path)).status_code == 403
 
 
 async def test_an_adhoc_question_and_a_broadcast_with_its_preview(
