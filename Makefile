@@ -38,7 +38,7 @@ lint: $(STAMP)
 check: $(STAMP)
 	$(BIN)/python -m bot check $(EVENT)
 
-## Benchmarks (about 8 minutes): prints the figures of issues 9 and 16, writes bench/RESULTS.md.
+## Benchmarks (about 11 minutes): prints the figures of issues 9, 14 and 16, writes bench/RESULTS.md.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
