@@ -45,7 +45,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -53,11 +52,10 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from common import (
     ROOT,
     TOKEN,
@@ -74,7 +72,8 @@ from common import (
 )
 
 from bot.eventfile import load_event
-from bot.sandbox import FakeBotApiServer
+from bot.sandbox import FakeBotApiServer, today
+from bot.sandbox.today import free_port
 
 SECTION = "8. Walls"
 THREE_SITES = ROOT / "tests" / "data" / "three_sites.yaml"
@@ -85,19 +84,7 @@ TAIL = 5.0  # seconds after the last commit for the last frames to arrive
 
 def event_now(folder: Path) -> Path:
     """The three-site event today, its first group work open for the next half hour."""
-    utc = datetime.now(UTC)
-    offset = 12 - utc.hour  # a zone where it is about noon: no agenda crosses midnight
-    zone = "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"
-    local = utc + timedelta(hours=offset)
-    data = yaml.safe_load(THREE_SITES.read_text(encoding="utf-8"))
-    data["event"].update(date=local.date().isoformat(), timezone=zone)
-    data["event"]["wall"] = {"inputs": "all"}
-    times = {"welcome": -20, "gw1": -10, "check_in": 30, "gw2": 40, "close": 60}
-    for item in data["agenda"]:
-        item["at"] = f"{local + timedelta(minutes=times[item['key']]):%H:%M}"
-    path = folder / "event.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
+    return today.event_now(THREE_SITES, folder)
 
 
 def more_files() -> None:
@@ -106,12 +93,6 @@ def more_files() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from bot.sandbox import FakeBotApi, FakeBotApiServer, FakeUser
+from bot.sandbox.today import free_port
 from storage.db import Database
 from tests.test_run_over_http import TOKEN, _run_bot, finish_check_in, new_message
 from tests.waiting import eventually
@@ -63,13 +63,6 @@ async def test_a_read_only_database_at_start_is_one_sentence(tmp_path: Path) -> 
     assert process.returncode != 0
     assert "Traceback" not in said, said
     assert said.splitlines()[-1].startswith("Database problem:"), said
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -120,7 +113,7 @@ async def test_a_database_turned_read_only_while_running_is_named_and_then_recov
 ) -> None:
     monkeypatch.setenv("ORGANIZER_IDS", "99")
     database = tmp_path / "run.sqlite3"
-    port = _free_port()
+    port = free_port()
     api = FakeBotApi(TOKEN)
     async with FakeBotApiServer(api) as server:
         process = await _run_bot(tmp_path, server, "--serve", "--port", str(port))
@@ -167,7 +160,7 @@ async def test_a_deleted_database_file_is_named_in_health_and_healthz(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ORGANIZER_IDS", "99")
-    port = _free_port()
+    port = free_port()
     api = FakeBotApi(TOKEN)
     async with FakeBotApiServer(api) as server:
         process = await _run_bot(tmp_path, server, "--serve", "--port", str(port))

@@ -13,20 +13,18 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import yaml
 
-from bot.sandbox import FakeBotApi, FakeBotApiServer, FakeUser
+from bot.sandbox import FakeBotApi, FakeBotApiServer, FakeUser, today
+from bot.sandbox.today import free_port
 from tests.waiting import eventually
 
 if TYPE_CHECKING:
@@ -98,25 +96,7 @@ def _fetch_playwright_chromium() -> str | None:
 
 def event_now(folder: Path) -> Path:
     """The three-site event today, its first group work open for the next half hour."""
-    utc = datetime.now(UTC)
-    offset = 12 - utc.hour  # a zone where it is about noon: no agenda crosses midnight
-    zone = "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"
-    local = utc + timedelta(hours=offset)
-    data = yaml.safe_load(THREE_SITES.read_text(encoding="utf-8"))
-    data["event"].update(date=local.date().isoformat(), timezone=zone)
-    data["event"]["wall"] = {"inputs": "all"}
-    times = {"welcome": -20, "gw1": -10, "check_in": 30, "gw2": 40, "close": 60}
-    for item in data["agenda"]:
-        item["at"] = f"{local + timedelta(minutes=times[item['key']]):%H:%M}"
-    path = folder / "event.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return today.event_now(THREE_SITES, folder)
 
 
 @dataclass
