@@ -20,25 +20,20 @@ async def pace(update: Update, context: Context) -> None:
     stops: answerCallbackQuery puts nothing in a chat and takes none of Telegram's 30 places a
     second. The notice for a press is its pop-up, for a command a message.
 
-    A facilitator or organiser moderating cards presses faster than anyone: their presses
-    over the ordinary pace count under the moderators' larger one. Their role is looked up
-    only then (a press the ordinary pace lets through costs no lookup) and not again while
-    their run of presses lasts."""
+    Facilitators' and organisers' presses have a larger pace (`PaceGate.admit_press`)."""
     user = context.user
     if user is None:
         return
-    services, at, query = context.services, context.arrived, update.callback_query
-    pace = services.pace
-    if query is not None and pace.moderating(user.user_id, at):
-        verdict = pace.admit(user.user_id, at, moderator=True)
-    else:
-        verdict = pace.admit(user.user_id, at)
-        if (
-            isinstance(verdict, Refused)
-            and query is not None
-            and (await services.access.rights(user)).any
-        ):
-            verdict = pace.admit(user.user_id, at, moderator=True)
+    services, query = context.services, update.callback_query
+
+    async def holds_role() -> bool:
+        return (await services.access.rights(user)).any
+
+    verdict = (
+        await services.pace.admit_press(user.user_id, context.arrived, holds_role)
+        if query is not None
+        else services.pace.admit(user.user_id, context.arrived)
+    )
     if not isinstance(verdict, Refused):
         return
     text = (

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 
@@ -224,6 +224,20 @@ class PaceGate:
         caller need not look up their role again for each press of a run)."""
         now = self._monotonic() if at is None else at
         return self._moderators.holds(user_id, now)
+
+    async def admit_press(
+        self, user_id: int, at: float | None, holds_role: Callable[[], Awaitable[bool]]
+    ) -> Admitted | Refused:
+        """Count a button press. A facilitator or organiser moderating cards presses faster
+        than anyone: a press over the ordinary pace counts under `moderator_rule` if
+        `holds_role()` says so. The role is asked only then (a press the ordinary pace lets
+        through costs no lookup), and not again while their run of presses lasts."""
+        if self.moderating(user_id, at):
+            return self.admit(user_id, at, moderator=True)
+        verdict = self.admit(user_id, at)
+        if isinstance(verdict, Refused) and await holds_role():
+            return self.admit(user_id, at, moderator=True)
+        return verdict
 
     def __len__(self) -> int:
         """How many people's buckets are kept (for tests and `/health`)."""
